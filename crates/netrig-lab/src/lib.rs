@@ -1,1 +1,17 @@
-//! netrig-lab
+//! netrig-lab: a validated topology made real on Linux.
+//!
+//! Each node is an anonymous network namespace held by a file descriptor, so a
+//! lab disappears with the process that holds it, whatever way that process
+//! ends. All configuration goes over netlink (no `ip` or `sysctl` processes),
+//! batched per namespace. Labs are built from, and never change, the namespace
+//! of the calling thread. Persistent labs (`netrig up`) are held by a small
+//! holder process and, in root mode, also bind-mounted under /run/netns.
+
+mod lab;
+pub mod netlink;
+pub mod ns;
+pub mod persist;
+
+pub use lab::{BuildOptions, Lab, LabError};
+pub use netlink::{AddrInfo, LinkInfo, LinkStats, RouteHop, RouteInfo};
+pub use ns::Mode;

@@ -1,1 +1,30 @@
-//! netrig-spec
+//! netrig-spec: the model of what a user asks for, and its parsing.
+//!
+//! TOML text goes in, a validated [`Topology`] comes out, or a list of
+//! [`SpecError`]s that each point at `file:line:col` with a hint. Nothing here
+//! touches the system, so everything is cheap to test and safe to fuzz: the lab
+//! crate only ever sees a model that has passed every check.
+
+mod error;
+mod model;
+pub mod net;
+mod parse;
+
+pub use error::{Source, SpecError, SpecErrors};
+pub use model::*;
+pub use net::IpNet;
+pub use parse::{load_topology, parse_topology, IFNAME_MAX};
+
+/// Failure to load a file: unreadable, or invalid.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] SpecErrors),
+}

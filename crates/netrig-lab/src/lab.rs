@@ -1,0 +1,734 @@
+//! Building a lab: one anonymous network namespace per node (and per LAN
+//! switch), veth pairs created directly in their final namespaces, everything
+//! configured over netlink in a few batched requests per namespace.
+//!
+//! Nothing is ever created in the namespace the lab is built from: a veth is
+//! created by the socket of one end's namespace with its peer placed in the
+//! other's by descriptor, so neither end ever exists in the host.
+
+use crate::netlink::*;
+use crate::ns::{self, Mode};
+use netrig_spec::{Iface, IpNet, Route, Topology};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The first interface index a lab assigns in each namespace. Chosen above the
+/// handful of fallback tunnel devices some kernels create in every new netns.
+const FIRST_IFINDEX: i32 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("creating the namespace for `{node}`: {source}")]
+    Namespace {
+        node: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("on node `{node}`: {source}")]
+    Netlink {
+        node: String,
+        #[source]
+        source: NetlinkError,
+    },
+    #[error("on node `{node}`: sysctl {key}={value}: {source}")]
+    Sysctl {
+        node: String,
+        key: String,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("on node `{node}`: sysctl {key}: {source}")]
+    SysctlRead {
+        node: String,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("on node `{node}`: interface {iface} not ready after {waited:?} ({state})")]
+    NotReady {
+        node: String,
+        iface: String,
+        waited: Duration,
+        state: String,
+    },
+    #[error("no node `{0}` in this lab")]
+    UnknownNode(String),
+    #[error("node `{node}` has no interface `{iface}`")]
+    UnknownIface { node: String, iface: String },
+    #[error("entering node `{node}`: {source}")]
+    Enter {
+        node: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// How long links may take to come up (and IPv6 DAD to finish when asked for).
+    pub ready_timeout: Duration,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            ready_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A namespace of the lab with its netlink socket and interface indexes.
+pub struct NodeNs {
+    pub name: String,
+    fd: OwnedFd,
+    nl: Netlink,
+    ifindex: HashMap<String, i32>,
+    next_index: i32,
+}
+
+impl NodeNs {
+    fn alloc(&mut self, name: &str) -> i32 {
+        let i = self.next_index;
+        self.next_index += 1;
+        self.ifindex.insert(name.to_string(), i);
+        i
+    }
+}
+
+/// A running lab. Dropping it ends every process started in it and releases
+/// every namespace; with nothing else holding them, the kernel removes them.
+pub struct Lab {
+    pub topo: Topology,
+    pub mode: Mode,
+    home: OwnedFd,
+    nodes: Vec<NodeNs>,
+    switches: Vec<NodeNs>,
+    groups: Vec<i32>,
+}
+
+fn sysctl_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
+}
+
+fn write_sysctl(node: &str, key: &str, value: &str) -> Result<(), LabError> {
+    std::fs::write(sysctl_path(key), value).map_err(|source| LabError::Sysctl {
+        node: node.to_string(),
+        key: key.to_string(),
+        value: value.to_string(),
+        source,
+    })
+}
+
+fn read_sysctl(node: &str, key: &str) -> Result<String, LabError> {
+    std::fs::read_to_string(sysctl_path(key))
+        .map(|s| s.trim_end().to_string())
+        .map_err(|source| LabError::SysctlRead {
+            node: node.to_string(),
+            key: key.to_string(),
+            source,
+        })
+}
+
+fn family(ip: &IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        libc::AF_INET as u8
+    } else {
+        libc::AF_INET6 as u8
+    }
+}
+
+fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// Sysctls every node gets before its interfaces exist, so that they apply to
+/// all of them: no IPv6 autoconfiguration or router solicitations (noise in
+/// captures), and no DAD unless the topology asks for it.
+fn baseline_sysctls(dad: bool) -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![
+        ("net.ipv6.conf.default.accept_ra", "0"),
+        ("net.ipv6.conf.default.autoconf", "0"),
+        ("net.ipv6.conf.default.router_solicitations", "0"),
+        ("net.ipv6.conf.all.accept_ra", "0"),
+    ];
+    if !dad {
+        v.push(("net.ipv6.conf.default.accept_dad", "0"));
+        v.push(("net.ipv6.conf.all.accept_dad", "0"));
+    }
+    v
+}
+
+impl Lab {
+    /// Build `topo` from the calling thread's network namespace, which is left
+    /// untouched. Returns when every link is operationally up.
+    pub fn build(topo: &Topology, opts: &BuildOptions) -> Result<Lab, LabError> {
+        let home = ns::current_netns().map_err(|source| LabError::Namespace {
+            node: "(home)".into(),
+            source,
+        })?;
+        let mut lab = Lab {
+            topo: topo.clone(),
+            mode: if std::fs::read_to_string("/proc/self/uid_map")
+                .is_ok_and(|m| m.split_whitespace().nth(2) != Some("4294967295"))
+            {
+                Mode::Rootless
+            } else {
+                Mode::Root
+            },
+            home,
+            nodes: Vec::with_capacity(topo.nodes.len()),
+            switches: Vec::with_capacity(topo.lans.len()),
+            groups: Vec::new(),
+        };
+        lab.create_namespaces()?;
+        lab.create_links()?;
+        lab.configure()?;
+        lab.wait_ready(opts.ready_timeout)?;
+        Ok(lab)
+    }
+
+    fn create_namespaces(&mut self) -> Result<(), LabError> {
+        let dad = self.topo.dad;
+        for node in &self.topo.nodes {
+            let mut sysctls: Vec<(String, String)> = baseline_sysctls(dad)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if node.forwarding {
+                sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
+                sysctls.push(("net.ipv6.conf.all.forwarding".into(), "1".into()));
+            }
+            let name = node.name.clone();
+            let (fd, res) = ns::with_new_netns(self.home.as_fd(), || {
+                let nl = Netlink::open()?;
+                let r = sysctls.iter().try_for_each(|(k, v)| write_sysctl(&name, k, v));
+                Ok((nl, r))
+            })
+            .map_err(|source| LabError::Namespace {
+                node: node.name.clone(),
+                source,
+            })?;
+            let (nl, sysctl_result) = res;
+            sysctl_result?;
+            self.nodes.push(NodeNs {
+                name: node.name.clone(),
+                fd,
+                nl,
+                ifindex: HashMap::from([("lo".to_string(), 1)]),
+                next_index: FIRST_IFINDEX,
+            });
+        }
+        for lan in &self.topo.lans {
+            let (fd, nl) = ns::with_new_netns(self.home.as_fd(), Netlink::open).map_err(|source| {
+                LabError::Namespace {
+                    node: lan.name.clone(),
+                    source,
+                }
+            })?;
+            self.switches.push(NodeNs {
+                name: lan.name.clone(),
+                fd,
+                nl,
+                ifindex: HashMap::from([("lo".to_string(), 1)]),
+                next_index: FIRST_IFINDEX,
+            });
+        }
+        Ok(())
+    }
+
+    fn node_pos(&self, name: &str) -> Result<usize, LabError> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| LabError::UnknownNode(name.to_string()))
+    }
+
+    fn create_links(&mut self) -> Result<(), LabError> {
+        let mut per_ns: HashMap<(bool, usize), Vec<(Msg, String)>> = HashMap::new();
+        let topo = self.topo.clone();
+        for link in &topo.links {
+            let [a, b] = &link.ends;
+            let ai = self.node_pos(&a.node)?;
+            let bi = self.node_pos(&b.node)?;
+            let a_idx = self.nodes[ai].alloc(&a.name);
+            let b_idx = self.nodes[bi].alloc(&b.name);
+            let peer_fd = self.nodes[bi].fd.as_raw_fd();
+            let msg = veth_msg(a, a_idx, None, b, b_idx, peer_fd);
+            per_ns
+                .entry((false, ai))
+                .or_default()
+                .push((msg, format!("creating veth {}:{} <-> {}:{}", a.node, a.name, b.node, b.name)));
+        }
+        for (li, lan) in topo.lans.iter().enumerate() {
+            let sw = &mut self.switches[li];
+            let br_idx = sw.alloc("br0");
+            let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+                .header(&ifinfomsg(0, br_idx, IFF_UP, IFF_UP));
+            m.attr_str(IFLA_IFNAME, "br0");
+            m.nest(IFLA_LINKINFO).attr_str(IFLA_INFO_KIND, "bridge").end_nest();
+            let mut reqs = vec![(m, format!("creating bridge of lan {}", lan.name))];
+            for (pi, member) in lan.members.iter().enumerate() {
+                let mi = self.node_pos(&member.node)?;
+                let m_idx = self.nodes[mi].alloc(&member.name);
+                let port = Iface {
+                    node: lan.name.clone(),
+                    name: format!("p{pi}"),
+                    addrs: Vec::new(),
+                    mac: None,
+                    mtu: member.mtu,
+                };
+                let sw = &mut self.switches[li];
+                let p_idx = sw.alloc(&port.name);
+                let peer_fd = self.nodes[mi].fd.as_raw_fd();
+                reqs.push((
+                    veth_msg(&port, p_idx, Some(br_idx), member, m_idx, peer_fd),
+                    format!("joining {}:{} to lan {}", member.node, member.name, lan.name),
+                ));
+            }
+            per_ns.insert((true, li), reqs);
+        }
+        for ((is_switch, i), reqs) in per_ns {
+            let ns = if is_switch {
+                &mut self.switches[i]
+            } else {
+                &mut self.nodes[i]
+            };
+            ns.nl.batch(reqs).map_err(|source| LabError::Netlink {
+                node: ns.name.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn configure(&mut self) -> Result<(), LabError> {
+        let topo = self.topo.clone();
+        let dad = topo.dad;
+        for (ni, node) in topo.nodes.iter().enumerate() {
+            let mut reqs: Vec<(Msg, String)> = Vec::new();
+            let lo = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(0, 1, IFF_UP, IFF_UP));
+            reqs.push((lo, "bringing lo up".into()));
+            for a in &node.loopback {
+                reqs.push((addr_msg(a, 1, dad), format!("adding {a} to lo")));
+            }
+            let ifaces: Vec<&Iface> = topo.ifaces_of(&node.name).collect();
+            for iface in &ifaces {
+                let idx = self.nodes[ni].ifindex[&iface.name];
+                let up = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(0, idx, IFF_UP, IFF_UP));
+                reqs.push((up, format!("bringing {} up", iface.name)));
+                for a in &iface.addrs {
+                    reqs.push((addr_msg(a, idx, dad), format!("adding {a} to {}", iface.name)));
+                }
+            }
+            let ns = &mut self.nodes[ni];
+            ns.nl.batch(reqs).map_err(|source| LabError::Netlink {
+                node: node.name.clone(),
+                source,
+            })?;
+            // Per-node sysctls come after the interfaces exist so that
+            // interface-specific keys (net.ipv4.conf.eth1.rp_filter) resolve.
+            if !node.sysctls.is_empty() {
+                let fd = self.nodes[ni].fd.as_fd();
+                ns::in_netns(self.home.as_fd(), fd, || {
+                    node.sysctls
+                        .iter()
+                        .try_for_each(|(k, v)| write_sysctl(&node.name, k, v))
+                })
+                .map_err(|source| LabError::Enter {
+                    node: node.name.clone(),
+                    source,
+                })??;
+            }
+        }
+        let mut per_node: HashMap<usize, Vec<(Msg, String)>> = HashMap::new();
+        for route in &topo.routes {
+            let ni = self.node_pos(&route.node)?;
+            let msg = self.route_msg(ni, route, NLM_F_CREATE | NLM_F_EXCL)?;
+            per_node
+                .entry(ni)
+                .or_default()
+                .push((msg, format!("adding route to {}", route.dst)));
+        }
+        for nb in &topo.neighbors {
+            let ni = self.node_pos(&nb.node)?;
+            let idx = self.iface_index(ni, &nb.dev)?;
+            let mut m = Msg::new(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)
+                .header(&ndmsg(family(&nb.addr), idx, NUD_PERMANENT));
+            m.attr(NDA_DST, &ip_bytes(&nb.addr));
+            m.attr(NDA_LLADDR, &nb.mac);
+            per_node
+                .entry(ni)
+                .or_default()
+                .push((m, format!("adding neighbour {} on {}", nb.addr, nb.dev)));
+        }
+        for (ni, reqs) in per_node {
+            let ns = &mut self.nodes[ni];
+            ns.nl.batch(reqs).map_err(|source| LabError::Netlink {
+                node: ns.name.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn iface_index(&self, ni: usize, name: &str) -> Result<i32, LabError> {
+        self.nodes[ni]
+            .ifindex
+            .get(name)
+            .copied()
+            .ok_or_else(|| LabError::UnknownIface {
+                node: self.nodes[ni].name.clone(),
+                iface: name.to_string(),
+            })
+    }
+
+    /// The interface of node `ni` whose subnet holds `gw`.
+    fn iface_for_gateway(&self, ni: usize, gw: IpAddr) -> Option<i32> {
+        let node = &self.nodes[ni].name;
+        self.topo
+            .ifaces_of(node)
+            .find(|i| i.addrs.iter().any(|a| a.contains(gw)))
+            .and_then(|i| self.nodes[ni].ifindex.get(&i.name).copied())
+    }
+
+    fn route_msg(&self, ni: usize, route: &Route, flags: u16) -> Result<Msg, LabError> {
+        let fam = family(&route.dst.addr);
+        let dev_only = route.nexthops.iter().all(|h| h.gateway.is_none());
+        let scope = if dev_only && route.dst.is_ipv4() {
+            RT_SCOPE_LINK
+        } else {
+            RT_SCOPE_UNIVERSE
+        };
+        let mut m = Msg::new(RTM_NEWROUTE, flags).header(&rtmsg(
+            fam,
+            route.dst.prefix,
+            RT_TABLE_MAIN,
+            RTPROT_STATIC,
+            scope,
+            RTN_UNICAST,
+        ));
+        if route.dst.prefix > 0 {
+            m.attr(RTA_DST, &ip_bytes(&route.dst.addr));
+        }
+        if let Some(metric) = route.metric {
+            m.attr_u32(RTA_PRIORITY, metric);
+        }
+        let mut hops = Vec::new();
+        for h in &route.nexthops {
+            let idx = match (&h.dev, h.gateway) {
+                (Some(d), _) => self.iface_index(ni, d)?,
+                (None, Some(gw)) => self.iface_for_gateway(ni, gw).unwrap_or(0),
+                (None, None) => 0,
+            };
+            hops.push((h, idx));
+        }
+        if let [(h, idx)] = hops.as_slice() {
+            if let Some(gw) = h.gateway {
+                m.attr(RTA_GATEWAY, &ip_bytes(&gw));
+            }
+            if *idx != 0 {
+                m.attr_u32(RTA_OIF, *idx as u32);
+            }
+        } else {
+            m.nest(RTA_MULTIPATH);
+            for (h, idx) in hops {
+                // The kernel stores the weight minus one (rtnh_hops).
+                m.nexthop((h.weight - 1) as u8, idx);
+                if let Some(gw) = h.gateway {
+                    m.attr(RTA_GATEWAY, &ip_bytes(&gw));
+                }
+                m.end_nest();
+            }
+            m.end_nest();
+        }
+        Ok(m)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
+        let start = Instant::now();
+        let dad = self.topo.dad;
+        let all: Vec<&mut NodeNs> = self.nodes.iter_mut().chain(self.switches.iter_mut()).collect();
+        for ns in all {
+            let mut pause = Duration::from_micros(100);
+            loop {
+                let links = ns
+                    .nl
+                    .dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))
+                    .map_err(|source| LabError::Netlink {
+                        node: ns.name.clone(),
+                        source,
+                    })?;
+                let not_up = links
+                    .iter()
+                    .filter_map(|p| parse_link(p))
+                    .filter(|l| l.index >= FIRST_IFINDEX)
+                    .find(|l| l.flags & IFF_RUNNING == 0);
+                let mut pending = not_up.map(|l| (l.name, "operationally down".to_string()));
+                if pending.is_none() && dad {
+                    let addrs = ns
+                        .nl
+                        .dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(libc::AF_INET6 as u8, 0, 0, 0, 0)))
+                        .map_err(|source| LabError::Netlink {
+                            node: ns.name.clone(),
+                            source,
+                        })?;
+                    for a in addrs.iter().filter_map(|p| parse_addr(p)) {
+                        if a.flags & IFA_F_DADFAILED != 0 {
+                            return Err(LabError::NotReady {
+                                node: ns.name.clone(),
+                                iface: format!("index {}", a.index),
+                                waited: start.elapsed(),
+                                state: format!("duplicate address detection failed for {}", a.addr),
+                            });
+                        }
+                        if a.flags & IFA_F_TENTATIVE != 0 {
+                            pending = Some((format!("index {}", a.index), format!("{} still tentative (DAD)", a.addr)));
+                            break;
+                        }
+                    }
+                }
+                match pending {
+                    None => break,
+                    Some((iface, state)) if start.elapsed() > timeout => {
+                        return Err(LabError::NotReady {
+                            node: ns.name.clone(),
+                            iface,
+                            waited: start.elapsed(),
+                            state,
+                        })
+                    }
+                    Some(_) => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(20));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn node_ns(&self, node: &str) -> Result<&NodeNs, LabError> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| LabError::UnknownNode(node.to_string()))
+    }
+
+    fn node_ns_mut(&mut self, node: &str) -> Result<&mut NodeNs, LabError> {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == node)
+            .ok_or_else(|| LabError::UnknownNode(node.to_string()))
+    }
+
+    pub fn node_names(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| n.name.as_str())
+    }
+
+    /// The namespace descriptor of a node.
+    pub fn netns(&self, node: &str) -> Result<BorrowedFd<'_>, LabError> {
+        Ok(self.node_ns(node)?.fd.as_fd())
+    }
+
+    /// Namespace descriptors of the LAN switches, by LAN name.
+    pub fn switch_netns(&self) -> impl Iterator<Item = (&str, BorrowedFd<'_>)> {
+        self.switches.iter().map(|s| (s.name.as_str(), s.fd.as_fd()))
+    }
+
+    /// Run `f` on this thread inside `node`'s namespace. Sockets `f` opens stay
+    /// in that namespace after it returns.
+    pub fn run_in<T>(&self, node: &str, f: impl FnOnce() -> T) -> Result<T, LabError> {
+        let ns = self.node_ns(node)?;
+        ns::in_netns(self.home.as_fd(), ns.fd.as_fd(), f).map_err(|source| LabError::Enter {
+            node: node.to_string(),
+            source,
+        })
+    }
+
+    /// A command that will run inside `node`, in its own process group, and be
+    /// killed if the thread that spawns it dies (spawn it from a thread that
+    /// lives as long as the lab).
+    pub fn command(&self, node: &str, program: impl AsRef<std::ffi::OsStr>) -> Result<Command, LabError> {
+        let fd: RawFd = self.node_ns(node)?.fd.as_raw_fd();
+        let mut cmd = Command::new(program);
+        cmd.process_group(0);
+        // SAFETY: only async-signal-safe syscalls run between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                Ok(())
+            });
+        }
+        Ok(cmd)
+    }
+
+    /// Spawn a command in `node`; its whole process group is killed when the lab drops.
+    pub fn spawn(&mut self, node: &str, cmd: &mut Command) -> Result<std::process::Child, LabError> {
+        let _ = self.node_ns(node)?;
+        let child = cmd.spawn().map_err(|source| LabError::Enter {
+            node: node.to_string(),
+            source,
+        })?;
+        self.groups.push(child.id() as i32);
+        Ok(child)
+    }
+
+    pub fn sysctl_get(&self, node: &str, key: &str) -> Result<String, LabError> {
+        self.run_in(node, || read_sysctl(node, key))?
+    }
+
+    /// Set a sysctl and return its previous value, for a later restore.
+    pub fn sysctl_set(&self, node: &str, key: &str, value: &str) -> Result<String, LabError> {
+        self.run_in(node, || {
+            let old = read_sysctl(node, key)?;
+            write_sysctl(node, key, value)?;
+            Ok(old)
+        })?
+    }
+
+    /// All interfaces of a node with their counters.
+    pub fn links(&mut self, node: &str) -> Result<Vec<LinkInfo>, LabError> {
+        let ns = self.node_ns_mut(node)?;
+        let name = ns.name.clone();
+        let msgs = ns
+            .nl
+            .dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))
+            .map_err(|source| LabError::Netlink { node: name, source })?;
+        Ok(msgs.iter().filter_map(|p| parse_link(p)).collect())
+    }
+
+    pub fn link_stats(&mut self, node: &str, iface: &str) -> Result<LinkStats, LabError> {
+        self.links(node)?
+            .into_iter()
+            .find(|l| l.name == iface)
+            .map(|l| l.stats)
+            .ok_or_else(|| LabError::UnknownIface {
+                node: node.to_string(),
+                iface: iface.to_string(),
+            })
+    }
+
+    pub fn addrs(&mut self, node: &str) -> Result<Vec<AddrInfo>, LabError> {
+        let ns = self.node_ns_mut(node)?;
+        let name = ns.name.clone();
+        let msgs = ns
+            .nl
+            .dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(0, 0, 0, 0, 0)))
+            .map_err(|source| LabError::Netlink { node: name, source })?;
+        Ok(msgs.iter().filter_map(|p| parse_addr(p)).collect())
+    }
+
+    /// Routes of the main table, both families.
+    pub fn routes(&mut self, node: &str) -> Result<Vec<RouteInfo>, LabError> {
+        let ns = self.node_ns_mut(node)?;
+        let name = ns.name.clone();
+        let msgs = ns
+            .nl
+            .dump(Msg::new(RTM_GETROUTE, 0).header(&rtmsg(0, 0, 0, 0, 0, 0)))
+            .map_err(|source| LabError::Netlink { node: name, source })?;
+        Ok(msgs
+            .iter()
+            .filter_map(|p| parse_route(p))
+            .filter(|r| r.table == RT_TABLE_MAIN as u32)
+            .collect())
+    }
+
+    /// Replace a route of the topology (e.g. to change weights between cases).
+    pub fn replace_route(&mut self, route: &Route) -> Result<(), LabError> {
+        let ni = self.node_pos(&route.node)?;
+        let msg = self.route_msg(ni, route, NLM_F_CREATE | NLM_F_REPLACE)?;
+        let ns = &mut self.nodes[ni];
+        ns.nl
+            .request(msg, format!("replacing route to {}", route.dst))
+            .map_err(|source| LabError::Netlink {
+                node: ns.name.clone(),
+                source,
+            })
+    }
+
+    /// Bring an interface administratively up or down.
+    pub fn set_link(&mut self, node: &str, iface: &str, up: bool) -> Result<(), LabError> {
+        let ni = self.node_pos(node)?;
+        let idx = self.iface_index(ni, iface)?;
+        let m = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(0, idx, if up { IFF_UP } else { 0 }, IFF_UP));
+        let ns = &mut self.nodes[ni];
+        ns.nl
+            .request(m, format!("setting {iface} {}", if up { "up" } else { "down" }))
+            .map_err(|source| LabError::Netlink {
+                node: ns.name.clone(),
+                source,
+            })
+    }
+
+    /// Interface index of `iface` on `node` (indexes are assigned by the lab).
+    pub fn ifindex(&self, node: &str, iface: &str) -> Result<i32, LabError> {
+        self.iface_index(self.node_pos(node)?, iface)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for &pgid in &self.groups {
+            // SAFETY: signalling process groups this lab started.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn addr_msg(a: &IpNet, index: i32, dad: bool) -> Msg {
+    let fam = family(&a.addr);
+    let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL).header(&ifaddrmsg(fam, a.prefix, 0, 0, index));
+    let bytes = ip_bytes(&a.addr);
+    m.attr(IFA_LOCAL, &bytes);
+    m.attr(IFA_ADDRESS, &bytes);
+    if !dad && !a.is_ipv4() {
+        m.attr_u32(IFA_FLAGS, IFA_F_NODAD);
+    }
+    m
+}
+
+/// A veth pair: `a` in the namespace whose socket sends this, `b` placed in the
+/// namespace `b_ns` at creation.
+fn veth_msg(a: &Iface, a_idx: i32, master: Option<i32>, b: &Iface, b_idx: i32, b_ns: RawFd) -> Msg {
+    let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL).header(&ifinfomsg(0, a_idx, IFF_UP, IFF_UP));
+    m.attr_str(IFLA_IFNAME, &a.name);
+    if let Some(mac) = a.mac {
+        m.attr(IFLA_ADDRESS, &mac);
+    }
+    if let Some(mtu) = a.mtu {
+        m.attr_u32(IFLA_MTU, mtu);
+    }
+    if let Some(master) = master {
+        m.attr_u32(IFLA_MASTER, master as u32);
+    }
+    m.nest(IFLA_LINKINFO);
+    m.attr_str(IFLA_INFO_KIND, "veth");
+    m.nest(IFLA_INFO_DATA);
+    m.nest(VETH_INFO_PEER);
+    // The peer cannot be opened while veth is still pairing it (veth_open
+    // answers ENOTCONN), so it is brought up in the configure phase.
+    m.raw(&ifinfomsg(0, b_idx, 0, 0));
+    m.attr_str(IFLA_IFNAME, &b.name);
+    m.attr_u32(IFLA_NET_NS_FD, b_ns as u32);
+    if let Some(mac) = b.mac {
+        m.attr(IFLA_ADDRESS, &mac);
+    }
+    if let Some(mtu) = b.mtu {
+        m.attr_u32(IFLA_MTU, mtu);
+    }
+    m.end_nest().end_nest().end_nest();
+    m
+}
