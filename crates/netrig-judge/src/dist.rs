@@ -14,6 +14,11 @@
 //! Names follow scipy.stats so that reference values are easy to recompute:
 //! `binom_cdf(k) = P(X <= k)`, `binom_sf(k) = P(X > k)`.
 
+// Constants are kept with all the digits of their published source, so they
+// can be compared against it character by character; the extra digits round
+// away at compile time.
+#![allow(clippy::excessive_precision)]
+
 /// `ln(2π)`.
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 

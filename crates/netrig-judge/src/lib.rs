@@ -89,7 +89,9 @@ pub use split::{
     flows_needed, judge_split, plan_split, PathReport, Side, SplitConfig, SplitPlan, SplitReport,
     SplitTest, MAX_PLANNED_FLOWS, MAX_WEIGHT, MIN_ALPHA,
 };
-pub use streams::{judge_streams, Arrival, StreamLimits, StreamReport, StreamStats};
+pub use streams::{
+    judge_streams, Arrival, StreamExamples, StreamLimits, StreamReport, StreamStats,
+};
 
 /// How many offending items (flows, packets) an explanation lists by name.
 pub const MAX_LISTED: usize = 5;

@@ -40,10 +40,11 @@ impl RatioBounds {
 
     fn validate(&self) -> Result<(), JudgeError> {
         let bad = |what: &str| Err(JudgeError::RatioBounds(what.to_string()));
+        if self.min.is_some_and(f64::is_nan) || self.max.is_some_and(f64::is_nan) {
+            return bad("bound is NaN");
+        }
         match (self.min, self.max) {
             (None, None) => bad("no bound given"),
-            (Some(x), _) | (_, Some(x)) if x.is_nan() => bad("bound is NaN"),
-            (_, Some(x)) | (Some(x), _) if x.is_nan() => bad("bound is NaN"),
             (Some(lo), Some(hi)) if lo > hi => bad(&format!("min {lo} > max {hi}")),
             _ => Ok(()),
         }
@@ -144,12 +145,26 @@ mod tests {
 
     #[test]
     fn lower_bound() {
-        let v = judge_ratio("r", ("lookups", 10_020), ("packets", 65_535), RatioBounds::at_least(0.95))
-            .expect("valid bounds");
+        let v = judge_ratio(
+            "r",
+            ("lookups", 10_020),
+            ("packets", 65_535),
+            RatioBounds::at_least(0.95),
+        )
+        .expect("valid bounds");
         assert_eq!(v.outcome, Outcome::Fail);
-        assert!(v.explanation.contains("10020/65535 = 0.1529, which is not >= 0.95"), "{v}");
-        let v = judge_ratio("r", ("lookups", 62_259), ("packets", 65_535), RatioBounds::at_least(0.95))
-            .expect("valid bounds");
+        assert!(
+            v.explanation
+                .contains("10020/65535 = 0.1529, which is not >= 0.95"),
+            "{v}"
+        );
+        let v = judge_ratio(
+            "r",
+            ("lookups", 62_259),
+            ("packets", 65_535),
+            RatioBounds::at_least(0.95),
+        )
+        .expect("valid bounds");
         // 62259/65535 = 0.95001..., just inside.
         assert_eq!(v.outcome, Outcome::Pass, "{v}");
     }
@@ -157,7 +172,12 @@ mod tests {
     #[test]
     fn interval_is_inclusive() {
         let b = RatioBounds::within(0.5, 2.0);
-        for (n, d, want) in [(1, 2, Outcome::Pass), (2, 1, Outcome::Pass), (3, 1, Outcome::Fail), (1, 3, Outcome::Fail)] {
+        for (n, d, want) in [
+            (1, 2, Outcome::Pass),
+            (2, 1, Outcome::Pass),
+            (3, 1, Outcome::Fail),
+            (1, 3, Outcome::Fail),
+        ] {
             let v = judge_ratio("r", ("a", n), ("b", d), b).expect("valid bounds");
             assert_eq!(v.outcome, want, "{v}");
         }
@@ -178,7 +198,10 @@ mod tests {
     #[test]
     fn bad_bounds_are_errors() {
         for b in [
-            RatioBounds { min: None, max: None },
+            RatioBounds {
+                min: None,
+                max: None,
+            },
             RatioBounds::within(2.0, 1.0),
             RatioBounds::at_least(f64::NAN),
             RatioBounds::at_most(f64::NAN),

@@ -51,10 +51,10 @@ pub enum Side {
 }
 
 impl Side {
-    fn sign(self) -> char {
+    fn name(self) -> &'static str {
         match self {
-            Side::Low => '-',
-            Side::High => '+',
+            Side::Low => "low",
+            Side::High => "high",
         }
     }
 }
@@ -171,6 +171,13 @@ struct Crit {
     hi: i64,
 }
 
+/// Critical values computed for some `n`, reused as a starting point.
+#[derive(Debug, Clone)]
+struct Hint {
+    n: u64,
+    crits: Vec<Crit>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct PowerAt {
     power: f64,
@@ -227,10 +234,15 @@ struct PowerAt {
 /// Because counts are integers the power is a sawtooth in `n`, not monotone.
 /// [`SplitTest::flows_needed`] is the smallest `N` such that the power is
 /// `>= power` at *every* `n >= N`, not just at `N`: the planner finds a
-/// crossing by bisection, then checks every `n` exactly over a window of at
-/// least `4 / (tolerance · min p_i) + 64` flows past the last dip (one sawtooth
-/// period is about `1 / p_i` flows, and the gain per period outgrows the dip
-/// after about `1 / tolerance` periods).
+/// crossing by bisection, then checks every `n` exactly over a window of
+/// `4 / (tolerance · min p_i) + 64` flows past the last dip. Why that window
+/// suffices: a critical value steps up about once every `1 / p_i` flows, each
+/// step costs at most one pmf term of power, and the power gained between
+/// steps is about `tolerance` times that, so dips stop reaching below the
+/// target after about `1 / tolerance` steps, i.e. `1 / (tolerance · p_i)`
+/// flows. Exhaustive scans up to `3N` over a range of weights and configs
+/// found the last dip within `1.7 / (tolerance · min p_i)` flows of the first
+/// crossing; the tests re-check `[N, 2N)` for some of them.
 #[derive(Debug, Clone)]
 pub struct SplitTest {
     weights: Vec<u32>,
@@ -447,26 +459,29 @@ impl SplitTest {
             shares(|p| p.expected_share),
         );
         let rule = format!(
-            "exact binomial per path at alpha/{}={}, P(false fail)<={}, power {} vs ±{} share \
-             (exact binomial, worst {} {}), needs >= {} flows",
-            r.tests,
+            "rule: two-sided exact binomial test per path at level alpha/m={} (m={}), so \
+             P(false fail)<={} <= alpha; power {} against a ±{} share deviation (exact binomial, \
+             worst {} {}); needs >= {} flows",
             prob(c.alpha / f64::from(r.tests)),
+            r.tests,
             prob(r.size),
             prob(r.power),
             pct(c.tolerance),
             self.labels[r.worst_path],
-            r.worst_side.sign(),
+            r.worst_side.name(),
             r.flows_needed,
         );
         match outcome {
             Outcome::Broken => {
                 let mut s = format!(
-                    "{first}.\nneed >= {} flows to decide at alpha={}, power={} (±{} share), got {}",
+                    "{first}.\nneed >= {} flows to decide at alpha={}, power={} (±{} share), got {} \
+                     (power {} at this n)",
                     r.flows_needed,
                     prob(c.alpha),
                     c.power,
                     pct(c.tolerance),
-                    r.flows
+                    r.flows,
+                    prob(r.power),
                 );
                 if r.paths.iter().any(|p| p.rejected) {
                     s.push_str(" (counts already outside the acceptance region)");
@@ -510,9 +525,10 @@ impl SplitTest {
         }
     }
 
-    /// Critical values of every path at `n`. `hint` carries the previous
-    /// values between nearby `n` so the search starts next to the answer.
-    fn crits(&self, n: u64, hint: &mut Option<Vec<Crit>>) -> Vec<Crit> {
+    /// Critical values of every path at `n`. `hint` carries the values of a
+    /// previous call so that a scan over consecutive `n` costs one probe per
+    /// bound instead of a search.
+    fn crits(&self, n: u64, hint: &mut Option<Hint>) -> Vec<Crit> {
         let a = self.tail_alpha;
         let ni = n as i64;
         let k = self.paths.len();
@@ -521,23 +537,42 @@ impl SplitTest {
         let mut out = Vec::with_capacity(k);
         for i in 0..tested {
             let pm = &self.paths[i];
-            let (glo, ghi) = match hint.as_ref().and_then(|h| h.get(i)) {
-                Some(c) => (c.lo, c.hi - 1),
-                None => {
-                    let z = -norm_ppf(a);
-                    let mean = n as f64 * pm.p;
-                    let sd = (mean * pm.q).sqrt();
-                    ((mean - z * sd).floor() as i64, (mean + z * sd).ceil() as i64)
+            let low_ok = |l: i64| l < 0 || cdf_pq(l as u64, n, pm.p, pm.q) <= a;
+            let high_ok = |u: i64| u > ni || ge_pq(u as u64, n, pm.p, pm.q) <= a;
+            let prev = hint
+                .as_ref()
+                .and_then(|h| h.crits.get(i).map(|c| (h.n, *c)));
+            let crit = match prev {
+                // From n-1 to n each bound moves up by at most one: adding a
+                // trial makes X stochastically larger (so no bound moves
+                // down), and by at most one (X_n <= X_{n-1} + 1).
+                Some((pn, c)) if pn + 1 == n => Crit {
+                    lo: if low_ok(c.lo + 1) { c.lo + 1 } else { c.lo },
+                    hi: if high_ok(c.hi) { c.hi } else { c.hi + 1 },
+                },
+                _ => {
+                    let (glo, ghi) = match prev {
+                        Some((_, c)) => (c.lo, c.hi - 1),
+                        None => {
+                            let z = -norm_ppf(a);
+                            let mean = n as f64 * pm.p;
+                            let sd = (mean * pm.q).sqrt();
+                            (
+                                (mean - z * sd).floor() as i64,
+                                (mean + z * sd).ceil() as i64,
+                            )
+                        }
+                    };
+                    // Largest l with P(X <= l) <= a; l = -1 (empty region)
+                    // always qualifies.
+                    let lo = last_true(-1, ni, glo, low_ok);
+                    // Smallest u with P(X >= u) <= a: one past the last u
+                    // that does not qualify (u = 0 never does, P = 1 > a).
+                    let hi = last_true(0, ni + 1, ghi, |u| !high_ok(u)) + 1;
+                    Crit { lo, hi }
                 }
             };
-            // Largest l with P(X <= l) <= a; l = -1 (empty region) always qualifies.
-            let lo = last_true(-1, ni, glo, |l| {
-                l < 0 || cdf_pq(l as u64, n, pm.p, pm.q) <= a
-            });
-            // Smallest u with P(X >= u) <= a, i.e. one past the last u with
-            // P(X >= u) > a; u = 0 has P = 1 > a.
-            let hi = last_true(0, ni + 1, ghi, |u| ge_pq(u as u64, n, pm.p, pm.q) > a) + 1;
-            out.push(Crit { lo, hi });
+            out.push(crit);
         }
         if k == 2 {
             let c0 = out[0];
@@ -546,12 +581,19 @@ impl SplitTest {
                 hi: ni - c0.lo,
             });
         }
-        *hint = Some(out.clone());
+        *hint = Some(Hint {
+            n,
+            crits: out.clone(),
+        });
         out
     }
 
     fn size_of(&self, n: u64, crits: &[Crit]) -> f64 {
-        let tested = if self.paths.len() == 2 { 1 } else { crits.len() };
+        let tested = if self.paths.len() == 2 {
+            1
+        } else {
+            crits.len()
+        };
         crits
             .iter()
             .zip(&self.paths)
@@ -591,7 +633,7 @@ impl SplitTest {
         best
     }
 
-    fn power_at(&self, n: u64, hint: &mut Option<Vec<Crit>>) -> PowerAt {
+    fn power_at(&self, n: u64, hint: &mut Option<Hint>) -> PowerAt {
         if n == 0 {
             return PowerAt {
                 power: 0.0,
@@ -802,4 +844,34 @@ pub fn judge_split(
         });
     }
     SplitTest::new(weights, *config)?.judge(name, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_true_finds_the_boundary_from_any_guess() {
+        for boundary in [-1i64, 0, 1, 7, 99, 100] {
+            for guess in [-5i64, -1, 0, 3, 50, 99, 100, 500] {
+                let got = last_true(-1, 100, guess, |x| x <= boundary);
+                assert_eq!(got, boundary, "boundary {boundary} guess {guess}");
+            }
+        }
+    }
+
+    #[test]
+    fn stepped_critical_values_equal_searched_ones() {
+        // The planner's scan steps the bounds by at most one per flow; that
+        // must agree with a fresh search at every n.
+        for w in [vec![1u32, 1], vec![11, 45], vec![1, 2, 3]] {
+            let t = SplitTest::new(&w, SplitConfig::default()).expect("valid");
+            let mut hint = None;
+            for n in 1..600 {
+                let stepped = t.crits(n, &mut hint);
+                let fresh = t.crits(n, &mut None);
+                assert_eq!(stepped, fresh, "{w:?} n={n}");
+            }
+        }
+    }
 }

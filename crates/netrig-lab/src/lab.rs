@@ -88,13 +88,16 @@ pub struct NodeNs {
     fd: OwnedFd,
     nl: Netlink,
     ifindex: HashMap<String, i32>,
-    next_index: i32,
 }
 
 impl NodeNs {
-    fn alloc(&mut self, name: &str) -> i32 {
-        let i = self.next_index;
-        self.next_index += 1;
+    /// Record `name` with the next lab-wide index. Indexes are unique across the
+    /// whole lab, not just per namespace: a veth whose peer had the same index
+    /// would look like a non-stacked device to the kernel's linkwatch, which
+    /// then delays its carrier event by up to a second.
+    fn alloc(&mut self, name: &str, next: &mut i32) -> i32 {
+        let i = *next;
+        *next += 1;
         self.ifindex.insert(name.to_string(), i);
         i
     }
@@ -109,6 +112,8 @@ pub struct Lab {
     nodes: Vec<NodeNs>,
     switches: Vec<NodeNs>,
     groups: Vec<i32>,
+    /// How long each build phase took, for `--verbose` output and benchmarks.
+    pub timings: Vec<(&'static str, Duration)>,
 }
 
 fn sysctl_path(key: &str) -> String {
@@ -187,11 +192,21 @@ impl Lab {
             nodes: Vec::with_capacity(topo.nodes.len()),
             switches: Vec::with_capacity(topo.lans.len()),
             groups: Vec::new(),
+            timings: Vec::new(),
+        };
+        let mut t = Instant::now();
+        let mut mark = |lab: &mut Lab, phase: &'static str| {
+            lab.timings.push((phase, t.elapsed()));
+            t = Instant::now();
         };
         lab.create_namespaces()?;
+        mark(&mut lab, "namespaces");
         lab.create_links()?;
+        mark(&mut lab, "links");
         lab.configure()?;
+        mark(&mut lab, "addresses, sysctls, routes");
         lab.wait_ready(opts.ready_timeout)?;
+        mark(&mut lab, "links up");
         Ok(lab)
     }
 
@@ -209,7 +224,9 @@ impl Lab {
             let name = node.name.clone();
             let (fd, res) = ns::with_new_netns(self.home.as_fd(), || {
                 let nl = Netlink::open()?;
-                let r = sysctls.iter().try_for_each(|(k, v)| write_sysctl(&name, k, v));
+                let r = sysctls
+                    .iter()
+                    .try_for_each(|(k, v)| write_sysctl(&name, k, v));
                 Ok((nl, r))
             })
             .map_err(|source| LabError::Namespace {
@@ -223,22 +240,21 @@ impl Lab {
                 fd,
                 nl,
                 ifindex: HashMap::from([("lo".to_string(), 1)]),
-                next_index: FIRST_IFINDEX,
             });
         }
         for lan in &self.topo.lans {
-            let (fd, nl) = ns::with_new_netns(self.home.as_fd(), Netlink::open).map_err(|source| {
-                LabError::Namespace {
-                    node: lan.name.clone(),
-                    source,
-                }
-            })?;
+            let (fd, nl) =
+                ns::with_new_netns(self.home.as_fd(), Netlink::open).map_err(|source| {
+                    LabError::Namespace {
+                        node: lan.name.clone(),
+                        source,
+                    }
+                })?;
             self.switches.push(NodeNs {
                 name: lan.name.clone(),
                 fd,
                 nl,
                 ifindex: HashMap::from([("lo".to_string(), 1)]),
-                next_index: FIRST_IFINDEX,
             });
         }
         Ok(())
@@ -253,31 +269,37 @@ impl Lab {
 
     fn create_links(&mut self) -> Result<(), LabError> {
         let mut per_ns: HashMap<(bool, usize), Vec<(Msg, String)>> = HashMap::new();
+        let mut next = FIRST_IFINDEX;
         let topo = self.topo.clone();
         for link in &topo.links {
             let [a, b] = &link.ends;
             let ai = self.node_pos(&a.node)?;
             let bi = self.node_pos(&b.node)?;
-            let a_idx = self.nodes[ai].alloc(&a.name);
-            let b_idx = self.nodes[bi].alloc(&b.name);
+            let a_idx = self.nodes[ai].alloc(&a.name, &mut next);
+            let b_idx = self.nodes[bi].alloc(&b.name, &mut next);
             let peer_fd = self.nodes[bi].fd.as_raw_fd();
             let msg = veth_msg(a, a_idx, None, b, b_idx, peer_fd);
-            per_ns
-                .entry((false, ai))
-                .or_default()
-                .push((msg, format!("creating veth {}:{} <-> {}:{}", a.node, a.name, b.node, b.name)));
+            per_ns.entry((false, ai)).or_default().push((
+                msg,
+                format!(
+                    "creating veth {}:{} <-> {}:{}",
+                    a.node, a.name, b.node, b.name
+                ),
+            ));
         }
         for (li, lan) in topo.lans.iter().enumerate() {
             let sw = &mut self.switches[li];
-            let br_idx = sw.alloc("br0");
+            let br_idx = sw.alloc("br0", &mut next);
             let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
                 .header(&ifinfomsg(0, br_idx, IFF_UP, IFF_UP));
             m.attr_str(IFLA_IFNAME, "br0");
-            m.nest(IFLA_LINKINFO).attr_str(IFLA_INFO_KIND, "bridge").end_nest();
+            m.nest(IFLA_LINKINFO)
+                .attr_str(IFLA_INFO_KIND, "bridge")
+                .end_nest();
             let mut reqs = vec![(m, format!("creating bridge of lan {}", lan.name))];
             for (pi, member) in lan.members.iter().enumerate() {
                 let mi = self.node_pos(&member.node)?;
-                let m_idx = self.nodes[mi].alloc(&member.name);
+                let m_idx = self.nodes[mi].alloc(&member.name, &mut next);
                 let port = Iface {
                     node: lan.name.clone(),
                     name: format!("p{pi}"),
@@ -286,11 +308,14 @@ impl Lab {
                     mtu: member.mtu,
                 };
                 let sw = &mut self.switches[li];
-                let p_idx = sw.alloc(&port.name);
+                let p_idx = sw.alloc(&port.name, &mut next);
                 let peer_fd = self.nodes[mi].fd.as_raw_fd();
                 reqs.push((
                     veth_msg(&port, p_idx, Some(br_idx), member, m_idx, peer_fd),
-                    format!("joining {}:{} to lan {}", member.node, member.name, lan.name),
+                    format!(
+                        "joining {}:{} to lan {}",
+                        member.node, member.name, lan.name
+                    ),
                 ));
             }
             per_ns.insert((true, li), reqs);
@@ -325,7 +350,10 @@ impl Lab {
                 let up = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(0, idx, IFF_UP, IFF_UP));
                 reqs.push((up, format!("bringing {} up", iface.name)));
                 for a in &iface.addrs {
-                    reqs.push((addr_msg(a, idx, dad), format!("adding {a} to {}", iface.name)));
+                    reqs.push((
+                        addr_msg(a, idx, dad),
+                        format!("adding {a} to {}", iface.name),
+                    ));
                 }
             }
             let ns = &mut self.nodes[ni];
@@ -360,8 +388,11 @@ impl Lab {
         for nb in &topo.neighbors {
             let ni = self.node_pos(&nb.node)?;
             let idx = self.iface_index(ni, &nb.dev)?;
-            let mut m = Msg::new(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)
-                .header(&ndmsg(family(&nb.addr), idx, NUD_PERMANENT));
+            let mut m = Msg::new(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE).header(&ndmsg(
+                family(&nb.addr),
+                idx,
+                NUD_PERMANENT,
+            ));
             m.attr(NDA_DST, &ip_bytes(&nb.addr));
             m.attr(NDA_LLADDR, &nb.mac);
             per_node
@@ -455,7 +486,11 @@ impl Lab {
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
         let start = Instant::now();
         let dad = self.topo.dad;
-        let all: Vec<&mut NodeNs> = self.nodes.iter_mut().chain(self.switches.iter_mut()).collect();
+        let all: Vec<&mut NodeNs> = self
+            .nodes
+            .iter_mut()
+            .chain(self.switches.iter_mut())
+            .collect();
         for ns in all {
             let mut pause = Duration::from_micros(100);
             loop {
@@ -475,7 +510,13 @@ impl Lab {
                 if pending.is_none() && dad {
                     let addrs = ns
                         .nl
-                        .dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(libc::AF_INET6 as u8, 0, 0, 0, 0)))
+                        .dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(
+                            libc::AF_INET6 as u8,
+                            0,
+                            0,
+                            0,
+                            0,
+                        )))
                         .map_err(|source| LabError::Netlink {
                             node: ns.name.clone(),
                             source,
@@ -490,7 +531,10 @@ impl Lab {
                             });
                         }
                         if a.flags & IFA_F_TENTATIVE != 0 {
-                            pending = Some((format!("index {}", a.index), format!("{} still tentative (DAD)", a.addr)));
+                            pending = Some((
+                                format!("index {}", a.index),
+                                format!("{} still tentative (DAD)", a.addr),
+                            ));
                             break;
                         }
                     }
@@ -540,7 +584,9 @@ impl Lab {
 
     /// Namespace descriptors of the LAN switches, by LAN name.
     pub fn switch_netns(&self) -> impl Iterator<Item = (&str, BorrowedFd<'_>)> {
-        self.switches.iter().map(|s| (s.name.as_str(), s.fd.as_fd()))
+        self.switches
+            .iter()
+            .map(|s| (s.name.as_str(), s.fd.as_fd()))
     }
 
     /// Run `f` on this thread inside `node`'s namespace. Sockets `f` opens stay
@@ -556,7 +602,11 @@ impl Lab {
     /// A command that will run inside `node`, in its own process group, and be
     /// killed if the thread that spawns it dies (spawn it from a thread that
     /// lives as long as the lab).
-    pub fn command(&self, node: &str, program: impl AsRef<std::ffi::OsStr>) -> Result<Command, LabError> {
+    pub fn command(
+        &self,
+        node: &str,
+        program: impl AsRef<std::ffi::OsStr>,
+    ) -> Result<Command, LabError> {
         let fd: RawFd = self.node_ns(node)?.fd.as_raw_fd();
         let mut cmd = Command::new(program);
         cmd.process_group(0);
@@ -574,7 +624,11 @@ impl Lab {
     }
 
     /// Spawn a command in `node`; its whole process group is killed when the lab drops.
-    pub fn spawn(&mut self, node: &str, cmd: &mut Command) -> Result<std::process::Child, LabError> {
+    pub fn spawn(
+        &mut self,
+        node: &str,
+        cmd: &mut Command,
+    ) -> Result<std::process::Child, LabError> {
         let _ = self.node_ns(node)?;
         let child = cmd.spawn().map_err(|source| LabError::Enter {
             node: node.to_string(),
@@ -661,10 +715,18 @@ impl Lab {
     pub fn set_link(&mut self, node: &str, iface: &str, up: bool) -> Result<(), LabError> {
         let ni = self.node_pos(node)?;
         let idx = self.iface_index(ni, iface)?;
-        let m = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(0, idx, if up { IFF_UP } else { 0 }, IFF_UP));
+        let m = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(
+            0,
+            idx,
+            if up { IFF_UP } else { 0 },
+            IFF_UP,
+        ));
         let ns = &mut self.nodes[ni];
         ns.nl
-            .request(m, format!("setting {iface} {}", if up { "up" } else { "down" }))
+            .request(
+                m,
+                format!("setting {iface} {}", if up { "up" } else { "down" }),
+            )
             .map_err(|source| LabError::Netlink {
                 node: ns.name.clone(),
                 source,
@@ -690,7 +752,8 @@ impl Drop for Lab {
 
 fn addr_msg(a: &IpNet, index: i32, dad: bool) -> Msg {
     let fam = family(&a.addr);
-    let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL).header(&ifaddrmsg(fam, a.prefix, 0, 0, index));
+    let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+        .header(&ifaddrmsg(fam, a.prefix, 0, 0, index));
     let bytes = ip_bytes(&a.addr);
     m.attr(IFA_LOCAL, &bytes);
     m.attr(IFA_ADDRESS, &bytes);
@@ -703,7 +766,8 @@ fn addr_msg(a: &IpNet, index: i32, dad: bool) -> Msg {
 /// A veth pair: `a` in the namespace whose socket sends this, `b` placed in the
 /// namespace `b_ns` at creation.
 fn veth_msg(a: &Iface, a_idx: i32, master: Option<i32>, b: &Iface, b_idx: i32, b_ns: RawFd) -> Msg {
-    let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL).header(&ifinfomsg(0, a_idx, IFF_UP, IFF_UP));
+    let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+        .header(&ifinfomsg(0, a_idx, IFF_UP, IFF_UP));
     m.attr_str(IFLA_IFNAME, &a.name);
     if let Some(mac) = a.mac {
         m.attr(IFLA_ADDRESS, &mac);

@@ -176,7 +176,9 @@ pub fn ifaddrmsg(family: u8, prefix: u8, flags: u8, scope: u8, index: i32) -> [u
 }
 
 pub fn rtmsg(family: u8, dst_len: u8, table: u8, protocol: u8, scope: u8, rtype: u8) -> [u8; 12] {
-    [family, dst_len, 0, 0, table, protocol, scope, rtype, 0, 0, 0, 0]
+    [
+        family, dst_len, 0, 0, table, protocol, scope, rtype, 0, 0, 0, 0,
+    ]
 }
 
 pub fn ndmsg(family: u8, ifindex: i32, state: u16) -> [u8; 12] {
@@ -428,7 +430,11 @@ fn ext_ack_msg(b: &[u8], flags: u16) -> Option<String> {
     let tlvs = b.get(16 + 4 + 16..)?;
     attrs(tlvs)
         .find(|(t, _)| *t == NLMSGERR_ATTR_MSG)
-        .map(|(_, v)| String::from_utf8_lossy(v).trim_end_matches('\0').to_string())
+        .map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .trim_end_matches('\0')
+                .to_string()
+        })
 }
 
 /// Interface counters from IFLA_STATS64.
@@ -476,19 +482,30 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
     };
     for (ty, v) in attrs(&p[16..]) {
         match ty {
-            IFLA_IFNAME => l.name = String::from_utf8_lossy(v).trim_end_matches('\0').to_string(),
+            IFLA_IFNAME => {
+                l.name = String::from_utf8_lossy(v)
+                    .trim_end_matches('\0')
+                    .to_string()
+            }
             IFLA_MTU if v.len() >= 4 => l.mtu = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             IFLA_ADDRESS => l.mac = v.to_vec(),
-            IFLA_MASTER if v.len() >= 4 => l.master = Some(i32::from_ne_bytes([v[0], v[1], v[2], v[3]])),
+            IFLA_MASTER if v.len() >= 4 => {
+                l.master = Some(i32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
+            }
             IFLA_LINKINFO => {
                 for (t, k) in attrs(v) {
                     if t == IFLA_INFO_KIND {
-                        l.kind = Some(String::from_utf8_lossy(k).trim_end_matches('\0').to_string());
+                        l.kind = Some(
+                            String::from_utf8_lossy(k)
+                                .trim_end_matches('\0')
+                                .to_string(),
+                        );
                     }
                 }
             }
             IFLA_STATS64 if v.len() >= 72 => {
-                let f = |i: usize| u64::from_ne_bytes(v[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+                let f =
+                    |i: usize| u64::from_ne_bytes(v[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
                 l.stats = LinkStats {
                     rx_packets: f(0),
                     tx_packets: f(1),

@@ -54,7 +54,11 @@ pub fn with_new_netns<T>(
 }
 
 /// Runs `f` with this thread inside `ns`, then returns to `home`.
-pub fn in_netns<T>(home: BorrowedFd<'_>, ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Result<T> {
+pub fn in_netns<T>(
+    home: BorrowedFd<'_>,
+    ns: BorrowedFd<'_>,
+    f: impl FnOnce() -> T,
+) -> io::Result<T> {
     struct Back<'a>(BorrowedFd<'a>);
     impl Drop for Back<'_> {
         fn drop(&mut self) {
@@ -92,7 +96,8 @@ fn in_child_userns() -> bool {
         .unwrap_or(false)
 }
 
-/// Enter a new user namespace where we are root, mapping our own uid and gid.
+/// Enter a new user namespace where we are root, mapping our own uid and gid,
+/// and a new (empty) network namespace owned by it.
 /// Must run while the process has a single thread (the kernel refuses
 /// CLONE_NEWUSER otherwise), so call it first thing in `main`.
 pub fn enter_rootless() -> io::Result<()> {
@@ -101,8 +106,10 @@ pub fn enter_rootless() -> io::Result<()> {
     }
     // SAFETY: getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // A network namespace of our own comes with it: labs return to their home
+    // namespace between steps, and the host's is not ours to enter from here.
     // SAFETY: unshare of a user namespace; fails cleanly if multithreaded.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } < 0 {
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } < 0 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(
             e.kind(),

@@ -35,14 +35,22 @@ fn addresses_are_what_the_file_says() {
     let addrs = lab.addrs("r1").unwrap();
     let has = |a: &str, p: u8, idx: i32| {
         let ip: IpAddr = a.parse().unwrap();
-        addrs.iter().any(|x| x.addr == ip && x.prefix == p && x.index == idx)
+        addrs
+            .iter()
+            .any(|x| x.addr == ip && x.prefix == p && x.index == idx)
     };
     let eth1 = lab.ifindex("r1", "eth1").unwrap();
     assert!(has("198.51.100.1", 24, eth1), "{addrs:?}");
     assert!(has("2001:db8:2::1", 64, eth1));
     let h2 = lab.addrs("h2").unwrap();
-    assert!(h2.iter().any(|a| a.addr == "198.18.0.0".parse::<IpAddr>().unwrap() && a.prefix == 24 && a.index == 1));
-    assert!(h2.iter().any(|a| a.addr == "2001:db8:18::".parse::<IpAddr>().unwrap() && a.prefix == 64));
+    assert!(h2
+        .iter()
+        .any(|a| a.addr == "198.18.0.0".parse::<IpAddr>().unwrap()
+            && a.prefix == 24
+            && a.index == 1));
+    assert!(h2
+        .iter()
+        .any(|a| a.addr == "2001:db8:18::".parse::<IpAddr>().unwrap() && a.prefix == 64));
     let links = lab.links("h1").unwrap();
     let names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["lo", "eth0"]);
@@ -55,15 +63,38 @@ fn multipath_routes_carry_the_weights_in_both_families() {
     let routes = lab.routes("r1").unwrap();
     let find = |dst: &str| {
         let ip: IpAddr = dst.parse().unwrap();
-        routes.iter().find(|r| r.dst == Some(ip)).unwrap_or_else(|| panic!("no route to {dst}: {routes:?}"))
+        routes
+            .iter()
+            .find(|r| r.dst == Some(ip))
+            .unwrap_or_else(|| panic!("no route to {dst}: {routes:?}"))
     };
     let v4 = find("198.18.0.0");
     assert_eq!(v4.dst_len, 24);
-    let w: Vec<(String, u16)> = v4.hops.iter().map(|h| (h.gateway.unwrap().to_string(), h.weight)).collect();
-    assert_eq!(w, [("198.51.100.2".to_string(), 11), ("203.0.113.2".to_string(), 45)]);
+    let w: Vec<(String, u16)> = v4
+        .hops
+        .iter()
+        .map(|h| (h.gateway.unwrap().to_string(), h.weight))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("198.51.100.2".to_string(), 11),
+            ("203.0.113.2".to_string(), 45)
+        ]
+    );
     let v6 = find("2001:db8:18::");
-    let w: Vec<(String, u16)> = v6.hops.iter().map(|h| (h.gateway.unwrap().to_string(), h.weight)).collect();
-    assert_eq!(w, [("2001:db8:2::2".to_string(), 11), ("2001:db8:3::2".to_string(), 45)]);
+    let w: Vec<(String, u16)> = v6
+        .hops
+        .iter()
+        .map(|h| (h.gateway.unwrap().to_string(), h.weight))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("2001:db8:2::2".to_string(), 11),
+            ("2001:db8:3::2".to_string(), 45)
+        ]
+    );
 }
 
 #[test]
@@ -71,11 +102,27 @@ fn sysctls_are_applied_per_node() {
     need_root!();
     let lab = seed();
     assert_eq!(lab.sysctl_get("r1", "net.ipv4.ip_forward").unwrap(), "1");
-    assert_eq!(lab.sysctl_get("r1", "net.ipv6.conf.all.forwarding").unwrap(), "1");
-    assert_eq!(lab.sysctl_get("r1", "net.ipv4.fib_multipath_hash_policy").unwrap(), "1");
-    assert_eq!(lab.sysctl_get("r1", "net.ipv6.fib_multipath_hash_policy").unwrap(), "1");
+    assert_eq!(
+        lab.sysctl_get("r1", "net.ipv6.conf.all.forwarding")
+            .unwrap(),
+        "1"
+    );
+    assert_eq!(
+        lab.sysctl_get("r1", "net.ipv4.fib_multipath_hash_policy")
+            .unwrap(),
+        "1"
+    );
+    assert_eq!(
+        lab.sysctl_get("r1", "net.ipv6.fib_multipath_hash_policy")
+            .unwrap(),
+        "1"
+    );
     assert_eq!(lab.sysctl_get("h1", "net.ipv4.ip_forward").unwrap(), "0");
-    assert_eq!(lab.sysctl_get("h1", "net.ipv4.fib_multipath_hash_policy").unwrap(), "0");
+    assert_eq!(
+        lab.sysctl_get("h1", "net.ipv4.fib_multipath_hash_policy")
+            .unwrap(),
+        "0"
+    );
     let old = lab.sysctl_set("h1", "net.ipv4.ip_forward", "1").unwrap();
     assert_eq!(old, "0");
     assert_eq!(lab.sysctl_get("h1", "net.ipv4.ip_forward").unwrap(), "1");
@@ -105,11 +152,21 @@ fn h1_reaches_h2_and_h3_over_ipv4_and_ipv6() {
             .unwrap()
             .unwrap();
         client.send_to(b"hello", (ip, 7000)).unwrap();
-        server.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         let mut buf = [0u8; 16];
-        let (n, from) = server.recv_from(&mut buf).unwrap_or_else(|e| panic!("{node} got nothing from h1 at {dst}: {e}"));
+        let (n, from) = server
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("{node} got nothing from h1 at {dst}: {e}"));
         assert_eq!(&buf[..n], b"hello");
-        let h1: IpAddr = if ip.is_ipv4() { "192.0.2.2" } else { "2001:db8:1::2" }.parse().unwrap();
+        let h1: IpAddr = if ip.is_ipv4() {
+            "192.0.2.2"
+        } else {
+            "2001:db8:1::2"
+        }
+        .parse()
+        .unwrap();
         assert_eq!(from.ip(), h1);
     }
 }
@@ -122,19 +179,26 @@ fn the_vip_is_reached_through_both_paths() {
         let ip: IpAddr = vip.parse().unwrap();
         let mut servers = Vec::new();
         for node in ["h2", "h3"] {
-            let s = lab.run_in(node, || std::net::UdpSocket::bind((ip, 7001))).unwrap().unwrap();
+            let s = lab
+                .run_in(node, || std::net::UdpSocket::bind((ip, 7001)))
+                .unwrap()
+                .unwrap();
             s.set_nonblocking(true).unwrap();
             servers.push(s);
         }
         let client = lab
-            .run_in("h1", || std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }))
+            .run_in("h1", || {
+                std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+            })
             .unwrap()
             .unwrap();
         // 200 flows (distinct source ports via fresh sockets) hashed over L4.
         let mut sent = 0;
         for _ in 0..200 {
             let c = lab
-                .run_in("h1", || std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }))
+                .run_in("h1", || {
+                    std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+                })
                 .unwrap()
                 .unwrap();
             c.send_to(b"x", (ip, 7001)).unwrap();
@@ -150,6 +214,9 @@ fn the_vip_is_reached_through_both_paths() {
             }
         }
         assert_eq!(counts[0] + counts[1], sent, "{vip}: {counts:?}");
-        assert!(counts[0] > 0 && counts[1] > 0, "{vip}: one path unused: {counts:?}");
+        assert!(
+            counts[0] > 0 && counts[1] > 0,
+            "{vip}: one path unused: {counts:?}"
+        );
     }
 }

@@ -169,6 +169,12 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
         .join(":")
 }
 
+impl serde::Serialize for IpNet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,18 +205,9 @@ mod tests {
 
     #[test]
     fn macs() {
-        assert_eq!(
-            parse_mac("02:00:00:00:00:0a"),
-            Some([2, 0, 0, 0, 0, 10])
-        );
+        assert_eq!(parse_mac("02:00:00:00:00:0a"), Some([2, 0, 0, 0, 0, 10]));
         assert_eq!(parse_mac("02:00:00:00:00"), None);
         assert_eq!(parse_mac("02:00:00:00:00:0g"), None);
         assert_eq!(format_mac(&[2, 0, 0, 0, 0, 10]), "02:00:00:00:00:0a");
-    }
-}
-
-impl serde::Serialize for IpNet {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }

@@ -122,13 +122,22 @@ pub fn load_topology(path: &std::path::Path) -> Result<Topology, crate::LoadErro
 
 fn toml_hint(msg: &str) -> Option<String> {
     if msg.contains("unknown field") {
-        Some("check the spelling; `netrig check --help` lists the keys a topology file takes".into())
+        Some(
+            "check the spelling; `netrig check --help` lists the keys a topology file takes".into(),
+        )
     } else if msg.contains("duplicate key") {
         Some("each node, and each key in a table, may appear only once".into())
     } else {
         None
     }
 }
+
+/// A nexthop as written: (via, dev, weight).
+type RawHop<'a> = (
+    Option<&'a Spanned<String>>,
+    Option<&'a Spanned<String>>,
+    Option<&'a Spanned<i64>>,
+);
 
 struct Checker {
     src: Source,
@@ -151,7 +160,10 @@ fn tokens(s: &Spanned<String>) -> Vec<(&str, Range<usize>)> {
     let text = s.get_ref().as_str();
     let mut out = Vec::new();
     let mut start = None;
-    for (i, ch) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    for (i, ch) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
         match (ch.is_whitespace(), start) {
             (true, Some(st)) => {
                 out.push((&text[st..i], base + st..base + i));
@@ -214,7 +226,10 @@ impl Checker {
             let b = self.check_end(&ends[1], mtu, &node_names, &mut used, &mut auto_index);
             if let (Some(a), Some(b)) = (a, b) {
                 if a.node == b.node {
-                    self.err(inner(&ends[1]), format!("both ends of this link are on node `{}`", a.node));
+                    self.err(
+                        inner(&ends[1]),
+                        format!("both ends of this link are on node `{}`", a.node),
+                    );
                 } else {
                     links.push(Link { ends: [a, b] });
                 }
@@ -227,10 +242,16 @@ impl Checker {
             let lan = lan.get_ref();
             self.check_name(lan.name.get_ref(), inner(&lan.name), "lan");
             if !lan_names.insert(lan.name.get_ref().clone()) {
-                self.err(inner(&lan.name), format!("duplicate lan name `{}`", lan.name.get_ref()));
+                self.err(
+                    inner(&lan.name),
+                    format!("duplicate lan name `{}`", lan.name.get_ref()),
+                );
             }
             if node_names.contains(lan.name.get_ref()) {
-                self.err(inner(&lan.name), format!("lan `{}` has the name of a node", lan.name.get_ref()));
+                self.err(
+                    inner(&lan.name),
+                    format!("lan `{}` has the name of a node", lan.name.get_ref()),
+                );
             }
             if lan.ends.get_ref().len() < 2 {
                 self.err(lan.ends.span(), "a lan joins at least two interfaces");
@@ -241,7 +262,10 @@ impl Checker {
             for end in lan.ends.get_ref() {
                 if let Some(i) = self.check_end(end, mtu, &node_names, &mut used, &mut auto_index) {
                     if !seen_nodes.insert(i.node.clone()) {
-                        self.err(inner(end), format!("node `{}` is on this lan twice", i.node));
+                        self.err(
+                            inner(end),
+                            format!("node `{}` is on this lan twice", i.node),
+                        );
                     }
                     members.push(i);
                 }
@@ -296,19 +320,28 @@ impl Checker {
             Some(("host", _)) => Some(NodeKind::Host),
             Some(("router", _)) => Some(NodeKind::Router),
             Some((other, span)) => {
-                self.err_help(span, format!("unknown node kind `{other}`"), "kind is `host` or `router`");
+                self.err_help(
+                    span,
+                    format!("unknown node kind `{other}`"),
+                    "kind is `host` or `router`",
+                );
                 None
             }
         };
         let forwarding = r.forwarding.unwrap_or(kind == Some(NodeKind::Router));
-        let kind = kind.unwrap_or(if forwarding { NodeKind::Router } else { NodeKind::Host });
+        let kind = kind.unwrap_or(if forwarding {
+            NodeKind::Router
+        } else {
+            NodeKind::Host
+        });
         let mut sysctls = Vec::new();
         for (key, value) in &r.sysctl {
             let k = key.get_ref();
             let valid_key = k.starts_with("net.")
                 && k.split('.').all(|p| {
                     !p.is_empty()
-                        && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 });
             if !valid_key {
                 self.err_help(
@@ -323,7 +356,10 @@ impl Checker {
                 toml::Value::String(s) if !s.contains(['\n', '/']) => s.clone(),
                 toml::Value::Boolean(b) => (*b as u8).to_string(),
                 _ => {
-                    self.err(value.span(), format!("sysctl `{k}` needs an integer, a boolean or a one-line string"));
+                    self.err(
+                        value.span(),
+                        format!("sysctl `{k}` needs an integer, a boolean or a one-line string"),
+                    );
                     continue;
                 }
             };
@@ -349,7 +385,10 @@ impl Checker {
         match u32::try_from(*m.get_ref()) {
             Ok(v) if (68..=65535).contains(&v) => Some(v),
             _ => {
-                self.err(m.span(), format!("mtu {} is outside 68..=65535", m.get_ref()));
+                self.err(
+                    m.span(),
+                    format!("mtu {} is outside 68..=65535", m.get_ref()),
+                );
                 None
             }
         }
@@ -359,7 +398,11 @@ impl Checker {
     fn check_addr(&mut self, text: &str, span: Range<usize>) -> Option<IpNet> {
         match IpNet::parse(text) {
             Err(e) => {
-                self.err_help(span, format!("malformed address `{text}`: {e}"), "write e.g. 192.0.2.1/24 or 2001:db8:1::1/64");
+                self.err_help(
+                    span,
+                    format!("malformed address `{text}`: {e}"),
+                    "write e.g. 192.0.2.1/24 or 2001:db8:1::1/64",
+                );
                 None
             }
             Ok(n) if !net::is_test_address(n.addr) => {
@@ -377,14 +420,18 @@ impl Checker {
     fn parse_end<'a>(&mut self, s: &'a Spanned<String>) -> Option<EndText<'a>> {
         let toks = tokens(s);
         let Some(((first, fspan), rest)) = toks.split_first() else {
-            self.err_help(inner(s), "empty link end", "write `node:iface addr...`, e.g. \"h1:eth0 192.0.2.2/24\"");
+            self.err_help(
+                inner(s),
+                "empty link end",
+                "write `node:iface addr...`, e.g. \"h1:eth0 192.0.2.2/24\"",
+            );
             return None;
         };
         let (node, iface) = match first.split_once(':') {
             Some((n, i)) => {
                 let ns = fspan.start..fspan.start + n.len();
                 let is = fspan.start + n.len() + 1..fspan.end;
-                (( n, ns), Some((i, is)))
+                ((n, ns), Some((i, is)))
             }
             None => ((*first, fspan.clone()), None),
         };
@@ -451,11 +498,18 @@ impl Checker {
             || iface == ".."
         {
             let msg = if iface.len() > IFNAME_MAX {
-                format!("interface name `{iface}` is {} bytes, over the kernel's limit of {IFNAME_MAX}", iface.len())
+                format!(
+                    "interface name `{iface}` is {} bytes, over the kernel's limit of {IFNAME_MAX}",
+                    iface.len()
+                )
             } else {
                 format!("invalid interface name `{iface}`")
             };
-            self.err_help(ispan.clone(), msg, "use 1 to 15 bytes, no `/`, `:` or spaces, and not `lo`");
+            self.err_help(
+                ispan.clone(),
+                msg,
+                "use 1 to 15 bytes, no `/`, `:` or spaces, and not `lo`",
+            );
             ok = false;
         }
         let key = (node.to_string(), iface.clone());
@@ -491,19 +545,30 @@ impl Checker {
                         ok = false;
                     }
                     None => {
-                        self.err_help(sp.clone(), format!("malformed mac `{v}`"), "write six hex bytes, e.g. mac=02:00:00:00:00:01");
+                        self.err_help(
+                            sp.clone(),
+                            format!("malformed mac `{v}`"),
+                            "write six hex bytes, e.g. mac=02:00:00:00:00:01",
+                        );
                         ok = false;
                     }
                 },
                 "mtu" => match v.parse::<u32>() {
                     Ok(m) if (68..=65535).contains(&m) => mtu = Some(m),
                     _ => {
-                        self.err(sp.clone(), format!("mtu `{v}` is not a number in 68..=65535"));
+                        self.err(
+                            sp.clone(),
+                            format!("mtu `{v}` is not a number in 68..=65535"),
+                        );
                         ok = false;
                     }
                 },
                 other => {
-                    self.err_help(sp.clone(), format!("unknown option `{other}`"), "an end takes `mac=` and `mtu=` options");
+                    self.err_help(
+                        sp.clone(),
+                        format!("unknown option `{other}`"),
+                        "an end takes `mac=` and `mtu=` options",
+                    );
                     ok = false;
                 }
             }
@@ -535,7 +600,14 @@ impl Checker {
             self.err_help(
                 inner(dev),
                 format!("node `{node}` has no interface `{d}`"),
-                format!("its interfaces: {}", if known.is_empty() { "none".into() } else { known.join(", ") }),
+                format!(
+                    "its interfaces: {}",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
             );
             false
         }
@@ -551,7 +623,7 @@ impl Checker {
         let mut nexthops = Vec::new();
         let mut ok = true;
         // Collect (via, dev, weight) triples from either shape.
-        let mut hops: Vec<(Option<&Spanned<String>>, Option<&Spanned<String>>, Option<&Spanned<i64>>)> = Vec::new();
+        let mut hops: Vec<RawHop> = Vec::new();
         match (&r.nexthops, &r.via, &r.dev) {
             (Some(list), None, None) => {
                 if list.get_ref().is_empty() {
@@ -568,11 +640,19 @@ impl Checker {
                 }
             }
             (Some(list), _, _) => {
-                self.err_help(list.span(), "a route has either `nexthops` or `via`/`dev`, not both", "put `via` and `dev` inside each nexthop");
+                self.err_help(
+                    list.span(),
+                    "a route has either `nexthops` or `via`/`dev`, not both",
+                    "put `via` and `dev` inside each nexthop",
+                );
                 return None;
             }
             (None, None, None) => {
-                self.err_help(raw.span(), format!("route to {to} on `{node}` has no `via`, `dev` or `nexthops`"), "add `via = \"GATEWAY\"` or `dev = \"IFACE\"`");
+                self.err_help(
+                    raw.span(),
+                    format!("route to {to} on `{node}` has no `via`, `dev` or `nexthops`"),
+                    "add `via = \"GATEWAY\"` or `dev = \"IFACE\"`",
+                );
                 return None;
             }
             (None, via, dev) => hops.push((via.as_ref(), dev.as_ref(), None)),
@@ -585,7 +665,11 @@ impl Checker {
                 via.and_then(|v| match v.get_ref().parse::<IpAddr>() {
                     Ok(ip) => Some(ip),
                     Err(_) => {
-                        self.err_help(inner(v), format!("malformed gateway `{}`", v.get_ref()), "a gateway is a bare address, without /len");
+                        self.err_help(
+                            inner(v),
+                            format!("malformed gateway `{}`", v.get_ref()),
+                            "a gateway is a bare address, without /len",
+                        );
                         ok = false;
                         None
                     }
@@ -603,22 +687,41 @@ impl Checker {
                     Some(true) => IpNet::new(IpAddr::from([0u8; 4]), 0),
                     Some(false) => IpNet::new(IpAddr::from([0u16; 8]), 0),
                     None => {
-                        self.err_help(inner(&r.to), "a default route through a device alone has no address family", "write `to = \"default4\"` or `to = \"default6\"`");
+                        self.err_help(
+                            inner(&r.to),
+                            "a default route through a device alone has no address family",
+                            "write `to = \"default4\"` or `to = \"default6\"`",
+                        );
                         return None;
                     }
                 }
             }
             _ => match IpNet::parse(to) {
                 Err(e) => {
-                    self.err_help(inner(&r.to), format!("malformed destination `{to}`: {e}"), "write a prefix such as 198.18.0.0/24, or `default`");
+                    self.err_help(
+                        inner(&r.to),
+                        format!("malformed destination `{to}`: {e}"),
+                        "write a prefix such as 198.18.0.0/24, or `default`",
+                    );
                     return None;
                 }
                 Ok(n) if n.has_host_bits() => {
-                    self.err_help(inner(&r.to), format!("destination {n} has host bits set"), format!("did you mean {}?", n.network()));
+                    self.err_help(
+                        inner(&r.to),
+                        format!("destination {n} has host bits set"),
+                        format!("did you mean {}?", n.network()),
+                    );
                     return None;
                 }
                 Ok(n) if !net::is_test_prefix(&n) => {
-                    self.err_help(inner(&r.to), format!("destination {n} is outside the test prefixes"), format!("routes may only point at default or inside {}", net::TEST_PREFIXES.join(", ")));
+                    self.err_help(
+                        inner(&r.to),
+                        format!("destination {n} is outside the test prefixes"),
+                        format!(
+                            "routes may only point at default or inside {}",
+                            net::TEST_PREFIXES.join(", ")
+                        ),
+                    );
                     return None;
                 }
                 Ok(n) => n,
@@ -632,7 +735,11 @@ impl Checker {
                 Some(w) => match u16::try_from(*w.get_ref()) {
                     Ok(v) if (1..=256).contains(&v) => v,
                     _ => {
-                        self.err_help(w.span(), format!("weight {} is outside 1..=256", w.get_ref()), "the kernel stores weight-1 in one byte");
+                        self.err_help(
+                            w.span(),
+                            format!("weight {} is outside 1..=256", w.get_ref()),
+                            "the kernel stores weight-1 in one byte",
+                        );
                         ok = false;
                         1
                     }
@@ -645,20 +752,40 @@ impl Checker {
             }
             if let (Some(g), Some(v)) = (gw, via) {
                 if g.is_ipv4() != dst.is_ipv4() {
-                    self.err(inner(v), format!("gateway {g} is {} but the destination {dst} is {}", fam(g.is_ipv4()), fam(dst.is_ipv4())));
+                    self.err(
+                        inner(v),
+                        format!(
+                            "gateway {g} is {} but the destination {dst} is {}",
+                            fam(g.is_ipv4()),
+                            fam(dst.is_ipv4())
+                        ),
+                    );
                     ok = false;
                 } else if !net::is_link_local(*g) {
                     let candidates: Vec<&&Iface> = node_ifaces
                         .iter()
                         .filter(|i| dev.is_none_or(|d| d.get_ref() == &i.name))
                         .collect();
-                    let connected = candidates.iter().any(|i| i.addrs.iter().any(|a| a.contains(*g) && a.addr != *g));
+                    let connected = candidates
+                        .iter()
+                        .any(|i| i.addrs.iter().any(|a| a.contains(*g) && a.addr != *g));
                     if !connected {
-                        let subnets: Vec<String> = candidates.iter().flat_map(|i| i.addrs.iter().map(move |a| format!("{} ({})", a.network(), i.name))).collect();
+                        let subnets: Vec<String> = candidates
+                            .iter()
+                            .flat_map(|i| {
+                                i.addrs
+                                    .iter()
+                                    .map(move |a| format!("{} ({})", a.network(), i.name))
+                            })
+                            .collect();
                         self.err_help(
                             inner(v),
                             format!("gateway {g} is on no connected subnet of node `{node}`"),
-                            if subnets.is_empty() { format!("node `{node}` has no addressed interfaces") } else { format!("its subnets: {}", subnets.join(", ")) },
+                            if subnets.is_empty() {
+                                format!("node `{node}` has no addressed interfaces")
+                            } else {
+                                format!("its subnets: {}", subnets.join(", "))
+                            },
                         );
                         ok = false;
                     }
@@ -678,7 +805,10 @@ impl Checker {
             Some(m) => match u32::try_from(*m.get_ref()) {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    self.err(m.span(), format!("metric {} is outside 0..=4294967295", m.get_ref()));
+                    self.err(
+                        m.span(),
+                        format!("metric {} is outside 0..=4294967295", m.get_ref()),
+                    );
                     ok = false;
                     None
                 }
@@ -701,17 +831,27 @@ impl Checker {
         let addr = match r.addr.get_ref().parse::<IpAddr>() {
             Ok(a) if net::is_test_address(a) || net::is_link_local(a) => Some(a),
             Ok(a) => {
-                self.err(inner(&r.addr), format!("neighbour {a} is outside the test prefixes"));
+                self.err(
+                    inner(&r.addr),
+                    format!("neighbour {a} is outside the test prefixes"),
+                );
                 None
             }
             Err(_) => {
-                self.err(inner(&r.addr), format!("malformed neighbour address `{}`", r.addr.get_ref()));
+                self.err(
+                    inner(&r.addr),
+                    format!("malformed neighbour address `{}`", r.addr.get_ref()),
+                );
                 None
             }
         };
         let mac = net::parse_mac(r.mac.get_ref());
         if mac.is_none() {
-            self.err_help(inner(&r.mac), format!("malformed mac `{}`", r.mac.get_ref()), "write six hex bytes, e.g. 02:00:00:00:00:01");
+            self.err_help(
+                inner(&r.mac),
+                format!("malformed mac `{}`", r.mac.get_ref()),
+                "write six hex bytes, e.g. 02:00:00:00:00:01",
+            );
         }
         match (dev_ok, addr, mac) {
             (true, Some(addr), Some(mac)) => Some(Neighbor {

@@ -91,7 +91,10 @@ mod tests {
             hc = update(hc, &old, &new);
             // One's complement has two zeros; compare modulo that.
             let full = checksum(&data);
-            assert!(hc == full || (hc ^ full == 0xffff && (hc == 0 || full == 0)), "{hc:#x} vs {full:#x}");
+            assert!(
+                hc == full || (hc ^ full == 0xffff && (hc == 0 || full == 0)),
+                "{hc:#x} vs {full:#x}"
+            );
         }
     }
 

@@ -223,7 +223,11 @@ impl FromStr for IpRange {
                     })
                 }
                 IpAddr::V6(a) if len <= 128 => {
-                    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                    let mask = if len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - len)
+                    };
                     let start = u128::from(a) & mask;
                     Ok(IpRange::V6 {
                         start: start.into(),
@@ -477,7 +481,11 @@ impl FlowSpec {
     /// An ICMP (or ICMPv6, by address family) echo request flow.
     pub fn echo(src: impl Into<IpRange>, dst: impl Into<IpRange>) -> Self {
         let (src, dst) = (src.into(), dst.into());
-        let proto = if src.is_v6() { Proto::Icmpv6 } else { Proto::Icmp };
+        let proto = if src.is_v6() {
+            Proto::Icmpv6
+        } else {
+            Proto::Icmp
+        };
         Self::new(L4::default_for(proto), src, dst)
     }
 
@@ -537,9 +545,8 @@ impl FlowSpec {
             let (key, value) = item
                 .split_once('=')
                 .ok_or_else(|| err(ParseErrorKind::ExpectedKeyValue))?;
-            let key = canonical_key(key.trim()).ok_or_else(|| {
-                err(ParseErrorKind::UnknownKey(key.trim().to_string()))
-            })?;
+            let key = canonical_key(key.trim())
+                .ok_or_else(|| err(ParseErrorKind::UnknownKey(key.trim().to_string())))?;
             if seen.contains(&key) {
                 return Err(err(ParseErrorKind::DuplicateKey(key)));
             }
@@ -614,18 +621,24 @@ impl FlowSpec {
         }
         match (self.l4, self.dst_ip.is_v6()) {
             (L4::IcmpEcho { .. }, true) => return Err(FlowError::IcmpFamily("icmp", "IPv6")),
-            (L4::Icmpv6Echo { .. }, false) => {
-                return Err(FlowError::IcmpFamily("icmpv6", "IPv4"))
-            }
+            (L4::Icmpv6Echo { .. }, false) => return Err(FlowError::IcmpFamily("icmpv6", "IPv4")),
             _ => {}
         }
-        let need = self.header_len() + if self.tag.is_some() { crate::tag::TAG_LEN } else { 0 };
+        let need = self.header_len()
+            + if self.tag.is_some() {
+                crate::tag::TAG_LEN
+            } else {
+                0
+            };
         if let Some(size) = self.frame_size {
             if size < need {
                 return Err(FlowError::FrameTooSmall { need, size });
             }
             if size > MAX_FRAME {
-                return Err(FlowError::FrameTooLarge { max: MAX_FRAME, size });
+                return Err(FlowError::FrameTooLarge {
+                    max: MAX_FRAME,
+                    size,
+                });
             }
         }
         if self.count.is_none() && self.duration.is_none() {
@@ -652,7 +665,12 @@ impl FlowSpec {
 
     /// The frame length actually built (without FCS).
     pub fn effective_frame_size(&self) -> usize {
-        let need = self.header_len() + if self.tag.is_some() { crate::tag::TAG_LEN } else { 0 };
+        let need = self.header_len()
+            + if self.tag.is_some() {
+                crate::tag::TAG_LEN
+            } else {
+                0
+            };
         self.frame_size.unwrap_or(need.max(60))
     }
 
@@ -911,7 +929,14 @@ mod tests {
         assert_eq!(f.duration, Some(Duration::from_secs(2)));
         assert_eq!(f.frame_size, Some(128));
         assert_eq!(f.ttl, 9);
-        assert_eq!(f.tag, Some(TagSpec { stream: 7, src: 1, dst: 2 }));
+        assert_eq!(
+            f.tag,
+            Some(TagSpec {
+                stream: 7,
+                src: 1,
+                dst: 2
+            })
+        );
         assert_eq!(f.dst_mac, Some(MacAddr([2, 0, 0, 0, 0, 1])));
         f.validate().unwrap();
     }
@@ -919,7 +944,10 @@ mod tests {
     #[test]
     fn validate_catches_inconsistency() {
         let f = FlowSpec::parse("udp", "sa=192.0.2.1,da=2001:db8::1").unwrap();
-        assert!(matches!(f.validate(), Err(FlowError::FamilyMismatch { .. })));
+        assert!(matches!(
+            f.validate(),
+            Err(FlowError::FamilyMismatch { .. })
+        ));
         let f = FlowSpec::parse("icmp", "sa=2001:db8::2,da=2001:db8::1").unwrap();
         assert!(matches!(f.validate(), Err(FlowError::IcmpFamily(..))));
         let f = FlowSpec::parse("udp", "sa=192.0.2.1,da=198.18.0.1,size=50,tag=1").unwrap();
@@ -949,7 +977,10 @@ mod tests {
         );
         assert_eq!((pts[1].sp, pts[1].dp), (1, 11));
         assert_eq!((pts[3].sp, pts[3].dp), (2, 10));
-        assert_eq!((pts[6].dst_ip, pts[6].sp, pts[6].dp), (ip("198.18.0.2"), 1, 10));
+        assert_eq!(
+            (pts[6].dst_ip, pts[6].sp, pts[6].dp),
+            (ip("198.18.0.2"), 1, 10)
+        );
         assert_eq!(pts[12].src_ip, ip("192.0.2.2"));
         assert_eq!(pts[24], pts[0], "cycles after one pass");
         let distinct: std::collections::HashSet<_> = pts[..24].iter().collect();
@@ -958,8 +989,8 @@ mod tests {
 
     #[test]
     fn cursor_changed_flags_match_points() {
-        let f = FlowSpec::parse("udp", "sa=192.0.2.1-192.0.2.3,da=198.18.0.9,sp=5-6,dp=1-3")
-            .unwrap();
+        let f =
+            FlowSpec::parse("udp", "sa=192.0.2.1-192.0.2.3,da=198.18.0.9,sp=5-6,dp=1-3").unwrap();
         let mut c = f.points();
         let mut prev = c.current();
         for _ in 0..40 {

@@ -4,10 +4,31 @@
 //! Every function that touches the network works in the **calling thread's**
 //! network namespace, and sockets keep the namespace they were created in. The
 //! lab crate enters a node with `setns` and then calls in here; a socket opened
-//! that way may later be used from any thread.
+//! that way may later be used from any thread (e.g. captures opened in several
+//! nodes drained together by one [`CaptureSet`]).
 //!
-//! Nothing here forks or runs `ip`/`tcpdump`/`ping`: it is all sockets, so it
-//! works in a bare namespace and costs microseconds, not process spawns.
+//! Nothing here forks or runs `ip`/`tcpdump`/`ping`: it is all sockets and
+//! rtnetlink, so it works in a bare namespace and costs microseconds.
+//!
+//! ```no_run
+//! use netrig_wire::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // mausezahn notation on top of structured fields
+//! let spec = FlowSpec::udp("192.0.2.2".parse::<std::net::IpAddr>()?, "198.18.0.0/24".parse::<IpRange>()?)
+//!     .with_args("sp=1024,dp=0-32768,tag=1:1:2,pps=100000")?;
+//! let mut cap = Capture::open(Some("eth1"), CaptureOptions::default())?; // in the receiving node
+//! let stats = Sender::open("eth0")?.send_flow(&spec, &mut NoProgress)?;   // in the sending node
+//! let pkts = cap.collect(StopWhen::quiet(std::time::Duration::from_millis(200), std::time::Duration::from_secs(10)))?;
+//! let ok = Expect::exactly(stats.sent, Match::udp().stream(1), "eth1").check(&[("eth1", &pkts)]).ok;
+//! # let _ = ok; Ok(()) }
+//! ```
+//!
+//! Module map: [`flow`] (specs and notation) → [`template`] + [`checksum`]
+//! (frames patched with RFC 1624 updates) → [`sender`] (sendmmsg or
+//! TPACKET_V2 TX ring, pacing) → [`capture`] (TPACKET_V3 RX ring) →
+//! [`decode`] (summaries, match predicates, expectations) and [`pcapng`].
+//! [`mod@ping`] and [`probe`] work at the socket level; [`neigh`] resolves next
+//! hops over rtnetlink.
 
 pub mod checksum;
 pub mod error;
@@ -24,3 +45,22 @@ pub mod sender;
 mod sys;
 
 pub use sender::{NoProgress, Progress, SendStats, Sender, SenderOptions, TxMode};
+pub mod capture;
+pub mod pcapng;
+
+pub use capture::{
+    Capture, CaptureOptions, CaptureSet, Direction, Packet, PktType, RingStats, StopWhen,
+};
+pub use pcapng::{write_pcapng, PcapngWriter};
+pub mod decode;
+
+pub use decode::{summary, Decoded, Expect, Match, MatchProto, Outcome, Quantity, Scope};
+pub mod ping;
+
+pub use ping::{ping, PingMode, PingOptions, PingResult};
+pub mod probe;
+
+pub use probe::{
+    probe_client, ProbeClientOptions, ProbeOutcome, ProbeProto, ProbeRecord, ProbeReport,
+    ProbeServer, ProbeServerHandle, ServeStats,
+};

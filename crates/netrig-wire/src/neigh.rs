@@ -126,7 +126,12 @@ fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 
 impl Netlink {
     fn open() -> Result<Self> {
-        let fd = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE, "socket(NETLINK_ROUTE)")?;
+        let fd = sys::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW,
+            libc::NETLINK_ROUTE,
+            "socket(NETLINK_ROUTE)",
+        )?;
         Ok(Netlink { fd, seq: 1 })
     }
 
@@ -152,7 +157,8 @@ impl Netlink {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: buf is writable for its length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
@@ -213,7 +219,10 @@ pub fn route_get(dst: IpAddr, oif: Option<i32>) -> Result<RouteInfo> {
     }
     let msgs = nl.request(RTM_GETROUTE, 0, &body).map_err(|e| match e {
         WireError::Io { source, .. }
-            if matches!(source.raw_os_error(), Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH)) =>
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH)
+            ) =>
         {
             WireError::NoRoute(dst)
         }
@@ -230,7 +239,9 @@ pub fn route_get(dst: IpAddr, oif: Option<i32>) -> Result<RouteInfo> {
     };
     for (ty, data) in attrs(m.get(12..).unwrap_or(&[])) {
         match ty {
-            RTA_OIF if data.len() >= 4 => info.oif = i32::from_ne_bytes([data[0], data[1], data[2], data[3]]),
+            RTA_OIF if data.len() >= 4 => {
+                info.oif = i32::from_ne_bytes([data[0], data[1], data[2], data[3]])
+            }
             RTA_GATEWAY => info.gateway = ip_from(data),
             // RTA_VIA: u16 family + address (IPv4 route via IPv6 gateway).
             RTA_VIA if data.len() > 2 => info.gateway = ip_from(&data[2..]),
@@ -272,7 +283,12 @@ pub fn neighbours(ifindex: Option<i32>) -> Result<Vec<Neighbour>> {
             }
         }
         if let Some(ip) = ip {
-            out.push(Neighbour { ifindex: idx, ip, mac, state });
+            out.push(Neighbour {
+                ifindex: idx,
+                ip,
+                mac,
+                state,
+            });
         }
     }
     Ok(out)
@@ -293,14 +309,13 @@ pub fn neighbour_trigger(ifindex: i32, ip: IpAddr) -> Result<()> {
 
 /// MAC of the next hop towards `dst` out of `ifindex`, resolving it if needed
 /// and waiting up to `timeout`.
+///
+/// Only ARP/NS go on the wire. Caveat: the kernel sends no IPv6 NS for a
+/// resolution without a triggering packet while the interface's link-local
+/// address is still tentative (DAD running), so IPv6 resolution then waits
+/// for DAD to finish; labs should wait for DAD or disable it.
 pub fn resolve_mac(ifindex: i32, ifname: &str, dst: IpAddr, timeout: Duration) -> Result<MacAddr> {
-    let hop = match route_get(dst, Some(ifindex)) {
-        Ok(r) => r.next_hop(dst),
-        // No route out of this interface: the destination may still be a
-        // neighbour (e.g. a static entry); try it directly.
-        Err(WireError::NoRoute(_)) => dst,
-        Err(e) => return Err(e),
-    };
+    let hop = route_get(dst, Some(ifindex))?.next_hop(dst);
     let unresolved = || WireError::Unresolved {
         hop,
         dst,

@@ -124,13 +124,22 @@ impl Sender {
     /// Open with explicit options.
     pub fn open_with(ifname: &str, opts: SenderOptions) -> Result<Self> {
         if opts.batch == 0 || opts.batch > 4096 {
-            return Err(WireError::InvalidOption(format!("batch {} not in 1..=4096", opts.batch)));
+            return Err(WireError::InvalidOption(format!(
+                "batch {} not in 1..=4096",
+                opts.batch
+            )));
         }
         let fd = sys::packet_socket()?;
         let ifindex = sys::ifindex(&fd, ifname)?;
         let mac = sys::hwaddr(&fd, ifname)?;
         if opts.qdisc_bypass {
-            sys::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1i32, "PACKET_QDISC_BYPASS")?;
+            sys::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                &1i32,
+                "PACKET_QDISC_BYPASS",
+            )?;
         }
         let ring = match opts.mode {
             TxMode::Sendmmsg => None,
@@ -168,7 +177,12 @@ impl Sender {
     pub fn resolve_dst_mac(&self, spec: &FlowSpec) -> Result<MacAddr> {
         match spec.dst_mac {
             Some(m) => Ok(m),
-            None => neigh::resolve_mac(self.ifindex, &self.ifname, spec.dst_ip.first(), self.opts.resolve_timeout),
+            None => neigh::resolve_mac(
+                self.ifindex,
+                &self.ifname,
+                spec.dst_ip.first(),
+                self.opts.resolve_timeout,
+            ),
         }
     }
 
@@ -183,7 +197,10 @@ impl Sender {
         let flen = tpl.len();
         if let Some(r) = &self.ring {
             if flen > r.max_frame() {
-                return Err(WireError::FrameTooLarge { len: flen, max: r.max_frame() });
+                return Err(WireError::FrameTooLarge {
+                    len: flen,
+                    max: r.max_frame(),
+                });
             }
         }
 
@@ -244,7 +261,14 @@ impl Sender {
         let start = Instant::now();
         let mut st = SendStats::default();
         for f in frames {
-            let dest = sys::sockaddr_ll(self.ifindex, if f.len() >= 14 { u16::from_be_bytes([f[12], f[13]]) } else { 0 });
+            let dest = sys::sockaddr_ll(
+                self.ifindex,
+                if f.len() >= 14 {
+                    u16::from_be_bytes([f[12], f[13]])
+                } else {
+                    0
+                },
+            );
             let mut owned = f.to_vec();
             let len = owned.len();
             send_batch(&self.fd, &dest, &mut owned, len, &mut st.retries)?;
@@ -258,17 +282,29 @@ impl Sender {
 
 /// Errors on which the kernel asks us to try again later.
 fn transient(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR)
+    )
 }
 
 /// Give up if the kernel refuses for this long without progress.
 const STALL_LIMIT: Duration = Duration::from_secs(5);
 
-fn send_batch(fd: &OwnedFd, dest: &libc::sockaddr_ll, buf: &mut [u8], flen: usize, retries: &mut u64) -> Result<()> {
+fn send_batch(
+    fd: &OwnedFd,
+    dest: &libc::sockaddr_ll,
+    buf: &mut [u8],
+    flen: usize,
+    retries: &mut u64,
+) -> Result<()> {
     let n = buf.len() / flen;
     let mut iov: Vec<libc::iovec> = buf
         .chunks_exact_mut(flen)
-        .map(|c| libc::iovec { iov_base: c.as_mut_ptr().cast(), iov_len: flen })
+        .map(|c| libc::iovec {
+            iov_base: c.as_mut_ptr().cast(),
+            iov_len: flen,
+        })
         .collect();
     let mut msgs: Vec<libc::mmsghdr> = iov
         .iter_mut()
@@ -286,7 +322,14 @@ fn send_batch(fd: &OwnedFd, dest: &libc::sockaddr_ll, buf: &mut [u8], flen: usiz
     let mut stalled_since: Option<Instant> = None;
     while off < n {
         // SAFETY: msgs[off..] are valid headers pointing into live buffers.
-        let r = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs[off..].as_mut_ptr(), (n - off) as u32, 0) };
+        let r = unsafe {
+            libc::sendmmsg(
+                fd.as_raw_fd(),
+                msgs[off..].as_mut_ptr(),
+                (n - off) as u32,
+                0,
+            )
+        };
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if !transient(&e) {
@@ -318,7 +361,11 @@ impl Pacer {
     fn new(rate: u64, batch: usize) -> Self {
         // About a millisecond's worth per burst keeps pacing smooth.
         let burst = (rate / 1000).clamp(1, batch as u64);
-        Pacer { rate: rate as f64, start: Instant::now(), burst }
+        Pacer {
+            rate: rate as f64,
+            start: Instant::now(),
+            burst,
+        }
     }
 
     fn due(&self) -> u64 {
@@ -368,23 +415,48 @@ impl TxRing {
         let frame_size = 2048usize; // fits 1514-byte frames plus the header
         let page = 4096usize;
         let frames = frames.div_ceil(page / frame_size) * (page / frame_size);
-        sys::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_VERSION, &(libc::tpacket_versions::TPACKET_V2 as i32), "PACKET_VERSION")?;
+        sys::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VERSION,
+            &(libc::tpacket_versions::TPACKET_V2 as i32),
+            "PACKET_VERSION",
+        )?;
         let req = libc::tpacket_req {
             tp_block_size: page as u32,
             tp_block_nr: (frames * frame_size / page) as u32,
             tp_frame_size: frame_size as u32,
             tp_frame_nr: frames as u32,
         };
-        sys::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_TX_RING, &req, "PACKET_TX_RING")?;
+        sys::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_TX_RING,
+            &req,
+            "PACKET_TX_RING",
+        )?;
         let map_len = frames * frame_size;
         // SAFETY: mapping the ring we just configured on fd.
         let map = unsafe {
-            libc::mmap(ptr::null_mut(), map_len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+            libc::mmap(
+                ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
         };
         if map == libc::MAP_FAILED {
             return Err(WireError::last_os("mmap(PACKET_TX_RING)"));
         }
-        Ok(TxRing { map: map.cast(), map_len, frame_size, frames, next: 0 })
+        Ok(TxRing {
+            map: map.cast(),
+            map_len,
+            frame_size,
+            frames,
+            next: 0,
+        })
     }
 
     fn max_frame(&self) -> usize {
@@ -402,17 +474,27 @@ impl TxRing {
     }
 
     fn send(&mut self, fd: &OwnedFd, buf: &[u8], flen: usize, retries: &mut u64) -> Result<()> {
-        for chunk in buf.chunks_exact(flen).collect::<Vec<_>>().chunks(self.frames) {
+        for chunk in buf
+            .chunks_exact(flen)
+            .collect::<Vec<_>>()
+            .chunks(self.frames)
+        {
             for f in chunk {
                 let i = self.next;
                 let mut waited = Instant::now();
                 while self.status(i) != libc::TP_STATUS_AVAILABLE {
                     if self.status(i) & libc::TP_STATUS_WRONG_FORMAT != 0 {
-                        return Err(WireError::io("PACKET_TX_RING", std::io::Error::from_raw_os_error(libc::EINVAL)));
+                        return Err(WireError::io(
+                            "PACKET_TX_RING",
+                            std::io::Error::from_raw_os_error(libc::EINVAL),
+                        ));
                     }
                     self.flush(fd, retries)?;
                     if waited.elapsed() > STALL_LIMIT {
-                        return Err(WireError::io("PACKET_TX_RING (stalled)", std::io::Error::from_raw_os_error(libc::ETIMEDOUT)));
+                        return Err(WireError::io(
+                            "PACKET_TX_RING (stalled)",
+                            std::io::Error::from_raw_os_error(libc::ETIMEDOUT),
+                        ));
                     }
                     if self.status(i) != libc::TP_STATUS_AVAILABLE {
                         std::thread::yield_now();

@@ -29,7 +29,13 @@ pub(crate) fn packet_socket() -> Result<OwnedFd> {
     socket(libc::AF_PACKET, libc::SOCK_RAW, 0, "socket(AF_PACKET)")
 }
 
-pub(crate) fn setsockopt<T>(fd: RawFd, level: i32, opt: i32, val: &T, op: &'static str) -> Result<()> {
+pub(crate) fn setsockopt<T>(
+    fd: RawFd,
+    level: i32,
+    opt: i32,
+    val: &T,
+    op: &'static str,
+) -> Result<()> {
     // SAFETY: val points to a live T of the size we pass.
     let r = unsafe {
         libc::setsockopt(
@@ -46,8 +52,10 @@ pub(crate) fn setsockopt<T>(fd: RawFd, level: i32, opt: i32, val: &T, op: &'stat
     Ok(())
 }
 
-pub(crate) fn getsockopt<T: Default>(fd: RawFd, level: i32, opt: i32, op: &'static str) -> Result<T> {
-    let mut val = T::default();
+/// `T` must be a plain C struct or integer (all-zero bytes valid).
+pub(crate) fn getsockopt<T: Copy>(fd: RawFd, level: i32, opt: i32, op: &'static str) -> Result<T> {
+    // SAFETY: callers only use C structs/integers for which zero is valid.
+    let mut val: T = unsafe { mem::zeroed() };
     let mut len = mem::size_of::<T>() as libc::socklen_t;
     // SAFETY: val is a writable T and len its size.
     let r = unsafe { libc::getsockopt(fd, level, opt, (&mut val as *mut T).cast(), &mut len) };
@@ -59,7 +67,11 @@ pub(crate) fn getsockopt<T: Default>(fd: RawFd, level: i32, opt: i32, op: &'stat
 
 fn ifreq_for(name: &str) -> Result<libc::ifreq> {
     let bytes = name.as_bytes();
-    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) || bytes.contains(&b'/') {
+    if bytes.is_empty()
+        || bytes.len() >= libc::IFNAMSIZ
+        || bytes.contains(&0)
+        || bytes.contains(&b'/')
+    {
         return Err(WireError::BadInterfaceName(name.to_string()));
     }
     // SAFETY: ifreq is plain old data; all-zero is valid.
@@ -89,7 +101,8 @@ fn no_such(name: &str, e: std::io::Error, op: &'static str) -> WireError {
 /// Interface index of `name` in the namespace `fd` belongs to.
 pub(crate) fn ifindex(fd: &OwnedFd, name: &str) -> Result<i32> {
     let mut req = ifreq_for(name)?;
-    ioctl(fd.as_raw_fd(), libc::SIOCGIFINDEX, &mut req).map_err(|e| no_such(name, e, "SIOCGIFINDEX"))?;
+    ioctl(fd.as_raw_fd(), libc::SIOCGIFINDEX, &mut req)
+        .map_err(|e| no_such(name, e, "SIOCGIFINDEX"))?;
     // SAFETY: the kernel filled the ifindex member.
     Ok(unsafe { req.ifr_ifru.ifru_ifindex })
 }
@@ -97,7 +110,8 @@ pub(crate) fn ifindex(fd: &OwnedFd, name: &str) -> Result<i32> {
 /// Hardware address of `name`.
 pub(crate) fn hwaddr(fd: &OwnedFd, name: &str) -> Result<MacAddr> {
     let mut req = ifreq_for(name)?;
-    ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req).map_err(|e| no_such(name, e, "SIOCGIFHWADDR"))?;
+    ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req)
+        .map_err(|e| no_such(name, e, "SIOCGIFHWADDR"))?;
     // SAFETY: the kernel filled the hwaddr member.
     let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
     let mut m = [0u8; 6];
@@ -157,12 +171,4 @@ pub(crate) fn poll_fds(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usiz
         return Err(WireError::io("poll", e));
     }
     Ok(r as usize)
-}
-
-/// Nanoseconds on CLOCK_REALTIME (pcapng timestamps are wall clock).
-pub(crate) fn realtime_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }

@@ -248,9 +248,19 @@ fn l4_checksum(f: &[u8], v6: bool, proto: u8, l4: usize, csum: usize) -> u16 {
     let mut acc = if proto == IPPROTO_ICMP {
         0
     } else if v6 {
-        checksum::pseudo_header_sum(&f[ETH_LEN + 8..ETH_LEN + 24], &f[ETH_LEN + 24..ETH_LEN + 40], proto, l4_len)
+        checksum::pseudo_header_sum(
+            &f[ETH_LEN + 8..ETH_LEN + 24],
+            &f[ETH_LEN + 24..ETH_LEN + 40],
+            proto,
+            l4_len,
+        )
     } else {
-        checksum::pseudo_header_sum(&f[ETH_LEN + 12..ETH_LEN + 16], &f[ETH_LEN + 16..ETH_LEN + 20], proto, l4_len)
+        checksum::pseudo_header_sum(
+            &f[ETH_LEN + 12..ETH_LEN + 16],
+            &f[ETH_LEN + 16..ETH_LEN + 20],
+            proto,
+            l4_len,
+        )
     };
     acc = checksum::sum(&f[l4..csum], acc);
     acc = checksum::sum(&f[csum + 2..], acc);
@@ -337,7 +347,10 @@ mod tests {
     }
 
     fn exercise(proto: &str, args: &str, n: usize) {
-        let spec = FlowSpec::parse(proto, args).unwrap().with_args("c=1").unwrap();
+        let spec = FlowSpec::parse(proto, args)
+            .unwrap()
+            .with_args("c=1")
+            .unwrap();
         let mut t = Template::new(&spec, SM, DM).unwrap();
         etherparse_ok(t.frame());
         let mut cur = spec.points();
@@ -400,8 +413,16 @@ mod tests {
             "sa=2001:db8::1,da=2001:db8::2-2001:db8::40,sp=1024-1100,dp=443",
             5_000,
         );
-        exercise("icmp", "sa=192.0.2.1,da=198.51.100.1-198.51.100.20,tag=5", 3_000);
-        exercise("icmpv6", "sa=2001:db8::1,da=2001:db8::2-2001:db8::30,tag=5", 3_000);
+        exercise(
+            "icmp",
+            "sa=192.0.2.1,da=198.51.100.1-198.51.100.20,tag=5",
+            3_000,
+        );
+        exercise(
+            "icmpv6",
+            "sa=2001:db8::1,da=2001:db8::2-2001:db8::30,tag=5",
+            3_000,
+        );
     }
 
     #[test]
@@ -412,7 +433,9 @@ mod tests {
         assert_eq!(&t.frame()[0..6], &DM.0);
         assert_eq!(&t.frame()[6..12], &SM.0);
         let p = etherparse::SlicedPacket::from_ethernet(t.frame()).unwrap();
-        let Some(NetSlice::Ipv4(ip)) = p.net else { panic!() };
+        let Some(NetSlice::Ipv4(ip)) = p.net else {
+            panic!()
+        };
         assert_eq!(ip.header().ttl(), 64);
         assert_eq!(ip.header().total_len(), 46);
         let spec = spec.with_args("size=64,tag=1").unwrap();

@@ -1,1 +1,146 @@
-fn main() {}
+//! The `netrig` command line.
+//!
+//! Everything that may create a user namespace runs before any thread exists
+//! (the kernel refuses CLONE_NEWUSER to multithreaded processes), so this file
+//! keeps to plain single-threaded code until a command needs more.
+
+mod graph;
+mod labcmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes, as the runner contract fixes them.
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "netrig",
+    version,
+    about = "Isolated network labs from a topology file, in milliseconds, leaving nothing behind",
+    long_about = "netrig builds network topologies out of Linux network namespaces, veth pairs and \
+bridges, configured over netlink. Ephemeral labs use anonymous namespaces owned by their process, \
+so they vanish when it exits however it exits; persistent labs (`netrig up`) live until \
+`netrig down`. As root labs are built directly; otherwise (or with NETRIG_ROOTLESS=1) inside an \
+unprivileged user namespace.\n\nA topology file (TOML) has [nodes.NAME] tables, [[links]] with two \
+ends such as \"h1:eth0 192.0.2.2/24 2001:db8:1::2/64\", [[lans]] joining several ends on a bridge, \
+[[routes]] (via, dev, or weighted nexthops) and [[neighbors]]. See examples/ for complete files.",
+    after_help = "Examples:\n  netrig check examples/seed.toml\n  netrig up examples/seed.toml\n  netrig exec seed h1 -- ip route\n  netrig shell seed r1\n  netrig down seed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Validate a topology file and print a one-screen summary (nothing is created).
+    ///
+    /// Problems are reported with file:line:col and a hint; the exit code is 2.
+    /// Keys: name, description, dad (true: wait for real IPv6 DAD), [nodes.N] with
+    /// kind ("host"|"router"), forwarding, sysctl = { "net.x.y" = v }, loopback = [addrs];
+    /// [[links]] ends = ["node:iface addr... mac=.. mtu=..", ...], mtu; [[lans]] name, ends, mtu;
+    /// [[routes]] node, to ("default", "default4", "default6" or a prefix), via, dev,
+    /// nexthops = [{ via, dev, weight (1..=256) }], metric; [[neighbors]] node, dev, addr, mac.
+    Check {
+        /// Topology file (TOML).
+        file: PathBuf,
+    },
+    /// Build a persistent lab and keep it until `netrig down`.
+    Up {
+        /// Topology file (TOML).
+        file: PathBuf,
+        /// Name of the lab (default: the topology's `name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Keep the lab only while this command runs (until Ctrl-C); nothing is
+        /// mounted and nothing outlives the process, however it ends.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Tear down a lab: end every process in it, remove its namespaces. Idempotent.
+    Down {
+        /// Lab name.
+        lab: String,
+    },
+    /// List persistent labs.
+    Ls,
+    /// Run a command inside a node of a running lab; its exit status is passed through.
+    Exec {
+        lab: String,
+        node: String,
+        /// The command and its arguments (after `--`).
+        #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+    /// Open an interactive shell inside a node of a running lab.
+    Shell { lab: String, node: String },
+    /// Print the topology as Graphviz DOT, or as SVG with --svg.
+    Graph {
+        file: PathBuf,
+        /// Render SVG in-process instead of DOT.
+        #[arg(long)]
+        svg: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // Behave like a Unix filter: `netrig graph f | head` ends quietly.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.cmd {
+        Cmd::Check { file } => labcmd::check(&file),
+        Cmd::Up {
+            file,
+            name,
+            foreground,
+        } => labcmd::up(&file, name, foreground),
+        Cmd::Down { lab } => labcmd::down(&lab),
+        Cmd::Ls => labcmd::ls(),
+        Cmd::Exec { lab, node, cmd } => labcmd::exec(&lab, &node, &cmd),
+        Cmd::Shell { lab, node } => labcmd::shell(&lab, &node),
+        Cmd::Graph { file, svg } => graph::graph(&file, svg),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("{:?}", err.report);
+            ExitCode::from(err.code)
+        }
+    }
+}
+
+/// An error on its way to the user, with the exit code it implies.
+pub struct CliError {
+    pub report: miette::Report,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn usage(report: impl Into<miette::Report>) -> Self {
+        CliError {
+            report: report.into(),
+            code: EXIT_USAGE,
+        }
+    }
+    pub fn fail(report: impl Into<miette::Report>) -> Self {
+        CliError {
+            report: report.into(),
+            code: EXIT_FAIL,
+        }
+    }
+}
+
+pub type CliResult = Result<u8, CliError>;

@@ -1,0 +1,746 @@
+//! Decoding captured frames into a small summary struct, tcpdump-style
+//! one-line renderings, and match predicates with don't-care fields.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use etherparse::{LinkSlice, NetSlice, SlicedPacket, TransportSlice};
+
+use crate::flow::{IpRange, MacAddr, PortRange, TcpFlags};
+use crate::tag::Tag;
+
+/// Layer 3 of a decoded frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Net {
+    Arp {
+        request: bool,
+        sender_mac: MacAddr,
+        sender_ip: Ipv4Addr,
+        target_ip: Ipv4Addr,
+    },
+    Ip {
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        /// IP protocol / final next header.
+        proto: u8,
+        fragmented: bool,
+    },
+    /// Some other ethertype.
+    Other,
+}
+
+/// Layer 4 of a decoded frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp {
+        sp: u16,
+        dp: u16,
+        len: u16,
+    },
+    Tcp {
+        sp: u16,
+        dp: u16,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+        payload_len: usize,
+    },
+    Icmp {
+        ty: u8,
+        code: u8,
+        /// (id, seq) for echo request/reply.
+        echo: Option<(u16, u16)>,
+    },
+    Icmpv6 {
+        ty: u8,
+        code: u8,
+        echo: Option<(u16, u16)>,
+    },
+    None,
+}
+
+/// The fields of a frame that checks and summaries need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    pub src_mac: MacAddr,
+    pub dst_mac: MacAddr,
+    pub ethertype: u16,
+    pub net: Net,
+    pub transport: Transport,
+    pub tag: Option<Tag>,
+    /// Frame length.
+    pub len: usize,
+}
+
+impl Decoded {
+    /// Decode an Ethernet frame; `None` if it is too short to have a header.
+    pub fn parse(frame: &[u8]) -> Option<Decoded> {
+        if frame.len() < 14 {
+            return None;
+        }
+        let mac = |o: usize| {
+            let mut m = [0u8; 6];
+            m.copy_from_slice(&frame[o..o + 6]);
+            MacAddr(m)
+        };
+        let mut d = Decoded {
+            dst_mac: mac(0),
+            src_mac: mac(6),
+            ethertype: u16::from_be_bytes([frame[12], frame[13]]),
+            net: Net::Other,
+            transport: Transport::None,
+            tag: None,
+            len: frame.len(),
+        };
+        // Lax parsing would accept truncated frames too; strict is right for
+        // frames we captured in full.
+        let Ok(p) = SlicedPacket::from_ethernet(frame) else {
+            return Some(d);
+        };
+        if let Some(LinkSlice::Ethernet2(e)) = &p.link {
+            d.ethertype = e.ether_type().0;
+        }
+        match &p.net {
+            Some(NetSlice::Ipv4(ip)) => {
+                let h = ip.header();
+                d.net = Net::Ip {
+                    src: h.source_addr().into(),
+                    dst: h.destination_addr().into(),
+                    ttl: h.ttl(),
+                    proto: ip.payload().ip_number.0,
+                    fragmented: ip.is_payload_fragmented(),
+                };
+            }
+            Some(NetSlice::Ipv6(ip)) => {
+                let h = ip.header();
+                d.net = Net::Ip {
+                    src: h.source_addr().into(),
+                    dst: h.destination_addr().into(),
+                    ttl: h.hop_limit(),
+                    proto: ip.payload().ip_number.0,
+                    fragmented: ip.is_payload_fragmented(),
+                };
+            }
+            Some(NetSlice::Arp(a)) => {
+                let b = a.slice();
+                // Ethernet/IPv4 ARP only: hlen 6, plen 4.
+                if b.len() >= 28 && b[4] == 6 && b[5] == 4 {
+                    let mut sm = [0u8; 6];
+                    sm.copy_from_slice(&b[8..14]);
+                    d.net = Net::Arp {
+                        request: u16::from_be_bytes([b[6], b[7]]) == 1,
+                        sender_mac: MacAddr(sm),
+                        sender_ip: Ipv4Addr::new(b[14], b[15], b[16], b[17]),
+                        target_ip: Ipv4Addr::new(b[24], b[25], b[26], b[27]),
+                    };
+                }
+            }
+            None => {}
+        }
+        let echo = |b: [u8; 4]| {
+            (
+                u16::from_be_bytes([b[0], b[1]]),
+                u16::from_be_bytes([b[2], b[3]]),
+            )
+        };
+        let payload = match &p.transport {
+            Some(TransportSlice::Udp(u)) => {
+                d.transport = Transport::Udp {
+                    sp: u.source_port(),
+                    dp: u.destination_port(),
+                    len: u.length(),
+                };
+                u.payload()
+            }
+            Some(TransportSlice::Tcp(t)) => {
+                d.transport = Transport::Tcp {
+                    sp: t.source_port(),
+                    dp: t.destination_port(),
+                    flags: TcpFlags(t.header_slice()[13]),
+                    seq: t.sequence_number(),
+                    ack: t.acknowledgment_number(),
+                    payload_len: t.payload().len(),
+                };
+                t.payload()
+            }
+            Some(TransportSlice::Icmpv4(i)) => {
+                let ty = i.type_u8();
+                d.transport = Transport::Icmp {
+                    ty,
+                    code: i.code_u8(),
+                    echo: matches!(ty, 0 | 8).then(|| echo(i.bytes5to8())),
+                };
+                i.payload()
+            }
+            Some(TransportSlice::Icmpv6(i)) => {
+                let ty = i.type_u8();
+                d.transport = Transport::Icmpv6 {
+                    ty,
+                    code: i.code_u8(),
+                    echo: matches!(ty, 128 | 129).then(|| echo(i.bytes5to8())),
+                };
+                i.payload()
+            }
+            _ => &[],
+        };
+        d.tag = Tag::parse(payload);
+        Some(d)
+    }
+
+    /// Source and destination IP, if any.
+    pub fn ips(&self) -> Option<(IpAddr, IpAddr)> {
+        match self.net {
+            Net::Ip { src, dst, .. } => Some((src, dst)),
+            _ => None,
+        }
+    }
+
+    /// Source and destination ports for UDP/TCP.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match self.transport {
+            Transport::Udp { sp, dp, .. } | Transport::Tcp { sp, dp, .. } => Some((sp, dp)),
+            _ => None,
+        }
+    }
+
+    /// Link housekeeping rather than test traffic: ARP, IPv6 RS/RA/NS/NA/
+    /// redirect, MLD, IGMP, LLDP and other non-IP frames. Negative checks
+    /// ignore these unless asked (they appear on every fresh link).
+    pub fn is_link_control(&self) -> bool {
+        match (self.net, self.transport) {
+            (Net::Arp { .. }, _) | (Net::Other, _) => true,
+            (_, Transport::Icmpv6 { ty, .. }) => matches!(ty, 130..=137 | 143),
+            (Net::Ip { proto: 2, .. }, _) => true, // IGMP
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Decoded {
+    /// Like `tcpdump -n` without the timestamp.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.net {
+            Net::Arp {
+                request: true,
+                sender_ip,
+                target_ip,
+                ..
+            } => {
+                return write!(
+                    f,
+                    "ARP, Request who-has {target_ip} tell {sender_ip}, length {}",
+                    self.len
+                )
+            }
+            Net::Arp {
+                request: false,
+                sender_ip,
+                sender_mac,
+                ..
+            } => {
+                return write!(
+                    f,
+                    "ARP, Reply {sender_ip} is-at {sender_mac}, length {}",
+                    self.len
+                )
+            }
+            Net::Other => {
+                return write!(
+                    f,
+                    "{} > {}, ethertype 0x{:04x}, length {}",
+                    self.src_mac, self.dst_mac, self.ethertype, self.len
+                )
+            }
+            Net::Ip { .. } => {}
+        }
+        let Net::Ip {
+            src,
+            dst,
+            ttl,
+            proto,
+            ..
+        } = self.net
+        else {
+            return Ok(());
+        };
+        let fam = if src.is_ipv6() { "IP6" } else { "IP" };
+        let tag = |f: &mut fmt::Formatter<'_>| match self.tag {
+            Some(t) => write!(f, " [tag {}:{} {}>{}]", t.stream, t.seq, t.src, t.dst),
+            None => Ok(()),
+        };
+        match self.transport {
+            Transport::Udp { sp, dp, len } => {
+                write!(
+                    f,
+                    "{fam} {src}.{sp} > {dst}.{dp}: UDP, length {}",
+                    len.saturating_sub(8)
+                )?;
+            }
+            Transport::Tcp {
+                sp,
+                dp,
+                flags,
+                seq,
+                ack,
+                payload_len,
+            } => {
+                write!(
+                    f,
+                    "{fam} {src}.{sp} > {dst}.{dp}: Flags [{}], seq {seq}",
+                    tcpdump_flags(flags)
+                )?;
+                if flags.0 & TcpFlags::ACK.0 != 0 {
+                    write!(f, ", ack {ack}")?;
+                }
+                write!(f, ", length {payload_len}")?;
+            }
+            Transport::Icmp { ty, code, echo } => {
+                write!(f, "{fam} {src} > {dst}: ICMP ")?;
+                match (ty, echo) {
+                    (8, Some((id, seq))) => write!(f, "echo request, id {id}, seq {seq}")?,
+                    (0, Some((id, seq))) => write!(f, "echo reply, id {id}, seq {seq}")?,
+                    (3, _) => write!(f, "unreachable, code {code}")?,
+                    (11, _) => write!(f, "time exceeded in-transit")?,
+                    _ => write!(f, "type {ty}, code {code}")?,
+                }
+            }
+            Transport::Icmpv6 { ty, code, echo } => {
+                write!(f, "{fam} {src} > {dst}: ICMP6, ")?;
+                match (ty, echo) {
+                    (128, Some((id, seq))) => write!(f, "echo request, id {id}, seq {seq}")?,
+                    (129, Some((id, seq))) => write!(f, "echo reply, id {id}, seq {seq}")?,
+                    (133, _) => write!(f, "router solicitation")?,
+                    (134, _) => write!(f, "router advertisement")?,
+                    (135, _) => write!(f, "neighbor solicitation")?,
+                    (136, _) => write!(f, "neighbor advertisement")?,
+                    (143, _) => write!(f, "multicast listener report v2")?,
+                    (1, _) => write!(f, "destination unreachable, code {code}")?,
+                    _ => write!(f, "type {ty}, code {code}")?,
+                }
+            }
+            Transport::None => write!(f, "{fam} {src} > {dst}: ip-proto-{proto}")?,
+        }
+        write!(f, ", ttl {ttl}")?;
+        tag(f)
+    }
+}
+
+fn tcpdump_flags(fl: TcpFlags) -> String {
+    let mut s = String::new();
+    for (bit, c) in [
+        (0x02, 'S'),
+        (0x01, 'F'),
+        (0x08, 'P'),
+        (0x04, 'R'),
+        (0x20, 'U'),
+        (0x40, 'E'),
+        (0x80, 'W'),
+    ] {
+        if fl.0 & bit != 0 {
+            s.push(c);
+        }
+    }
+    if fl.0 & 0x10 != 0 {
+        s.push('.');
+    }
+    if s.is_empty() {
+        s.push_str("none");
+    }
+    s
+}
+
+/// One-line tcpdump-like summary of a frame.
+pub fn summary(frame: &[u8]) -> String {
+    match Decoded::parse(frame) {
+        Some(d) => d.to_string(),
+        None => format!("truncated frame, length {}", frame.len()),
+    }
+}
+
+/// L4 selector for a [`Match`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchProto {
+    Udp,
+    Tcp,
+    Icmp,
+    Icmpv6,
+    Arp,
+}
+
+/// A packet predicate: `None` fields are don't-care.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Match {
+    pub src_mac: Option<MacAddr>,
+    pub dst_mac: Option<MacAddr>,
+    pub src_ip: Option<IpRange>,
+    pub dst_ip: Option<IpRange>,
+    pub proto: Option<MatchProto>,
+    pub sp: Option<PortRange>,
+    pub dp: Option<PortRange>,
+    /// All of these TCP flags must be set.
+    pub tcp_flags: Option<TcpFlags>,
+    /// ICMP/ICMPv6 type.
+    pub icmp_type: Option<u8>,
+    pub ttl: Option<u8>,
+    pub tag_stream: Option<u32>,
+    pub tag_src: Option<u16>,
+    pub tag_dst: Option<u16>,
+    /// Also match ARP/ND/MLD/IGMP (see [`Decoded::is_link_control`]).
+    pub include_link_control: bool,
+}
+
+impl Match {
+    /// Any packet except link housekeeping.
+    pub fn any() -> Self {
+        Match::default()
+    }
+    pub fn udp() -> Self {
+        Match {
+            proto: Some(MatchProto::Udp),
+            ..Match::default()
+        }
+    }
+    pub fn tcp() -> Self {
+        Match {
+            proto: Some(MatchProto::Tcp),
+            ..Match::default()
+        }
+    }
+    pub fn src(mut self, r: impl Into<IpRange>) -> Self {
+        self.src_ip = Some(r.into());
+        self
+    }
+    pub fn dst(mut self, r: impl Into<IpRange>) -> Self {
+        self.dst_ip = Some(r.into());
+        self
+    }
+    pub fn sport(mut self, r: PortRange) -> Self {
+        self.sp = Some(r);
+        self
+    }
+    pub fn dport(mut self, r: PortRange) -> Self {
+        self.dp = Some(r);
+        self
+    }
+    pub fn stream(mut self, id: u32) -> Self {
+        self.tag_stream = Some(id);
+        self
+    }
+
+    /// Whether a decoded frame satisfies every given field.
+    pub fn matches(&self, d: &Decoded) -> bool {
+        if !self.include_link_control && d.is_link_control() && self.proto != Some(MatchProto::Arp)
+        {
+            return false;
+        }
+        let opt = |o: Option<bool>| o.unwrap_or(true);
+        if !opt(self.src_mac.map(|m| m == d.src_mac)) || !opt(self.dst_mac.map(|m| m == d.dst_mac))
+        {
+            return false;
+        }
+        let ips = d.ips();
+        if let Some(r) = self.src_ip {
+            if !ips.is_some_and(|(s, _)| r.contains(s)) {
+                return false;
+            }
+        }
+        if let Some(r) = self.dst_ip {
+            if !ips.is_some_and(|(_, t)| r.contains(t)) {
+                return false;
+            }
+        }
+        if let Some(p) = self.proto {
+            let ok = matches!(
+                (p, d.transport, d.net),
+                (MatchProto::Udp, Transport::Udp { .. }, _)
+                    | (MatchProto::Tcp, Transport::Tcp { .. }, _)
+                    | (MatchProto::Icmp, Transport::Icmp { .. }, _)
+                    | (MatchProto::Icmpv6, Transport::Icmpv6 { .. }, _)
+                    | (MatchProto::Arp, _, Net::Arp { .. })
+            );
+            if !ok {
+                return false;
+            }
+        }
+        let ports = d.ports();
+        if let Some(r) = self.sp {
+            if !ports.is_some_and(|(s, _)| r.contains(s)) {
+                return false;
+            }
+        }
+        if let Some(r) = self.dp {
+            if !ports.is_some_and(|(_, t)| r.contains(t)) {
+                return false;
+            }
+        }
+        if let Some(fl) = self.tcp_flags {
+            if !matches!(d.transport, Transport::Tcp { flags, .. } if flags.0 & fl.0 == fl.0) {
+                return false;
+            }
+        }
+        if let Some(t) = self.icmp_type {
+            if !matches!(d.transport, Transport::Icmp { ty, .. } | Transport::Icmpv6 { ty, .. } if ty == t)
+            {
+                return false;
+            }
+        }
+        if let Some(t) = self.ttl {
+            if !matches!(d.net, Net::Ip { ttl, .. } if ttl == t) {
+                return false;
+            }
+        }
+        if self.tag_stream.is_some() || self.tag_src.is_some() || self.tag_dst.is_some() {
+            let Some(tag) = d.tag else { return false };
+            if !opt(self.tag_stream.map(|s| s == tag.stream))
+                || !opt(self.tag_src.map(|s| s == tag.src))
+                || !opt(self.tag_dst.map(|s| s == tag.dst))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Decode and match a raw frame.
+    pub fn matches_frame(&self, frame: &[u8]) -> bool {
+        Decoded::parse(frame).is_some_and(|d| self.matches(&d))
+    }
+}
+
+/// How many matching packets an expectation wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    Exactly(u64),
+    AtLeast(u64),
+    AtMost(u64),
+}
+
+impl Quantity {
+    fn ok(&self, n: u64) -> bool {
+        match *self {
+            Quantity::Exactly(e) => n == e,
+            Quantity::AtLeast(e) => n >= e,
+            Quantity::AtMost(e) => n <= e,
+        }
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Quantity::Exactly(0) => write!(f, "nothing"),
+            Quantity::Exactly(n) => write!(f, "exactly {n}"),
+            Quantity::AtLeast(n) => write!(f, "at least {n}"),
+            Quantity::AtMost(n) => write!(f, "at most {n}"),
+        }
+    }
+}
+
+/// Which captures (by label) an expectation counts over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One capture.
+    On(String),
+    /// The sum over all captures.
+    Any,
+    /// The sum over all captures except these (for "nothing elsewhere").
+    Except(Vec<String>),
+}
+
+/// "exactly N on X", "at least one on any", "nothing elsewhere".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expect {
+    pub what: Match,
+    pub quantity: Quantity,
+    pub scope: Scope,
+}
+
+/// The result of checking one expectation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    /// Matching packets counted in scope.
+    pub count: u64,
+    /// Matching packets per capture label in scope.
+    pub per_capture: Vec<(String, u64)>,
+    /// Up to five summaries of matching packets (for failure messages).
+    pub examples: Vec<String>,
+    /// e.g. "exactly 10 on r1:eth1: saw 9".
+    pub message: String,
+}
+
+impl Expect {
+    pub fn exactly(n: u64, what: Match, on: impl Into<String>) -> Self {
+        Expect {
+            what,
+            quantity: Quantity::Exactly(n),
+            scope: Scope::On(on.into()),
+        }
+    }
+    pub fn at_least_one_anywhere(what: Match) -> Self {
+        Expect {
+            what,
+            quantity: Quantity::AtLeast(1),
+            scope: Scope::Any,
+        }
+    }
+    pub fn nothing_except(what: Match, except: &[&str]) -> Self {
+        Expect {
+            what,
+            quantity: Quantity::Exactly(0),
+            scope: Scope::Except(except.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    /// Count over `captures` (label, packets), typically the output of one
+    /// [`crate::capture::CaptureSet::collect`] with its shared quiet window.
+    pub fn check(&self, captures: &[(&str, &[crate::capture::Packet])]) -> Outcome {
+        let mut per = Vec::new();
+        let mut examples = Vec::new();
+        let mut count = 0;
+        for (label, pkts) in captures {
+            let in_scope = match &self.scope {
+                Scope::On(l) => l == label,
+                Scope::Any => true,
+                Scope::Except(ls) => !ls.iter().any(|l| l == label),
+            };
+            if !in_scope {
+                continue;
+            }
+            let mut n = 0;
+            for p in pkts.iter() {
+                if let Some(d) = Decoded::parse(&p.data) {
+                    if self.what.matches(&d) {
+                        n += 1;
+                        if examples.len() < 5 {
+                            examples.push(format!("{label}: {d}"));
+                        }
+                    }
+                }
+            }
+            count += n;
+            per.push((label.to_string(), n));
+        }
+        let ok = self.quantity.ok(count);
+        let scope = match &self.scope {
+            Scope::On(l) => format!("on {l}"),
+            Scope::Any => "on any capture".to_string(),
+            Scope::Except(ls) if ls.is_empty() => "anywhere".to_string(),
+            Scope::Except(ls) => format!("outside {}", ls.join(", ")),
+        };
+        let missing_scope =
+            matches!(&self.scope, Scope::On(l) if !captures.iter().any(|(c, _)| c == l));
+        let message = if missing_scope {
+            format!("{} {scope}: no capture with that label", self.quantity)
+        } else {
+            format!("{} {scope}: saw {count}", self.quantity)
+        };
+        Outcome {
+            ok: ok && !missing_scope,
+            count,
+            per_capture: per,
+            examples,
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Packet, PktType};
+    use crate::flow::FlowSpec;
+    use crate::template::Template;
+
+    fn frame(proto: &str, args: &str) -> Vec<u8> {
+        let s = FlowSpec::parse(proto, args).unwrap();
+        Template::new(&s, MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]))
+            .unwrap()
+            .frame()
+            .to_vec()
+    }
+
+    fn pkt(data: Vec<u8>) -> Packet {
+        Packet {
+            ts_ns: 0,
+            ifindex: 1,
+            ifname: "eth0".into(),
+            pkttype: PktType::Host,
+            orig_len: data.len() as u32,
+            data,
+        }
+    }
+
+    #[test]
+    fn summaries_look_like_tcpdump() {
+        assert_eq!(
+            summary(&frame("udp", "sa=192.0.2.1,da=198.18.0.1,sp=1024,dp=80")),
+            "IP 192.0.2.1.1024 > 198.18.0.1.80: UDP, length 18, ttl 64"
+        );
+        assert_eq!(
+            summary(&frame("tcp", "sa=2001:db8::1,da=2001:db8::2,sp=1,dp=443,tag=4:1:2")),
+            "IP6 2001:db8::1.1 > 2001:db8::2.443: Flags [S], seq 0, length 20, ttl 64 [tag 4:0 1>2]"
+        );
+        assert_eq!(
+            summary(&frame("icmp", "sa=192.0.2.1,da=192.0.2.2,id=7")),
+            "IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id 7, seq 0, ttl 64"
+        );
+        assert!(summary(&[0u8; 5]).starts_with("truncated"));
+    }
+
+    #[test]
+    fn match_fields_and_dont_care() {
+        let f = frame("udp", "sa=192.0.2.1,da=198.18.0.1,sp=1024,dp=80,tag=9:1:2");
+        let d = Decoded::parse(&f).unwrap();
+        assert!(Match::any().matches(&d));
+        assert!(Match::udp()
+            .dst("198.18.0.0/24".parse::<IpRange>().unwrap())
+            .dport(PortRange::single(80))
+            .matches(&d));
+        assert!(!Match::udp().dport(PortRange::single(81)).matches(&d));
+        assert!(!Match::tcp().matches(&d));
+        assert!(Match::any().stream(9).matches(&d));
+        assert!(!Match::any().stream(8).matches(&d));
+        assert!(!Match {
+            tag_dst: Some(3),
+            ..Match::any()
+        }
+        .matches(&d));
+        assert_eq!(d.tag.unwrap().dst, 2);
+        // A frame without a tag fails a tag condition.
+        let g = frame("udp", "sa=192.0.2.1,da=198.18.0.1");
+        assert!(!Match::any().stream(9).matches_frame(&g));
+    }
+
+    #[test]
+    fn expectations_count_in_scope() {
+        let a: Vec<Packet> = (0..3)
+            .map(|_| pkt(frame("udp", "sa=192.0.2.1,da=198.18.0.1,dp=5")))
+            .collect();
+        let b: Vec<Packet> = vec![pkt(frame("udp", "sa=192.0.2.1,da=198.18.0.1,dp=6"))];
+        let caps: Vec<(&str, &[Packet])> = vec![("r1:eth1", &a), ("r1:eth2", &b)];
+        let m5 = Match::udp().dport(PortRange::single(5));
+        assert!(Expect::exactly(3, m5.clone(), "r1:eth1").check(&caps).ok);
+        let o = Expect::exactly(2, m5.clone(), "r1:eth1").check(&caps);
+        assert!(!o.ok);
+        assert_eq!(o.message, "exactly 2 on r1:eth1: saw 3");
+        assert_eq!(o.examples.len(), 3);
+        assert!(
+            Expect::nothing_except(m5.clone(), &["r1:eth1"])
+                .check(&caps)
+                .ok
+        );
+        let o = Expect::nothing_except(Match::udp(), &["r1:eth1"]).check(&caps);
+        assert!(!o.ok && o.count == 1, "{o:?}");
+        assert!(
+            Expect::at_least_one_anywhere(Match::udp().dport(PortRange::single(6)))
+                .check(&caps)
+                .ok
+        );
+        assert!(
+            !Expect::exactly(0, m5, "r9:eth0").check(&caps).ok,
+            "unknown label must not pass"
+        );
+    }
+}

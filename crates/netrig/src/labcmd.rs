@@ -1,0 +1,273 @@
+//! `check`, `up`, `down`, `ls`, `exec`, `shell`.
+
+use crate::{CliError, CliResult};
+use miette::miette;
+use netrig_lab::persist::{self, error_chain, PersistError};
+use netrig_lab::{ns, BuildOptions, Mode};
+use netrig_spec::{NodeKind, Topology};
+use std::path::Path;
+use std::time::Instant;
+
+pub fn load(file: &Path) -> Result<Topology, CliError> {
+    netrig_spec::load_topology(file).map_err(CliError::usage)
+}
+
+pub fn summary(topo: &Topology) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let routers = topo
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Router)
+        .count();
+    let multipath = topo.routes.iter().filter(|r| r.is_multipath()).count();
+    let _ = writeln!(
+        s,
+        "topology `{}`: {} nodes ({} routers), {} links, {} lans, {} routes ({} multipath), {} neighbours",
+        topo.name,
+        topo.nodes.len(),
+        routers,
+        topo.links.len(),
+        topo.lans.len(),
+        topo.routes.len(),
+        multipath,
+        topo.neighbors.len()
+    );
+    for node in &topo.nodes {
+        let kind = match node.kind {
+            NodeKind::Router => "router",
+            NodeKind::Host => "host",
+        };
+        let _ = writeln!(s, "  {} ({kind})", node.name);
+        if !node.loopback.is_empty() {
+            let a: Vec<String> = node.loopback.iter().map(|a| a.to_string()).collect();
+            let _ = writeln!(s, "    lo     {}", a.join(" "));
+        }
+        for link in &topo.links {
+            for (me, peer) in [
+                (&link.ends[0], &link.ends[1]),
+                (&link.ends[1], &link.ends[0]),
+            ] {
+                if me.node == node.name {
+                    let a: Vec<String> = me.addrs.iter().map(|a| a.to_string()).collect();
+                    let _ = writeln!(
+                        s,
+                        "    {:<6} {:<40} -> {}:{}",
+                        me.name,
+                        a.join(" "),
+                        peer.node,
+                        peer.name
+                    );
+                }
+            }
+        }
+        for lan in &topo.lans {
+            for m in lan.members.iter().filter(|m| m.node == node.name) {
+                let a: Vec<String> = m.addrs.iter().map(|a| a.to_string()).collect();
+                let _ = writeln!(
+                    s,
+                    "    {:<6} {:<40} -> lan {}",
+                    m.name,
+                    a.join(" "),
+                    lan.name
+                );
+            }
+        }
+        for r in topo.routes.iter().filter(|r| r.node == node.name) {
+            let hops: Vec<String> = r
+                .nexthops
+                .iter()
+                .map(|h| {
+                    let mut t = String::new();
+                    if let Some(g) = h.gateway {
+                        t.push_str(&format!("via {g}"));
+                    }
+                    if let Some(d) = &h.dev {
+                        t.push_str(&format!("{}dev {d}", if t.is_empty() { "" } else { " " }));
+                    }
+                    if r.is_multipath() {
+                        t.push_str(&format!(" weight {}", h.weight));
+                    }
+                    t
+                })
+                .collect();
+            let _ = writeln!(s, "    route  {} {}", r.dst, hops.join(", "));
+        }
+        for (k, v) in &node.sysctls {
+            let _ = writeln!(s, "    sysctl {k}={v}");
+        }
+    }
+    s
+}
+
+pub fn check(file: &Path) -> CliResult {
+    let topo = load(file)?;
+    println!("{}: valid", file.display());
+    print!("{}", summary(&topo));
+    Ok(0)
+}
+
+fn persist_err(e: PersistError) -> CliError {
+    match e {
+        PersistError::AlreadyUp(_)
+        | PersistError::NoSuchLab(_)
+        | PersistError::NoSuchNode { .. } => CliError::usage(miette!("{e}")),
+        other => CliError::fail(miette!("{}", error_chain(&other))),
+    }
+}
+
+pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
+    let topo = load(file)?;
+    let name = name.unwrap_or_else(|| topo.name.clone());
+    if name.is_empty()
+        || name.len() > 32
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(CliError::usage(miette!(
+            "invalid lab name `{name}`: use 1 to 32 characters from A-Z, a-z, 0-9, `-` and `_`"
+        )));
+    }
+    let mode = ns::wanted_mode();
+    let opts = BuildOptions::default();
+    let start = Instant::now();
+    if foreground {
+        if mode == Mode::Rootless {
+            ns::enter_rootless().map_err(|e| CliError::fail(miette!("{e}")))?;
+        }
+        let pid = std::process::id();
+        persist::hold_foreground(&topo, &opts, |lab| {
+            println!(
+                "lab `{name}` is up ({mode} mode, {} nodes, built in {:.1} ms); pid {pid}; Ctrl-C ends it",
+                lab.topo.nodes.len(),
+                start.elapsed().as_secs_f64() * 1e3
+            );
+            if std::env::var_os("NETRIG_VERBOSE").is_some() {
+                for (phase, d) in &lab.timings {
+                    eprintln!("  {phase}: {:.2} ms", d.as_secs_f64() * 1e3);
+                }
+            }
+        })
+        .map_err(|e| CliError::fail(miette!("{}", error_chain(&e))))?;
+        return Ok(0);
+    }
+    let state =
+        persist::up(&topo, &name, &file.display().to_string(), mode, &opts).map_err(persist_err)?;
+    let first = topo
+        .nodes
+        .first()
+        .map(|n| n.name.as_str())
+        .unwrap_or("NODE");
+    println!(
+        "lab `{name}` is up ({mode} mode, {} nodes, built in {:.1} ms, holder pid {})",
+        state.nodes.len(),
+        start.elapsed().as_secs_f64() * 1e3,
+        state.holder_pid
+    );
+    println!("  enter a node:    netrig shell {name} {first}");
+    println!("  run a command:   netrig exec {name} {first} -- ip -br addr");
+    if mode == Mode::Root {
+        println!("  with iproute2:   ip netns exec {name}-{first} ip -br addr");
+    }
+    println!("  tear it down:    netrig down {name}");
+    Ok(0)
+}
+
+pub fn down(lab: &str) -> CliResult {
+    let r = persist::down(lab).map_err(persist_err)?;
+    if !r.existed {
+        println!("lab `{lab}` is not up; nothing to do");
+    } else if r.holder_was_alive {
+        println!("lab `{lab}` is down");
+    } else {
+        println!(
+            "lab `{lab}` had lost its holder; removed its state and {} namespace mount(s)",
+            r.mounts_removed
+        );
+    }
+    Ok(0)
+}
+
+pub fn ls() -> CliResult {
+    let labs = persist::list();
+    if labs.is_empty() {
+        println!("no labs are up");
+        return Ok(0);
+    }
+    println!(
+        "{:<20} {:<9} {:<8} {:>7}  {:<30} FILE",
+        "LAB", "MODE", "STATE", "HOLDER", "NODES"
+    );
+    for s in labs {
+        let nodes: Vec<&str> = s.nodes.iter().map(|(n, _)| n.as_str()).collect();
+        let state = if s.holder_alive() { "up" } else { "dead" };
+        println!(
+            "{:<20} {:<9} {:<8} {:>7}  {:<30} {}",
+            s.name,
+            s.mode.to_string(),
+            state,
+            s.holder_pid,
+            nodes.join(","),
+            s.file
+        );
+    }
+    Ok(0)
+}
+
+fn enter(lab: &str, node: &str) -> Result<(), CliError> {
+    let state = persist::load(lab).map_err(persist_err)?;
+    persist::enter(&state, node).map_err(persist_err)
+}
+
+/// Run `cmd` as a child (so that it lands in the lab's PID namespace) and pass
+/// its exit status through, 128+N for a signal as shells report it.
+fn run_child(cmd: &mut std::process::Command, shown: &str) -> CliResult {
+    use std::os::unix::process::ExitStatusExt;
+    // Let the child take Ctrl-C; we only wait for it.
+    // SAFETY: changing our own signal dispositions.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("netrig: {shown}: command not found");
+            return Ok(127);
+        }
+        Err(e) => return Err(CliError::fail(miette!("running {shown}: {e}"))),
+    };
+    Ok(match (status.code(), status.signal()) {
+        (Some(c), _) => c as u8,
+        (None, Some(sig)) => 128u8.wrapping_add(sig as u8),
+        _ => 1,
+    })
+}
+
+pub fn exec(lab: &str, node: &str, cmd: &[String]) -> CliResult {
+    let (prog, args) = cmd.split_first().ok_or_else(|| {
+        CliError::usage(miette!(
+            "no command given; write netrig exec LAB NODE -- CMD..."
+        ))
+    })?;
+    enter(lab, node)?;
+    let mut c = std::process::Command::new(prog);
+    c.args(args).env("NETRIG_LAB", lab).env("NETRIG_NODE", node);
+    run_child(&mut c, prog)
+}
+
+pub fn shell(lab: &str, node: &str) -> CliResult {
+    enter(lab, node)?;
+    let sh = std::env::var("SHELL").unwrap_or_else(|_| "/bin/bash".into());
+    let mut c = std::process::Command::new(&sh);
+    c.env("NETRIG_LAB", lab)
+        .env("NETRIG_NODE", node)
+        .env("PS1", format!("[{lab}:{node}] \\w\\$ "));
+    if sh.ends_with("bash") {
+        // Keep our prompt: do not let ~/.bashrc replace PS1.
+        c.arg("--norc");
+    }
+    eprintln!("entering node `{node}` of lab `{lab}`; exit to leave");
+    run_child(&mut c, &sh)
+}
