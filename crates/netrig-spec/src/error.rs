@@ -31,14 +31,7 @@ pub struct SpecErrors {
 fn summary(errors: &[SpecError]) -> String {
     match errors {
         [one] => one.to_string(),
-        many => {
-            let mut s = format!("{} errors in {}", many.len(), many[0].file);
-            for e in many {
-                s.push_str("\n  ");
-                s.push_str(&e.to_string());
-            }
-            s
-        }
+        many => format!("{} errors in {}", many.len(), many[0].file),
     }
 }
 

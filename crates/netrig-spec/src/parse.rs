@@ -32,6 +32,24 @@ struct RawTopology {
     routes: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     neighbors: Vec<Spanned<RawNeighbor>>,
+    // Scenario keys, read by the scenario parser from the same text; accepted
+    // here so that a scenario file is also a valid topology file.
+    #[allow(dead_code)]
+    topology: Option<toml::Value>,
+    #[allow(dead_code)]
+    timeout: Option<toml::Value>,
+    #[allow(dead_code)]
+    requires: Option<toml::Value>,
+    #[allow(dead_code)]
+    steps: Option<toml::Value>,
+    #[allow(dead_code)]
+    variants: Option<toml::Value>,
+    #[allow(dead_code)]
+    matrix: Option<toml::Value>,
+    #[allow(dead_code)]
+    xfail: Option<toml::Value>,
+    #[allow(dead_code)]
+    tags: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]

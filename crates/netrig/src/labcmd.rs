@@ -9,7 +9,12 @@ use std::path::Path;
 use std::time::Instant;
 
 pub fn load(file: &Path) -> Result<Topology, CliError> {
-    netrig_spec::load_topology(file).map_err(CliError::usage)
+    netrig_spec::load_topology(file).map_err(|e| match e {
+        netrig_spec::LoadError::Invalid(mut errs) if errs.errors.len() == 1 => {
+            CliError::usage(errs.errors.remove(0))
+        }
+        other => CliError::usage(other),
+    })
 }
 
 pub fn summary(topo: &Topology) -> String {
