@@ -111,7 +111,12 @@ pub fn parse_topology(name: &str, text: &str) -> Result<Topology, SpecErrors> {
     let src = Source::new(name, text);
     let raw: RawTopology = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        let msg = e.message().trim().to_string();
+        let mut msg = e.message().trim().to_string();
+        if msg == "duplicate key" {
+            if let Some(key) = text.get(span.clone()).map(str::trim).filter(|k| !k.is_empty()) {
+                msg = format!("duplicate key `{key}`");
+            }
+        }
         let help = toml_hint(&msg);
         let mut err = src.error(span, msg);
         err.help = help;
@@ -604,7 +609,12 @@ impl Checker {
         if topo.node(node.get_ref()).is_some() {
             true
         } else {
-            self.err(inner(node), format!("unknown node `{}`", node.get_ref()));
+            let known: Vec<&str> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
+            self.err_help(
+                inner(node),
+                format!("unknown node `{}`", node.get_ref()),
+                format!("known nodes: {}", known.join(", ")),
+            );
             false
         }
     }
@@ -766,6 +776,8 @@ impl Checker {
             if let Some(d) = dev {
                 if !self.dev_exists(topo, node, d) {
                     ok = false;
+                    // The gateway check below would only repeat the problem.
+                    continue;
                 }
             }
             if let (Some(g), Some(v)) = (gw, via) {
