@@ -515,3 +515,18 @@ fn the_host_namespace_is_unchanged_by_labs() {
         .collect();
     assert!(changed.is_empty(), "the host namespace changed:\n{}", changed.join("\n"));
 }
+
+#[test]
+fn graph_prints_dot_and_svg() {
+    let o = run(netrig().arg("graph").arg(examples().join("seed.toml")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dot = String::from_utf8_lossy(&o.stdout);
+    assert!(dot.starts_with("graph \"seed\" {"), "{dot}");
+    assert!(dot.contains("\"r1\" -- \"h2\""), "{dot}");
+    assert!(dot.contains("198.51.100.1/24"));
+    assert!(dot.contains("shape=doubleoctagon"), "routers are drawn apart");
+    let o = run(netrig().arg("graph").arg("--svg").arg(examples().join("lan.toml")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let svg = String::from_utf8_lossy(&o.stdout);
+    assert!(svg.contains("<svg") && svg.contains("lan0") && svg.contains("srv"), "{svg}");
+}
