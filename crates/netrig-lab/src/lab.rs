@@ -56,6 +56,13 @@ pub enum LabError {
         waited: Duration,
         state: String,
     },
+    #[error("on node `{node}`: {what}: {source}")]
+    Tune {
+        node: String,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no node `{0}` in this lab")]
     UnknownNode(String),
     #[error("node `{node}` has no interface `{iface}`")]

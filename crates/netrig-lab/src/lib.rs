@@ -7,10 +7,12 @@
 //! of the calling thread. Persistent labs (`netrig up`) are held by a small
 //! holder process and, in root mode, also bind-mounted under /run/netns.
 
+pub mod gen;
 mod lab;
 pub mod netlink;
 pub mod ns;
 pub mod persist;
+pub mod tune;
 
 pub use lab::{BuildOptions, Lab, LabError};
 pub use netlink::{AddrInfo, LinkInfo, LinkStats, RouteHop, RouteInfo};

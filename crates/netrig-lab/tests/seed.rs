@@ -289,3 +289,25 @@ fn two_labs_of_one_file_run_side_by_side() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     assert!(sb.recv_from(&mut buf).is_err(), "lab b saw lab a's packet");
 }
+
+#[test]
+fn offloads_and_sysfs_are_set_inside_the_node() {
+    need_root!();
+    use netrig_lab::tune::Offload;
+    let lab = seed();
+    lab.set_offload("r1", "eth0", Offload::Gro, true).unwrap();
+    assert!(lab.offload("r1", "eth0", Offload::Gro).unwrap());
+    lab.set_offload("r1", "eth0", Offload::Gro, false).unwrap();
+    assert!(!lab.offload("r1", "eth0", Offload::Gro).unwrap());
+    lab.set_offload("h1", "eth0", Offload::Tso, false).unwrap();
+    assert!(!lab.offload("h1", "eth0", Offload::Tso).unwrap());
+    lab.write_sysfs("r1", "class/net/eth0/gro_flush_timeout", "20000").unwrap();
+    assert_eq!(lab.read_sysfs("r1", "class/net/eth0/gro_flush_timeout").unwrap(), "20000");
+    // The same path is another device in another node.
+    assert_eq!(lab.read_sysfs("h1", "class/net/eth0/gro_flush_timeout").unwrap(), "0");
+    assert!(lab.read_sysfs("r1", "class/net/eth9/mtu").is_err());
+    assert!(lab.set_offload("r1", "eth9", Offload::Gro, true).is_err());
+    // Nothing was left mounted on the host.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(".netrig-sysfs"), "{mounts}");
+}
