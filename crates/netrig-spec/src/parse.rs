@@ -308,8 +308,21 @@ impl Checker {
             routes: Vec::new(),
             neighbors: Vec::new(),
         };
+        // The kernel keeps one route per (destination, metric) in a table.
+        let mut seen_routes: HashMap<(String, IpNet, Option<u32>), Range<usize>> = HashMap::new();
         for r in &raw.routes {
             if let Some(route) = self.check_route(r, &topo) {
+                let key = (route.node.clone(), route.dst, route.metric);
+                if let Some(first) = seen_routes.get(&key) {
+                    let (l, c) = self.src.line_col(first.start);
+                    self.err_help(
+                        inner(&r.get_ref().to),
+                        format!("node `{}` already has a route to {} (line {l}, column {c})", route.node, route.dst),
+                        "merge them into one route with `nexthops`, or give one a different `metric`",
+                    );
+                    continue;
+                }
+                seen_routes.insert(key, inner(&r.get_ref().to));
                 topo.routes.push(route);
             }
         }
