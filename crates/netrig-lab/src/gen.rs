@@ -150,7 +150,11 @@ mod tests {
         let t = chain(300);
         for l in &t.links {
             for e in &l.ends {
-                assert!(e.addrs.iter().all(|a| is_test_address(a.addr)), "{a:?}", a = e.addrs);
+                assert!(
+                    e.addrs.iter().all(|a| is_test_address(a.addr)),
+                    "{a:?}",
+                    a = e.addrs
+                );
                 assert!(e.addrs.iter().all(|a| a.has_host_bits()));
             }
         }

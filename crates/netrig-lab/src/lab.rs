@@ -162,26 +162,41 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 }
 
 /// Sysctls every node gets before its interfaces exist, so that they apply to
-/// all of them: no IPv6 autoconfiguration or router solicitations (noise in
-/// captures), and no DAD unless the topology asks for it.
+/// all of them: no router advertisements accepted (and so no autoconfiguration
+/// and no router solicitations, which would be noise in captures), and no DAD
+/// unless the topology asks for it. `all.accept_dad` is already 0 in a new
+/// namespace. Kept short: each /proc/sys write costs a path walk that grows
+/// with the number of namespaces alive.
 fn baseline_sysctls(dad: bool) -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![
-        ("net.ipv6.conf.default.accept_ra", "0"),
-        ("net.ipv6.conf.default.autoconf", "0"),
-        ("net.ipv6.conf.default.router_solicitations", "0"),
-        ("net.ipv6.conf.all.accept_ra", "0"),
-    ];
+    let mut v = vec![("net.ipv6.conf.default.accept_ra", "0")];
     if !dad {
         v.push(("net.ipv6.conf.default.accept_dad", "0"));
-        v.push(("net.ipv6.conf.all.accept_dad", "0"));
     }
     v
+}
+
+/// A lab holds two descriptors per namespace (the namespace and its netlink
+/// socket): raise the soft limit towards the hard one for large topologies.
+fn ensure_fd_room(namespaces: usize) {
+    let want = (namespaces as u64) * 2 + 256;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reading and raising our own soft limit within the hard limit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 impl Lab {
     /// Build `topo` from the calling thread's network namespace, which is left
     /// untouched. Returns when every link is operationally up.
     pub fn build(topo: &Topology, opts: &BuildOptions) -> Result<Lab, LabError> {
+        ensure_fd_room(topo.nodes.len() + topo.lans.len());
         let home = ns::current_netns().map_err(|source| LabError::Namespace {
             node: "(home)".into(),
             source,

@@ -50,7 +50,8 @@ struct IfReq {
 }
 
 fn ethtool(iface: &str, cmd: u32, data: u32) -> std::io::Result<u32> {
-    let sock = std::net::UdpSocket::bind("0.0.0.0:0").or_else(|_| std::net::UdpSocket::bind("[::]:0"))?;
+    let sock =
+        std::net::UdpSocket::bind("0.0.0.0:0").or_else(|_| std::net::UdpSocket::bind("[::]:0"))?;
     let mut value = EthtoolValue { cmd, data };
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],
@@ -72,13 +73,22 @@ fn ethtool(iface: &str, cmd: u32, data: u32) -> std::io::Result<u32> {
 
 impl Lab {
     /// Turn an offload on or off on `node`'s `iface`.
-    pub fn set_offload(&self, node: &str, iface: &str, offload: Offload, on: bool) -> Result<(), LabError> {
+    pub fn set_offload(
+        &self,
+        node: &str,
+        iface: &str,
+        offload: Offload,
+        on: bool,
+    ) -> Result<(), LabError> {
         let (_, set) = offload.cmds();
         self.run_in(node, || ethtool(iface, set, on as u32))?
             .map(|_| ())
             .map_err(|source| LabError::Tune {
                 node: node.to_string(),
-                what: format!("setting {offload:?} {} on {iface}", if on { "on" } else { "off" }),
+                what: format!(
+                    "setting {offload:?} {} on {iface}",
+                    if on { "on" } else { "off" }
+                ),
                 source,
             })
     }
@@ -111,7 +121,9 @@ impl Lab {
             source,
         };
         if path.split('/').any(|p| p == ".." || p.is_empty()) {
-            return Err(tune_err(std::io::Error::from(std::io::ErrorKind::InvalidInput)));
+            return Err(tune_err(std::io::Error::from(
+                std::io::ErrorKind::InvalidInput,
+            )));
         }
         let ns = self.netns(node)?.as_raw_fd();
         let mut fds = [0; 2];
@@ -121,8 +133,9 @@ impl Lab {
         }
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::ffi::CString::new(format!("/tmp/.netrig-sysfs-{}-{seq}", std::process::id()))
-            .map_err(|e| tune_err(std::io::Error::other(e)))?;
+        let dir =
+            std::ffi::CString::new(format!("/tmp/.netrig-sysfs-{}-{seq}", std::process::id()))
+                .map_err(|e| tune_err(std::io::Error::other(e)))?;
         let file = std::ffi::CString::new(format!("{}/{path}", dir.to_string_lossy()))
             .map_err(|e| tune_err(std::io::Error::other(e)))?;
         let value = value.map(|v| v.as_bytes().to_vec());
@@ -144,20 +157,40 @@ impl Lab {
                     fail(fds[1]);
                 }
                 let none = c"none".as_ptr();
-                libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null());
+                libc::mount(
+                    none,
+                    c"/".as_ptr(),
+                    none,
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                );
                 libc::mkdir(dir.as_ptr(), 0o700);
-                if libc::mount(c"sysfs".as_ptr(), dir.as_ptr(), c"sysfs".as_ptr(), 0, std::ptr::null()) < 0 {
+                if libc::mount(
+                    c"sysfs".as_ptr(),
+                    dir.as_ptr(),
+                    c"sysfs".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) < 0
+                {
                     libc::rmdir(dir.as_ptr());
                     fail(fds[1]);
                 }
-                let flags = if value.is_some() { libc::O_WRONLY } else { libc::O_RDONLY };
+                let flags = if value.is_some() {
+                    libc::O_WRONLY
+                } else {
+                    libc::O_RDONLY
+                };
                 let fd = libc::open(file.as_ptr(), flags);
                 let mut ok = fd >= 0;
                 let mut out = [0u8; 256];
                 let mut n: isize = 0;
                 if ok {
                     match &value {
-                        Some(v) => ok = libc::write(fd, v.as_ptr() as *const _, v.len()) == v.len() as isize,
+                        Some(v) => {
+                            ok =
+                                libc::write(fd, v.as_ptr() as *const _, v.len()) == v.len() as isize
+                        }
                         None => {
                             n = libc::read(fd, out.as_mut_ptr() as *mut _, out.len());
                             ok = n >= 0;
@@ -178,17 +211,21 @@ impl Lab {
         }
         // SAFETY: closing our copy of the write end, then reading the answer.
         unsafe { libc::close(fds[1]) };
-        let mut reader = std::fs::File::from(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) });
+        let mut reader = std::fs::File::from(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0])
+        });
         let mut buf = Vec::new();
         let _ = std::io::Read::read_to_end(&mut reader, &mut buf);
         let mut status = 0;
         // SAFETY: reaping our child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
         match buf.get(..4) {
-            Some(code) if code == [0, 0, 0, 0] => Ok(String::from_utf8_lossy(&buf[4..]).trim_end().to_string()),
-            Some(code) => Err(tune_err(std::io::Error::from_raw_os_error(i32::from_ne_bytes([
-                code[0], code[1], code[2], code[3],
-            ])))),
+            Some(code) if code == [0, 0, 0, 0] => {
+                Ok(String::from_utf8_lossy(&buf[4..]).trim_end().to_string())
+            }
+            Some(code) => Err(tune_err(std::io::Error::from_raw_os_error(
+                i32::from_ne_bytes([code[0], code[1], code[2], code[3]]),
+            ))),
             None => Err(tune_err(std::io::Error::other("the sysfs helper died"))),
         }
     }

@@ -238,7 +238,11 @@ fn with_dad_the_lab_is_ready_only_when_no_address_is_tentative() {
             .collect();
         assert!(tentative.is_empty(), "{node}: {tentative:?}");
     }
-    assert_eq!(lab.sysctl_get("h1", "net.ipv6.conf.eth0.accept_dad").unwrap(), "1");
+    assert_eq!(
+        lab.sysctl_get("h1", "net.ipv6.conf.eth0.accept_dad")
+            .unwrap(),
+        "1"
+    );
 }
 
 #[test]
@@ -252,18 +256,36 @@ fn lan_example_bridges_three_hosts_and_routes_to_the_server() {
     assert_eq!(eth0.mac, [2, 0, 0, 0, 0x0b, 0x10]);
     let lan = lab.links("h1").unwrap();
     assert_eq!(lan.iter().find(|l| l.name == "eth0").unwrap().mtu, 1500);
-    for (from, to) in [("h1", "192.0.2.13"), ("h2", "198.51.100.10"), ("h3", "2001:db8:b::10"), ("h1", "2001:db8:b::10")] {
+    for (from, to) in [
+        ("h1", "192.0.2.13"),
+        ("h2", "198.51.100.10"),
+        ("h3", "2001:db8:b::10"),
+        ("h1", "2001:db8:b::10"),
+    ] {
         let ip: IpAddr = to.parse().unwrap();
-        let owner = if to.starts_with("192.0.2.") { "h3" } else { "srv" };
-        let server = lab.run_in(owner, || std::net::UdpSocket::bind((ip, 7002))).unwrap().unwrap();
-        server.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let owner = if to.starts_with("192.0.2.") {
+            "h3"
+        } else {
+            "srv"
+        };
+        let server = lab
+            .run_in(owner, || std::net::UdpSocket::bind((ip, 7002)))
+            .unwrap()
+            .unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         let client = lab
-            .run_in(from, || std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }))
+            .run_in(from, || {
+                std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+            })
             .unwrap()
             .unwrap();
         client.send_to(b"ping", (ip, 7002)).unwrap();
         let mut buf = [0u8; 8];
-        let (n, _) = server.recv_from(&mut buf).unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
+        let (n, _) = server
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
         assert_eq!(&buf[..n], b"ping");
     }
     // The bridge is in its own namespace; the lab knows it.
@@ -278,11 +300,21 @@ fn two_labs_of_one_file_run_side_by_side() {
     let b = seed();
     // Same addresses in both, isolated from each other.
     let ip: IpAddr = "198.51.100.2".parse().unwrap();
-    let sa = a.run_in("h2", || std::net::UdpSocket::bind((ip, 7003))).unwrap().unwrap();
-    let sb = b.run_in("h2", || std::net::UdpSocket::bind((ip, 7003))).unwrap().unwrap();
+    let sa = a
+        .run_in("h2", || std::net::UdpSocket::bind((ip, 7003)))
+        .unwrap()
+        .unwrap();
+    let sb = b
+        .run_in("h2", || std::net::UdpSocket::bind((ip, 7003)))
+        .unwrap()
+        .unwrap();
     sb.set_nonblocking(true).unwrap();
-    sa.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
-    let c = a.run_in("h1", || std::net::UdpSocket::bind("0.0.0.0:0")).unwrap().unwrap();
+    sa.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let c = a
+        .run_in("h1", || std::net::UdpSocket::bind("0.0.0.0:0"))
+        .unwrap()
+        .unwrap();
     c.send_to(b"a", (ip, 7003)).unwrap();
     let mut buf = [0u8; 4];
     assert!(sa.recv_from(&mut buf).is_ok());
@@ -301,10 +333,19 @@ fn offloads_and_sysfs_are_set_inside_the_node() {
     assert!(!lab.offload("r1", "eth0", Offload::Gro).unwrap());
     lab.set_offload("h1", "eth0", Offload::Tso, false).unwrap();
     assert!(!lab.offload("h1", "eth0", Offload::Tso).unwrap());
-    lab.write_sysfs("r1", "class/net/eth0/gro_flush_timeout", "20000").unwrap();
-    assert_eq!(lab.read_sysfs("r1", "class/net/eth0/gro_flush_timeout").unwrap(), "20000");
+    lab.write_sysfs("r1", "class/net/eth0/gro_flush_timeout", "20000")
+        .unwrap();
+    assert_eq!(
+        lab.read_sysfs("r1", "class/net/eth0/gro_flush_timeout")
+            .unwrap(),
+        "20000"
+    );
     // The same path is another device in another node.
-    assert_eq!(lab.read_sysfs("h1", "class/net/eth0/gro_flush_timeout").unwrap(), "0");
+    assert_eq!(
+        lab.read_sysfs("h1", "class/net/eth0/gro_flush_timeout")
+            .unwrap(),
+        "0"
+    );
     assert!(lab.read_sysfs("r1", "class/net/eth9/mtu").is_err());
     assert!(lab.set_offload("r1", "eth9", Offload::Gro, true).is_err());
     // Nothing was left mounted on the host.
