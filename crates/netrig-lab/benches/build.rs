@@ -154,8 +154,12 @@ fn main() {
             "per router, up: {ua:.0} us at 100, {ub:.0} us at 1000 (x{:.2}); down: {da:.1} us at 100, {db:.1} us at 1000 (x{:.2}); {}",
             ub / ua,
             db / da,
-            if ub / ua <= 1.5 {
+            // A 10x larger lab at up to 1.5x the cost per router is within the
+            // noise of a loaded 2-core machine; beyond that, say so plainly.
+            if ub / ua <= 1.0 {
                 "growth is linear or better"
+            } else if ub / ua <= 1.5 {
+                "growth is about linear (per-router cost within 1.5x at 10x the size)"
             } else {
                 "growth is WORSE than linear"
             }
