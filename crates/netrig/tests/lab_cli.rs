@@ -56,7 +56,11 @@ fn netns_refs() -> BTreeSet<String> {
         if let Ok(l) = std::fs::read_link(format!("/proc/{pid}/ns/net")) {
             out.insert(l.to_string_lossy().to_string());
         }
-        for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+        for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if let Ok(l) = std::fs::read_link(fd.path()) {
                 let l = l.to_string_lossy().to_string();
                 if l.starts_with("net:[") {
@@ -67,7 +71,10 @@ fn netns_refs() -> BTreeSet<String> {
     }
     if let Ok(m) = std::fs::read_to_string("/proc/self/mountinfo") {
         for line in m.lines().filter(|l| l.contains(" nsfs ")) {
-            out.insert(format!("mount {}", line.split_whitespace().nth(4).unwrap_or("")));
+            out.insert(format!(
+                "mount {}",
+                line.split_whitespace().nth(4).unwrap_or("")
+            ));
         }
     }
     out
@@ -121,22 +128,37 @@ fn check_accepts_the_examples_and_refuses_bad_files_with_exit_2() {
     }
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../netrig-spec/tests/corpus");
     let bad = unique("bad");
-    for f in ["long_ifname.toml", "gateway_unreachable.toml", "syntax_error.toml"] {
+    for f in [
+        "long_ifname.toml",
+        "gateway_unreachable.toml",
+        "syntax_error.toml",
+    ] {
         let o = run(netrig().arg("check").arg(corpus.join(f)));
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(&format!("{f}:")), "no location in {err}");
         // `up` of a bad file fails the same way and builds nothing.
-        let o = run(netrig().arg("up").arg(corpus.join(f)).arg("--name").arg(&bad));
+        let o = run(netrig()
+            .arg("up")
+            .arg(corpus.join(f))
+            .arg("--name")
+            .arg(&bad));
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         let o = run(netrig().arg("ls"));
-        assert!(!String::from_utf8_lossy(&o.stdout).contains(&bad), "{}", text(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains(&bad),
+            "{}",
+            text(&o)
+        );
     }
     let o = run(netrig().args(["check", "/nonexistent/topo.toml"]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/topo.toml"));
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&format!("/run/netns/{bad}-")), "a bad file mounted a namespace");
+    assert!(
+        !mounts.contains(&format!("/run/netns/{bad}-")),
+        "a bad file mounted a namespace"
+    );
 }
 
 #[test]
@@ -145,40 +167,92 @@ fn persistent_lab_in_root_mode_is_visible_to_ip_netns_and_goes_away() {
     let name = unique("rt");
     let _guard = Down(name.clone(), vec![]);
     let links_before = host_links();
-    let o = run(netrig().arg("up").arg(examples().join("seed.toml")).args(["--name", &name]));
+    let o = run(netrig()
+        .arg("up")
+        .arg(examples().join("seed.toml"))
+        .args(["--name", &name]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let list = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).to_string();
+    let list = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
     assert!(list.contains(&format!("{name}-r1")), "{list}");
     // iproute2 sees the multipath route through the bind mount.
-    let o = Command::new("ip").args(["-n", &format!("{name}-r1"), "route", "show", "198.18.0.0/24"]).output().unwrap();
+    let o = Command::new("ip")
+        .args([
+            "-n",
+            &format!("{name}-r1"),
+            "route",
+            "show",
+            "198.18.0.0/24",
+        ])
+        .output()
+        .unwrap();
     let r = String::from_utf8_lossy(&o.stdout);
     assert!(r.contains("weight 11") && r.contains("weight 45"), "{r}");
     // exec: output and exit status pass through.
-    let o = run(netrig().args(["exec", &name, "h2", "--", "ip", "-br", "addr", "show", "dev", "lo"]));
+    let o = run(netrig().args([
+        "exec", &name, "h2", "--", "ip", "-br", "addr", "show", "dev", "lo",
+    ]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("198.18.0.0/24"));
     let o = run(netrig().args(["exec", &name, "h1", "--", "sh", "-c", "exit 7"]));
     assert_eq!(o.status.code(), Some(7));
     let o = run(netrig().args(["exec", &name, "h1", "--", "no-such-command-xyz"]));
     assert_eq!(o.status.code(), Some(127));
+    // shell: a shell in the node, reading commands from stdin here.
+    let mut sh = netrig()
+        .args(["shell", &name, "h3"])
+        .env("SHELL", "/bin/sh")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = sh.stdin.take().unwrap();
+        stdin.write_all(b"echo node=$NETRIG_NODE; ip -br addr show dev eth0; exit 5\n").unwrap();
+    }
+    let o = sh.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("node=h3") && out.contains("203.0.113.2/24"), "{out}");
     let o = run(netrig().args(["exec", &name, "nosuchnode", "--", "true"]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // A second lab of the same name is refused; `ls` shows the first.
-    let o = run(netrig().arg("up").arg(examples().join("seed.toml")).args(["--name", &name]));
+    let o = run(netrig()
+        .arg("up")
+        .arg(examples().join("seed.toml"))
+        .args(["--name", &name]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = run(netrig().arg("ls"));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&name));
     // Two labs of the same file side by side.
     let other = format!("{name}b");
     let _g2 = Down(other.clone(), vec![]);
-    let o = run(netrig().arg("up").arg(examples().join("seed.toml")).args(["--name", &other]));
+    let o = run(netrig()
+        .arg("up")
+        .arg(examples().join("seed.toml"))
+        .args(["--name", &other]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(netrig().args(["down", &other]));
     assert_eq!(o.status.code(), Some(0));
 
     let o = run(netrig().args(["down", &name]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let list = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).to_string();
+    let list = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
     assert!(!list.contains(&name), "{list}");
     // Idempotent.
     let o = run(netrig().args(["down", &name]));
@@ -203,20 +277,53 @@ fn rootless_roundtrip(env: &[(&str, &str)], setpriv_nobody: bool) {
         }
         c
     };
-    let envs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let envs: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let _guard = Down(name.clone(), envs);
     let file = examples().join("lan.toml");
     let o = run(&mut cmd(&["up", file.to_str().unwrap(), "--name", &name]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("rootless mode"));
-    let list = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).to_string();
-    assert!(!list.contains(&name), "rootless labs are not mounted: {list}");
+    let list = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
+    assert!(
+        !list.contains(&name),
+        "rootless labs are not mounted: {list}"
+    );
     // Across the LAN and the router, through real packets (TCP connect
     // answered by a listener started in srv).
-    let o = run(&mut cmd(&["exec", &name, "srv", "--", "cat", "/proc/self/uid_map"]));
+    let o = run(&mut cmd(&[
+        "exec",
+        &name,
+        "srv",
+        "--",
+        "cat",
+        "/proc/self/uid_map",
+    ]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(&mut cmd(&["exec", &name, "h1", "--", "ip", "route", "get", "198.51.100.10"]));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("via 192.0.2.1"), "{}", text(&o));
+    let o = run(&mut cmd(&[
+        "exec",
+        &name,
+        "h1",
+        "--",
+        "ip",
+        "route",
+        "get",
+        "198.51.100.10",
+    ]));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("via 192.0.2.1"),
+        "{}",
+        text(&o)
+    );
     let o = run(&mut cmd(&["exec", &name, "h3", "--", "sh", "-c", "exit 3"]));
     assert_eq!(o.status.code(), Some(3));
     let o = run(&mut cmd(&["down", &name]));
@@ -229,7 +336,13 @@ fn rootless_roundtrip(env: &[(&str, &str)], setpriv_nobody: bool) {
 fn rootless_mode_forced_as_root() {
     need_root!();
     let dir = std::env::temp_dir().join(unique("netrig-state-"));
-    rootless_roundtrip(&[("NETRIG_ROOTLESS", "1"), ("NETRIG_STATE_DIR", dir.to_str().unwrap())], false);
+    rootless_roundtrip(
+        &[
+            ("NETRIG_ROOTLESS", "1"),
+            ("NETRIG_STATE_DIR", dir.to_str().unwrap()),
+        ],
+        false,
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -242,7 +355,10 @@ fn rootless_mode_as_an_unprivileged_user() {
     }
     let dir = std::env::temp_dir().join(unique("netrig-nobody-"));
     std::fs::create_dir_all(&dir).unwrap();
-    Command::new("chown").args(["65534:65534", dir.to_str().unwrap()]).status().unwrap();
+    Command::new("chown")
+        .args(["65534:65534", dir.to_str().unwrap()])
+        .status()
+        .unwrap();
     // The test binary's directories must be reachable for `nobody`.
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_netrig"));
     let reachable = Command::new("setpriv")
@@ -255,7 +371,13 @@ fn rootless_mode_as_an_unprivileged_user() {
         eprintln!("skipped: {} is not executable by nobody", exe.display());
         return;
     }
-    rootless_roundtrip(&[("NETRIG_STATE_DIR", dir.to_str().unwrap()), ("HOME", "/tmp")], true);
+    rootless_roundtrip(
+        &[
+            ("NETRIG_STATE_DIR", dir.to_str().unwrap()),
+            ("HOME", "/tmp"),
+        ],
+        true,
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -274,7 +396,10 @@ fn chain_file(routers: usize) -> PathBuf {
             lo + 2
         ));
     }
-    let p = std::env::temp_dir().join(format!("netrig-chain-{routers}-{}.toml", std::process::id()));
+    let p = std::env::temp_dir().join(format!(
+        "netrig-chain-{routers}-{}.toml",
+        std::process::id()
+    ));
     std::fs::write(&p, s).unwrap();
     p
 }
@@ -297,12 +422,19 @@ fn sigkill_of_the_owner_leaves_nothing_behind() {
     need_root!();
     let file = chain_file(120);
     let links_before = host_links();
-    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap().to_string_lossy().to_string();
+    let host_ns = std::fs::read_link("/proc/self/ns/net")
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
     for rootless in [false, true] {
         for delay_ms in [0u64, 2, 5, 10, 20, 40, 80, 400] {
             let before = netns_refs();
             let mut c = netrig();
-            c.arg("up").arg("--foreground").arg(&file).stdout(Stdio::null()).stderr(Stdio::null());
+            c.arg("up")
+                .arg("--foreground")
+                .arg(&file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             if rootless {
                 c.env("NETRIG_ROOTLESS", "1");
             }
@@ -322,17 +454,34 @@ fn sigkill_of_the_owner_leaves_nothing_behind() {
             child.wait().unwrap();
             assert!(leaked_by(&[child.id()]).is_empty());
             let still: Vec<_> = held.intersection(&netns_refs()).cloned().collect();
-            assert!(still.is_empty(), "namespaces outlived their owner (kill at {delay_ms} ms): {still:?}");
+            assert!(
+                still.is_empty(),
+                "namespaces outlived their owner (kill at {delay_ms} ms): {still:?}"
+            );
             if delay_ms == 400 {
-                assert!(held.len() > 100, "the lab was not up at 400 ms: {} namespaces held", held.len());
+                assert!(
+                    held.len() > 100,
+                    "the lab was not up at 400 ms: {} namespaces held",
+                    held.len()
+                );
             }
             let after = netns_refs();
             // Namespaces appearing now may belong to tests running in
             // parallel; ours were all held by the killed process, so any of
             // its namespaces left would have to be held by a mount.
-            let new_mounts: Vec<_> = after.difference(&before).filter(|n| n.starts_with("mount")).collect();
-            assert!(new_mounts.is_empty(), "mounted namespaces left after kill at {delay_ms} ms: {new_mounts:?}");
-            assert_eq!(host_links(), links_before, "host links changed (rootless={rootless}, {delay_ms} ms)");
+            let new_mounts: Vec<_> = after
+                .difference(&before)
+                .filter(|n| n.starts_with("mount"))
+                .collect();
+            assert!(
+                new_mounts.is_empty(),
+                "mounted namespaces left after kill at {delay_ms} ms: {new_mounts:?}"
+            );
+            assert_eq!(
+                host_links(),
+                links_before,
+                "host links changed (rootless={rootless}, {delay_ms} ms)"
+            );
         }
     }
     let _ = std::fs::remove_file(file);
@@ -348,7 +497,10 @@ fn sigkill_of_a_persistent_holder_then_down_leaves_nothing() {
     for rootless in [false, true] {
         let name = unique(if rootless { "kr" } else { "kh" });
         let dir = std::env::temp_dir().join(unique("netrig-kill-"));
-        let mut envs = vec![("NETRIG_STATE_DIR".to_string(), dir.to_str().unwrap().to_string())];
+        let mut envs = vec![(
+            "NETRIG_STATE_DIR".to_string(),
+            dir.to_str().unwrap().to_string(),
+        )];
         if rootless {
             envs.push(("NETRIG_ROOTLESS".into(), "1".into()));
         }
@@ -361,26 +513,50 @@ fn sigkill_of_a_persistent_holder_then_down_leaves_nothing() {
             }
             c
         };
-        let o = run(&mut cmd(&["up", examples().join("seed.toml").to_str().unwrap(), "--name", &name]));
+        let o = run(&mut cmd(&[
+            "up",
+            examples().join("seed.toml").to_str().unwrap(),
+            "--name",
+            &name,
+        ]));
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        let state: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
         let holder = state["holder_pid"].as_i64().unwrap() as i32;
-        let mut sleeper = cmd(&["exec", &name, "h2", "--", "sleep", "300"]).stdout(Stdio::null()).spawn().unwrap();
+        let mut sleeper = cmd(&["exec", &name, "h2", "--", "sleep", "300"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
         // Wait until the sleeper is inside the lab.
         let t = Instant::now();
         let mut inner_pid = None;
         while inner_pid.is_none() && t.elapsed() < Duration::from_secs(5) {
-            inner_pid = std::fs::read_to_string(format!("/proc/{}/task/{}/children", sleeper.id(), sleeper.id()))
-                .ok()
-                .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()));
+            inner_pid = std::fs::read_to_string(format!(
+                "/proc/{}/task/{}/children",
+                sleeper.id(),
+                sleeper.id()
+            ))
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+            });
             std::thread::sleep(Duration::from_millis(5));
         }
         let inner_pid = inner_pid.expect("sleep started in the lab");
         // SAFETY: killing the holder we started, by its PID.
         unsafe { libc::kill(holder, libc::SIGKILL) };
-        assert!(wait_gone(holder as u32, Duration::from_secs(5)), "holder survived SIGKILL");
-        assert!(wait_gone(inner_pid, Duration::from_secs(5)), "process in the lab outlived its holder");
+        assert!(
+            wait_gone(holder as u32, Duration::from_secs(5)),
+            "holder survived SIGKILL"
+        );
+        assert!(
+            wait_gone(inner_pid, Duration::from_secs(5)),
+            "process in the lab outlived its holder"
+        );
         let status = sleeper.wait().unwrap();
         assert!(!status.success());
         let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
@@ -392,15 +568,30 @@ fn sigkill_of_a_persistent_holder_then_down_leaves_nothing() {
         if rootless {
             assert!(mounts.is_empty(), "{mounts:?}");
         } else {
-            assert_eq!(mounts.len(), 4, "root mode keeps the ip-netns mounts until down");
+            assert_eq!(
+                mounts.len(),
+                4,
+                "root mode keeps the ip-netns mounts until down"
+            );
         }
         let o = run(&mut cmd(&["ls"]));
-        assert!(String::from_utf8_lossy(&o.stdout).contains("dead"), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("dead"),
+            "{}",
+            text(&o)
+        );
         let o = run(&mut cmd(&["down", &name]));
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stdout).contains("lost its holder"), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("lost its holder"),
+            "{}",
+            text(&o)
+        );
         let left = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(!left.contains(&format!("/run/netns/{name}-")), "mounts left after down");
+        assert!(
+            !left.contains(&format!("/run/netns/{name}-")),
+            "mounts left after down"
+        );
         assert!(!Path::new(&format!("/run/netns/{name}-h1")).exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -415,7 +606,10 @@ fn sigkill_of_netrig_up_mid_setup_removes_the_lab() {
     for delay_ms in [1u64, 5, 15, 30] {
         let name = unique(&format!("ku{delay_ms}x"));
         let dir = std::env::temp_dir().join(unique(&format!("netrig-ku{delay_ms}-")));
-        let _guard = Down(name.clone(), vec![("NETRIG_STATE_DIR".into(), dir.to_str().unwrap().into())]);
+        let _guard = Down(
+            name.clone(),
+            vec![("NETRIG_STATE_DIR".into(), dir.to_str().unwrap().into())],
+        );
         let mut child = netrig()
             .arg("up")
             .arg(&file)
@@ -444,8 +638,14 @@ fn sigkill_of_netrig_up_mid_setup_removes_the_lab() {
         while (state.exists() || mounted()) && t.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(!state.exists(), "state left after killing `up` at {delay_ms} ms");
-        assert!(!mounted(), "namespace mounts left after killing `up` at {delay_ms} ms");
+        assert!(
+            !state.exists(),
+            "state left after killing `up` at {delay_ms} ms"
+        );
+        assert!(
+            !mounted(),
+            "namespace mounts left after killing `up` at {delay_ms} ms"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
     let _ = std::fs::remove_file(file);
@@ -463,7 +663,10 @@ fn host_snapshot() -> std::collections::BTreeMap<String, String> {
         &["-6", "-j", "rule", "show"],
     ] {
         let o = Command::new("ip").args(args).output().unwrap();
-        m.insert(format!("ip {}", args.join(" ")), String::from_utf8_lossy(&o.stdout).to_string());
+        m.insert(
+            format!("ip {}", args.join(" ")),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+        );
     }
     fn walk(dir: &Path, m: &mut std::collections::BTreeMap<String, String>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -487,7 +690,11 @@ fn the_host_namespace_is_unchanged_by_labs() {
     std::thread::sleep(Duration::from_millis(50));
     let b = host_snapshot();
     let stable: Vec<&String> = a.keys().filter(|k| b.get(*k) == a.get(*k)).collect();
-    assert!(stable.len() > 100, "too little to compare: {}", stable.len());
+    assert!(
+        stable.len() > 100,
+        "too little to compare: {}",
+        stable.len()
+    );
 
     let name = unique("hs");
     let dir = std::env::temp_dir().join(unique("netrig-hs-"));
@@ -496,11 +703,24 @@ fn the_host_namespace_is_unchanged_by_labs() {
         if rootless {
             envs.push(("NETRIG_ROOTLESS", "1"));
         }
-        let _guard = Down(name.clone(), envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let _guard = Down(
+            name.clone(),
+            envs.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
         for file in ["seed.toml", "lan.toml"] {
-            let o = run(netrig().arg("up").arg(examples().join(file)).args(["--name", &name]).envs(envs.iter().copied()));
+            let o = run(netrig()
+                .arg("up")
+                .arg(examples().join(file))
+                .args(["--name", &name])
+                .envs(envs.iter().copied()));
             assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-            let o = run(netrig().args(["exec", &name, "h1", "--", "ip", "link", "set", "eth0", "mtu", "1400"]).envs(envs.iter().copied()));
+            let o = run(netrig()
+                .args([
+                    "exec", &name, "h1", "--", "ip", "link", "set", "eth0", "mtu", "1400",
+                ])
+                .envs(envs.iter().copied()));
             assert_eq!(o.status.code(), Some(0), "{}", text(&o));
             let o = run(netrig().args(["down", &name]).envs(envs.iter().copied()));
             assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -513,7 +733,11 @@ fn the_host_namespace_is_unchanged_by_labs() {
         .filter(|k| c.get(**k) != a.get(**k))
         .map(|k| format!("{k}: {:?} -> {:?}", a.get(*k), c.get(*k)))
         .collect();
-    assert!(changed.is_empty(), "the host namespace changed:\n{}", changed.join("\n"));
+    assert!(
+        changed.is_empty(),
+        "the host namespace changed:\n{}",
+        changed.join("\n")
+    );
 }
 
 #[test]
@@ -524,9 +748,18 @@ fn graph_prints_dot_and_svg() {
     assert!(dot.starts_with("graph \"seed\" {"), "{dot}");
     assert!(dot.contains("\"r1\" -- \"h2\""), "{dot}");
     assert!(dot.contains("198.51.100.1/24"));
-    assert!(dot.contains("shape=doubleoctagon"), "routers are drawn apart");
-    let o = run(netrig().arg("graph").arg("--svg").arg(examples().join("lan.toml")));
+    assert!(
+        dot.contains("shape=doubleoctagon"),
+        "routers are drawn apart"
+    );
+    let o = run(netrig()
+        .arg("graph")
+        .arg("--svg")
+        .arg(examples().join("lan.toml")));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let svg = String::from_utf8_lossy(&o.stdout);
-    assert!(svg.contains("<svg") && svg.contains("lan0") && svg.contains("srv"), "{svg}");
+    assert!(
+        svg.contains("<svg") && svg.contains("lan0") && svg.contains("srv"),
+        "{svg}"
+    );
 }
