@@ -1,1 +1,67 @@
-//! netrig-run
+//! netrig-run: the runner. Scenario files and executables become cases; each
+//! case runs in its own freshly exec'd process, lab and PID namespace; the
+//! runner alone owns timeouts and kills whole process trees; results come out
+//! as console lines, KTAP, TAP, JUnit, JSON and a results folder.
+//!
+//! # Flow
+//!
+//! [`discover`] walks suite folders: `*.toml` files with steps, a matrix or a
+//! `topology =` reference are scenarios (expanded by `netrig_spec::scenario`
+//! into one case per variant x matrix point); bare topologies are skipped;
+//! executable files are cases of their own. [`runner::run`] checks
+//! requirements (unmet ones are skips with the reason, no process started),
+//! orders cases longest-first by the durations earlier runs remembered,
+//! and gives each to a worker thread, which re-executes the netrig binary as
+//! `netrig __case DIR` ([`case::case_main`]).
+//!
+//! # Process model (design.md section 3)
+//!
+//! ```text
+//! runner (threads) ── spawn, own process group, PDEATHSIG ──► case process
+//!      ▲   heartbeat pipe (fd 3): "hb", "step N NAME", "done"      │ rootless: user ns
+//!      │                                                           │ root: new net ns
+//!      │                                                           ▼ unshare(PID), fork
+//!      └──────────────── result.json ◄──────────── PID 1: lab, steps, processes
+//! ```
+//!
+//! On timeout the runner SIGKILLs the case's process group; PID 1 follows by
+//! PDEATHSIG and the kernel ends every process of its PID namespace. A case
+//! that writes no `result.json` is broken; heartbeats tell a stuck case (none
+//! for a second) from a slow one in the timeout message.
+//!
+//! # Steps and expectations
+//!
+//! Step kinds live in `netrig_spec::scenario::StepKind` and run in
+//! [`steps`]. To add one: a raw field and a variant in the spec crate (see its
+//! module docs), then an arm in `Ctx::exec_kind` returning `Ok((message,
+//! verdicts))` or a `Fail`/`Broken` problem. Statistical expectations go
+//! through netrig-judge (`expect.split` -> `judge_split` over distinct flows
+//! per path, `expect.affinity` -> `judge_affinity`), and their verdicts are
+//! kept in the step's result, so the JSON report carries the numbers and the
+//! false-failure bound.
+//!
+//! # Executables
+//!
+//! Any executable file under a suite folder is a case. Its lab is a sibling
+//! `<stem>.toml` topology or `# netrig: topology=PATH node=NAME timeout=30s
+//! requires=root xfail=REASON` in its first lines; without one it runs in an
+//! empty network namespace. Inside, `NETRIG_LAB`, `NETRIG_NODE`,
+//! `NETRIG_NODES` and `NETRIG_STATE_DIR` make `netrig exec $NETRIG_LAB h2 --
+//! cmd` work (the case process poses as the lab's holder; nothing is
+//! mounted). Exit 0 passes, 4 skips (kselftest), anything else fails; KTAP/TAP
+//! result lines it prints become subtests.
+
+pub mod case;
+pub mod discover;
+pub mod procs;
+pub mod report;
+pub mod requires;
+pub mod result;
+pub mod runner;
+pub mod steps;
+pub mod tapparse;
+
+pub use discover::{discover, CaseDef, CaseSource, DiscoverError};
+pub use report::Format;
+pub use result::{CaseResult, RunReport, State, Stats, SubResult};
+pub use runner::{run, Event, RunOptions};

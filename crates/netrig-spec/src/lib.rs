@@ -9,6 +9,7 @@ mod error;
 mod model;
 pub mod net;
 mod parse;
+pub mod scenario;
 
 pub use error::{Source, SpecError, SpecErrors};
 pub use model::*;

@@ -383,6 +383,22 @@ impl Capture {
         n
     }
 
+    /// Block until the ring may have a packet for [`Capture::drain`], or
+    /// `timeout` passes (an interrupting signal also ends the wait, so a
+    /// caller can check a stop flag). Returns whether the socket is readable.
+    pub fn wait(&self, timeout: Duration) -> Result<bool> {
+        if self.block_ready(self.cur) {
+            return Ok(true);
+        }
+        let mut fds = [libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLERR,
+            revents: 0,
+        }];
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        Ok(sys::poll_fds(&mut fds, ms)? > 0)
+    }
+
     /// Collect packets until `stop` says so.
     pub fn collect(&mut self, stop: StopWhen) -> Result<Vec<Packet>> {
         Ok(collect_many(&mut [self], stop)?.pop().unwrap_or_default())

@@ -28,7 +28,8 @@
 //! TPACKET_V2 TX ring, pacing) → [`capture`] (TPACKET_V3 RX ring) →
 //! [`decode`] (summaries, match predicates, expectations) and [`pcapng`].
 //! [`mod@ping`] and [`probe`] work at the socket level; [`neigh`] resolves next
-//! hops over rtnetlink.
+//! hops over rtnetlink. [`perf`] counts kernel tracepoint hits (system-wide,
+//! not per namespace) through `perf_event_open`.
 
 pub mod checksum;
 pub mod error;
@@ -58,7 +59,10 @@ pub use decode::{summary, Decoded, Expect, Match, MatchProto, Outcome, Quantity,
 pub mod ping;
 
 pub use ping::{ping, PingMode, PingOptions, PingResult};
+pub mod perf;
 pub mod probe;
+
+pub use perf::{PerfError, TracepointCounter};
 
 pub use probe::{
     probe_client, ProbeClientOptions, ProbeOutcome, ProbeProto, ProbeRecord, ProbeReport,

@@ -348,3 +348,10 @@ pub fn resolve_mac(ifindex: i32, ifname: &str, dst: IpAddr, timeout: Duration) -
         nap = (nap * 2).min(Duration::from_millis(20));
     }
 }
+
+/// The name of interface `ifindex` in the calling thread's namespace.
+pub fn ifname_of(ifindex: i32) -> Option<String> {
+    // Any socket serves SIOCGIFNAME; a UDP one needs no privilege.
+    let fd = sys::socket(libc::AF_INET, libc::SOCK_DGRAM, 0, "socket").ok()?;
+    sys::ifname(&fd, ifindex)
+}

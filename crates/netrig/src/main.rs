@@ -6,6 +6,8 @@
 
 mod graph;
 mod labcmd;
+mod runcmd;
+mod wirecmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -84,6 +86,42 @@ enum Cmd {
         #[arg(long)]
         svg: bool,
     },
+    /// Send packets from a node: flows with address and port ranges, rate, count, tags.
+    Gen(wirecmd::GenArgs),
+    /// Ping from a node (exit 0 if any reply, 1 if none, 2 on error).
+    Ping(wirecmd::PingArgs),
+    /// Capture on a node's interface into a pcapng file; prints ring drops.
+    Capture(wirecmd::CaptureArgs),
+    /// TCP/UDP probe server and client (which node answered each connection).
+    Probe(wirecmd::ProbeArgs),
+    /// Interface counters (snapshot, --diff, --watch) and tracepoint hit counts.
+    Counters(wirecmd::CountersArgs),
+    /// Run scenarios and executable tests, each in its own lab and process.
+    ///
+    /// PATHs are suite folders, scenario files or executables; other words
+    /// filter case names. Scenario keys: topology = "file.toml" (or embedded
+    /// nodes/links/routes), timeout = "30s", requires = { root, kconfig,
+    /// commands, kernel }, variants = { family = ["ipv4","ipv6"] } (a case per
+    /// combination, `{family}` substituted in steps), [matrix] clients/servers
+    /// (every client against every server), xfail = "reason", and [[steps]]
+    /// with one action each: run, daemon, wait_port, wait_log, ping, sysctl,
+    /// link, counters, sleep, traffic, serve, probe, capture, plus optional
+    /// name, node, timeout and expect. Executables pass with exit 0, skip
+    /// with 4, and may use `netrig exec $NETRIG_LAB NODE -- cmd`.
+    /// Exit codes: 0 all passed or skipped, 1 failures, 2 bad input, 3 broken
+    /// or timed out.
+    #[command(
+        after_help = "Examples:\n  netrig run examples\n  netrig run examples ping -j 1\n  netrig run suite/ --format junit -o junit.xml\n  netrig run suite/ --partition 2/4 --format json -o shard2.json\n  netrig run suite/ --repeat 20 --fail-fast"
+    )]
+    Run(runcmd::RunArgs),
+    /// List the cases `netrig run` would run with the same arguments.
+    List(runcmd::ListArgs),
+    /// Work with reports (merge partitions).
+    #[command(subcommand)]
+    Report(runcmd::ReportCmd),
+    /// Internal: run one case (started by `netrig run`).
+    #[command(name = "__case", hide = true)]
+    Case { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -112,6 +150,15 @@ fn main() -> ExitCode {
         Cmd::Exec { lab, node, cmd } => labcmd::exec(&lab, &node, &cmd),
         Cmd::Shell { lab, node } => labcmd::shell(&lab, &node),
         Cmd::Graph { file, svg } => graph::graph(&file, svg),
+        Cmd::Gen(a) => wirecmd::gen(a),
+        Cmd::Ping(a) => wirecmd::ping(a),
+        Cmd::Capture(a) => wirecmd::capture(a),
+        Cmd::Probe(a) => wirecmd::probe(a),
+        Cmd::Counters(a) => wirecmd::counters(a),
+        Cmd::Run(a) => runcmd::run(&a),
+        Cmd::List(a) => runcmd::list(&a),
+        Cmd::Report(c) => runcmd::report_cmd(&c),
+        Cmd::Case { dir } => runcmd::case(&dir),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,426 @@
+//! The case process: what `netrig __case DIR` runs, freshly exec'd by the
+//! runner so that it starts single-threaded.
+//!
+//! Order matters and is why this is a separate process at all:
+//! 1. rootless: enter a user namespace (refused once a second thread exists);
+//!    root: unshare a network namespace so that nothing a case does, even an
+//!    executable without a lab, can touch the host's;
+//! 2. unshare a PID namespace and fork the case supervisor as its PID 1 with
+//!    `PR_SET_PDEATHSIG(SIGKILL)`: when the runner kills this process's group
+//!    at the timeout, PID 1 dies and the kernel kills everything in the
+//!    namespace, including daemons that double-forked or changed group;
+//! 3. PID 1 builds the lab, runs the steps, writes `result.json`, exits.
+//!
+//! Progress goes to the runner over a pipe (fd `NETRIG_HEARTBEAT_FD`): a
+//! `hb` line every 200 ms from a separate thread, `step N NAME` as steps
+//! start. A case whose heartbeats stop is stuck (a process in the kernel);
+//! one that keeps beating in the same step is slow.
+
+use crate::discover::{CaseDef, CaseSource};
+use crate::result::{CaseResult, ProcRecord, State, SubResult};
+use crate::steps::Ctx;
+use netrig_lab::{persist::LabState, BuildOptions, Lab, Mode};
+use std::io::Write;
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const HEARTBEAT_FD_ENV: &str = "NETRIG_HEARTBEAT_FD";
+/// The file in a case folder that tells the case process what to run.
+pub const SPEC_FILE: &str = "case.json";
+pub const RESULT_FILE: &str = "result.json";
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
+
+/// What the runner hands a case process.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CaseSpec {
+    pub def: CaseDef,
+    pub mode: Mode,
+    pub pause_on_fail: bool,
+    /// The netrig binary, put first on PATH for executables (`netrig exec`).
+    pub exe: PathBuf,
+}
+
+/// The runner's end of the progress pipe, shared by the heartbeat thread.
+#[derive(Clone)]
+struct Events(Option<Arc<Mutex<std::fs::File>>>);
+
+impl Events {
+    fn send(&self, line: &str) {
+        if let Some(f) = &self.0 {
+            if let Ok(mut f) = f.lock() {
+                // One write per line: atomic on a pipe below PIPE_BUF.
+                let mut l = line.replace('\n', " ");
+                l.truncate(400);
+                l.push('\n');
+                let _ = f.write_all(l.as_bytes());
+            }
+        }
+    }
+}
+
+/// Entry point of the case process. Call first thing, while single-threaded.
+/// Returns the process exit code (0 when a result was written).
+pub fn case_main(dir: &Path) -> i32 {
+    let hb_fd: Option<RawFd> = std::env::var(HEARTBEAT_FD_ENV).ok().and_then(|v| v.parse().ok());
+    if let Some(fd) = hb_fd {
+        // Daemons must not inherit it, or the runner would never see EOF.
+        // SAFETY: fcntl on a descriptor number the runner gave us.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    let spec: CaseSpec = match std::fs::read_to_string(dir.join(SPEC_FILE))
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("netrig case: reading {}: {e}", dir.join(SPEC_FILE).display());
+            return 2;
+        }
+    };
+    let mut warnings = Vec::new();
+    let isolated = match spec.mode {
+        Mode::Rootless => netrig_lab::ns::enter_rootless(),
+        // SAFETY: unshare of the network namespace, single-threaded.
+        Mode::Root => match unsafe { libc::unshare(libc::CLONE_NEWNET) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        },
+    };
+    if let Err(e) = isolated {
+        let r = CaseResult::new(&spec.def.name, &source_str(&spec.def), State::Broken, format!("isolating the case: {e}"));
+        write_result(dir, &r);
+        return 0;
+    }
+    // SAFETY: single-threaded; a new PID namespace for our next child.
+    if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+        warnings.push(format!(
+            "no PID namespace ({}): stray processes are ended by process group only",
+            std::io::Error::last_os_error()
+        ));
+        return supervise(&spec, dir, hb_fd, warnings);
+    }
+    // SAFETY: plain syscalls in a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        warnings.push(format!("fork: {}", std::io::Error::last_os_error()));
+        return supervise(&spec, dir, hb_fd, warnings);
+    }
+    if pid == 0 {
+        // SAFETY: as above. (getppid() is 0 here: our parent lives outside
+        // our PID namespace. Should it die before this prctl, we are still in
+        // its process group, which the runner kills.)
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        }
+        let code = supervise(&spec, dir, hb_fd, warnings);
+        // SAFETY: leave without unwinding into the parent's state.
+        unsafe { libc::_exit(code) };
+    }
+    // The intermediate: keep the heartbeat fd closed here so that EOF means
+    // PID 1 is gone, and wait.
+    if let Some(fd) = hb_fd {
+        // SAFETY: closing our copy of the descriptor.
+        unsafe { libc::close(fd) };
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)) {
+            break;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        1
+    }
+}
+
+fn source_str(def: &CaseDef) -> String {
+    def.source_path().display().to_string()
+}
+
+fn write_result(dir: &Path, r: &CaseResult) {
+    let tmp = dir.join(".result.json.tmp");
+    if let Ok(text) = serde_json::to_string_pretty(r) {
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, dir.join(RESULT_FILE));
+        }
+    }
+}
+
+/// PID 1 of the case: do the work and always write a result.
+fn supervise(spec: &CaseSpec, dir: &Path, hb_fd: Option<RawFd>, warnings: Vec<String>) -> i32 {
+    // SAFETY: the descriptor is ours from here on (the intermediate closed its copy).
+    let events = Events(hb_fd.map(|fd| Arc::new(Mutex::new(unsafe { std::fs::File::from_raw_fd(fd) }))));
+    let hb = events.clone();
+    std::thread::spawn(move || loop {
+        hb.send("hb");
+        std::thread::sleep(HEARTBEAT_EVERY);
+    });
+    let t0 = Instant::now();
+    let mut r = match &spec.def.source {
+        CaseSource::Scenario { file, case } => run_scenario(spec, file, case, dir, t0, &events),
+        CaseSource::Exec { path, topology, node } => {
+            run_exec(spec, path, topology.as_deref(), node.as_deref(), dir, t0, &events)
+        }
+    };
+    r.warnings.splice(0..0, warnings);
+    r.duration_s = t0.elapsed().as_secs_f64();
+    write_result(dir, &r);
+    events.send("done");
+    0
+}
+
+fn build(topo: &netrig_spec::Topology) -> Result<Lab, String> {
+    let opts = BuildOptions::default();
+    let chain = |e: netrig_lab::LabError| netrig_lab::persist::error_chain(&e);
+    let lab = Lab::build(topo, &opts).map_err(chain)?;
+    // Links report up a moment before their qdisc works; see runner_support.
+    netrig_lab::runner_support::wait_qdiscs(&lab, opts.ready_timeout).map_err(chain)?;
+    Ok(lab)
+}
+
+fn run_scenario(spec: &CaseSpec, file: &Path, case: &str, dir: &Path, t0: Instant, events: &Events) -> CaseResult {
+    let src = file.display().to_string();
+    let broken = |msg: String| CaseResult::new(&spec.def.name, &src, State::Broken, msg);
+    let sc = match netrig_spec::scenario::load_scenario(file) {
+        Ok(s) => s,
+        Err(e) => return broken(format!("loading the scenario: {e}")),
+    };
+    let Some(c) = sc.cases.iter().find(|c| c.name == case) else {
+        return broken(format!("the scenario no longer has a case `{case}`"));
+    };
+    events.send("setup");
+    let lab = match &sc.topology {
+        Some(t) if !t.nodes.is_empty() => match build(t) {
+            Ok(l) => Some(l),
+            Err(e) => return broken(format!("building the lab: {e}")),
+        },
+        _ => None,
+    };
+    let mut ctx = Ctx::new(lab, dir.to_path_buf(), t0);
+    let mut subtests: Vec<SubResult> = Vec::new();
+    let mut verdict: Option<(State, String)> = None;
+    for step in &c.steps {
+        if let Some((_, why)) = &verdict {
+            subtests.push(SubResult {
+                index: step.index,
+                name: step.name.clone(),
+                state: State::Skip,
+                message: format!("not run: {why}"),
+                duration_s: 0.0,
+                verdicts: Vec::new(),
+            });
+            continue;
+        }
+        events.send(&format!("step {} {}", step.index, step.name));
+        let mut res = ctx.exec_step(step);
+        // `expect.fail = true`: this step is known to fail; the case is xfail.
+        if step.expect.fail == Some(true) {
+            res.state = match res.state {
+                State::Fail => State::Xfail,
+                State::Pass => {
+                    res.message = format!("passed although marked expect.fail {}", res.message);
+                    State::Fail
+                }
+                s => s,
+            };
+        }
+        if !res.state.ok() {
+            let first = res.message.lines().next().unwrap_or("").to_string();
+            verdict = Some((res.state, format!("step {} `{}` {}: {first}", step.index, step.name, res.state)));
+        } else if res.state == State::Xfail && verdict.is_none() {
+            subtests.push(res);
+            continue;
+        }
+        subtests.push(res);
+    }
+    finish(spec, &src, ctx, subtests, verdict, events)
+}
+
+fn finish(
+    spec: &CaseSpec,
+    src: &str,
+    mut ctx: Ctx,
+    subtests: Vec<SubResult>,
+    verdict: Option<(State, String)>,
+    events: &Events,
+) -> CaseResult {
+    let xfailed = subtests.iter().any(|s| s.state == State::Xfail);
+    let (state, reason) = match verdict {
+        Some((s, why)) => (s, why),
+        None if xfailed => (State::Xfail, "a step marked expect.fail failed as expected".to_string()),
+        None => (State::Pass, String::new()),
+    };
+    let mut r = CaseResult::new(&spec.def.name, src, state, reason);
+    r.subtests = subtests;
+    if !state.ok() && spec.pause_on_fail && ctx.lab.is_some() {
+        pause(spec, &ctx, &mut r, events);
+    }
+    ctx.teardown(!state.ok());
+    r.processes = ctx
+        .procs
+        .iter()
+        .chain(ctx.daemons.iter())
+        .map(|p| p.rec.clone())
+        .collect::<Vec<ProcRecord>>();
+    r.warnings.append(&mut ctx.warnings);
+    r
+}
+
+/// Our PID as the host's /proc sees it (we are PID 1 in our own namespace).
+fn host_pid() -> Option<i32> {
+    std::fs::read_link("/proc/self").ok()?.to_str()?.parse().ok()
+}
+
+fn start_time(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
+            rest.split_whitespace().nth(19)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Make this process look like a persistent-lab holder to `netrig exec`: a
+/// state file naming our PID and the descriptors of the node namespaces.
+/// Nothing is mounted, so nothing outlives the case.
+fn publish(state_dir: &Path, name: &str, file: &str, ctx: &Ctx, mode: Mode) -> Result<LabState, String> {
+    let lab = ctx.lab.as_ref().ok_or("no lab")?;
+    let pid = host_pid().ok_or("cannot tell our host PID")?;
+    use std::os::fd::AsRawFd;
+    let state = LabState {
+        name: name.to_string(),
+        file: file.to_string(),
+        mode,
+        holder_pid: pid,
+        holder_start: start_time(pid),
+        nodes: lab
+            .node_names()
+            .filter_map(|n| lab.netns(n).ok().map(|fd| (n.to_string(), fd.as_raw_fd())))
+            .collect(),
+        netns_mounts: Vec::new(),
+        created_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    std::fs::create_dir_all(state_dir).map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
+    let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
+    std::fs::write(state_dir.join(format!("{name}.json")), text).map_err(|e| e.to_string())?;
+    Ok(state)
+}
+
+/// `--pause-on-fail`: publish the lab, tell the runner, and wait to be killed.
+fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
+    let name = format!("failed-{}", std::process::id().max(host_pid().unwrap_or(0) as u32));
+    let dir = netrig_lab::persist::state_dir();
+    match publish(&dir, &name, &spec.def.source_path().display().to_string(), ctx, spec.mode) {
+        Ok(st) => {
+            // The result goes out first: the runner reports it while we wait.
+            r.warnings.push(format!("paused as lab `{name}`"));
+            if let Some(d) = ctx.dir.to_str() {
+                write_result(Path::new(d), r);
+            }
+            let nodes: Vec<&str> = st.nodes.iter().map(|(n, _)| n.as_str()).collect();
+            events.send(&format!("paused {name} {}", nodes.join(",")));
+            // The runner ends us (SIGKILL) once the user is done; the state
+            // file goes with the runner's cleanup.
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+        Err(e) => r.warnings.push(format!("cannot pause: {e}")),
+    }
+}
+
+fn run_exec(
+    spec: &CaseSpec,
+    path: &Path,
+    topology: Option<&Path>,
+    node: Option<&str>,
+    dir: &Path,
+    t0: Instant,
+    events: &Events,
+) -> CaseResult {
+    let src = path.display().to_string();
+    let broken = |msg: String| CaseResult::new(&spec.def.name, &src, State::Broken, msg);
+    events.send("setup");
+    let lab = match topology {
+        None => None,
+        Some(t) => match netrig_spec::load_topology(t) {
+            Err(e) => return broken(format!("loading {}: {e}", t.display())),
+            Ok(topo) => match build(&topo) {
+                Ok(l) => Some(l),
+                Err(e) => return broken(format!("building the lab: {e}")),
+            },
+        },
+    };
+    let mut ctx = Ctx::new(lab, dir.to_path_buf(), t0);
+    let node = node
+        .map(str::to_string)
+        .or_else(|| ctx.lab.as_ref().and_then(|l| l.node_names().next().map(str::to_string)));
+    let lab_name = format!("case-{}", host_pid().unwrap_or(0));
+    let state_dir = dir.join("state");
+    let mut env: Vec<(String, String)> = vec![("NETRIG_CASE_DIR".into(), dir.display().to_string())];
+    if ctx.lab.is_some() {
+        let topo_file = topology.map(|t| t.display().to_string()).unwrap_or_default();
+        if let Err(e) = publish(&state_dir, &lab_name, &topo_file, &ctx, spec.mode) {
+            return broken(format!("publishing the lab for `netrig exec`: {e}"));
+        }
+        let nodes: Vec<String> = ctx.lab.as_ref().map(|l| l.node_names().map(str::to_string).collect()).unwrap_or_default();
+        env.push(("NETRIG_LAB".into(), lab_name.clone()));
+        env.push(("NETRIG_STATE_DIR".into(), state_dir.display().to_string()));
+        env.push(("NETRIG_NODES".into(), nodes.join(" ")));
+        if let Some(n) = &node {
+            env.push(("NETRIG_NODE".into(), n.clone()));
+        }
+    }
+    if let Some(bin_dir) = spec.exe.parent() {
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        env.push(("PATH".into(), format!("{}:{path_var}", bin_dir.display())));
+    }
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let cwd = abs.parent().map(Path::to_path_buf);
+    events.send(&format!("step 1 {}", spec.def.name));
+    let prog = abs.display().to_string();
+    let mut p = match ctx.start(node.as_deref(), "test", &prog, &[], &env, cwd.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return broken(e),
+    };
+    let _ = p.wait_timeout(None);
+    p.finish();
+    let out = p.stdout();
+    let rec = p.rec.clone();
+    ctx.procs.push(p);
+    let subtests = crate::tapparse::parse_results(&out);
+    let verdict = match (rec.exit, rec.signal) {
+        (Some(0), _) => None,
+        (Some(4), _) => {
+            // kselftest's KSFT_SKIP; take the reason from its last SKIP line.
+            let why = out
+                .lines()
+                .rev()
+                .find_map(|l| l.split_once("SKIP").map(|(_, r)| r.trim_start_matches([':', ' ']).trim().to_string()))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "the test exited with 4 (skip)".into());
+            Some((State::Skip, why))
+        }
+        (Some(c), _) => Some((State::Fail, format!("exit status {c}"))),
+        (None, Some(s)) => Some((State::Fail, format!("killed by signal {s}"))),
+        _ => Some((State::Broken, "no exit status".into())),
+    };
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let mut r = finish(spec, &src, ctx, subtests, verdict.clone(), events);
+    if let Some((State::Skip, why)) = verdict {
+        r.state = State::Skip;
+        r.reason = why;
+    }
+    r.output = crate::procs::tail(&format!("{}{}", out, rec.exit.map(|_| "").unwrap_or("")), 20);
+    r
+}

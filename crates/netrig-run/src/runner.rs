@@ -1,0 +1,474 @@
+//! Scheduling cases onto worker threads, one case process each; the runner
+//! alone owns timeouts and kills whole process trees.
+
+use crate::case::{CaseSpec, HEARTBEAT_EVERY, HEARTBEAT_FD_ENV, RESULT_FILE, SPEC_FILE};
+use crate::discover::CaseDef;
+use crate::requires::Host;
+use crate::result::{CaseResult, RunReport, State, SubResult};
+use netrig_lab::Mode;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The binary that understands `__case DIR` (normally netrig itself).
+    pub exe: PathBuf,
+    pub jobs: usize,
+    pub repeat: u32,
+    pub retries: u32,
+    pub fail_fast: bool,
+    pub pause_on_fail: bool,
+    /// Root of the results folders; the run goes to `<results>/<tag>/`.
+    pub results: PathBuf,
+    pub tag: String,
+    pub mode: Mode,
+}
+
+/// Events the runner reports while it runs (for consoles and progress).
+pub enum Event<'a> {
+    Started { name: &'a str },
+    Finished(&'a CaseResult),
+}
+
+/// Sortable, readable `YYYYmmdd-HHMMSS` in UTC, without a date crate.
+pub fn default_tag() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A case name as a folder name.
+pub fn dir_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+        .collect();
+    if s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+const DURATIONS: &str = ".durations.json";
+
+fn load_durations(results: &Path) -> BTreeMap<String, f64> {
+    std::fs::read_to_string(results.join(DURATIONS))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+struct Job {
+    def: CaseDef,
+    repeat: u32,
+}
+
+/// Run `cases`; `on_event` is called on the calling thread as cases start and
+/// end. Returns the report; also writes the results folder.
+pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Event)) -> RunReport {
+    let t0 = Instant::now();
+    let run_dir = opts.results.join(&opts.tag);
+    let _ = std::fs::create_dir_all(&run_dir);
+    let mut host = Host::probe(opts.mode);
+    let durations = load_durations(&opts.results);
+    let mut results: Vec<CaseResult> = Vec::new();
+    let mut queue: Vec<Job> = Vec::new();
+    for def in cases {
+        if let Some(why) = host.unmet(&def.requires) {
+            for r in 1..=opts.repeat {
+                let mut res = CaseResult::new(&def.name, &def.source_path().display().to_string(), State::Skip, why.clone());
+                res.repeat = r;
+                on_event(Event::Finished(&res));
+                results.push(res);
+            }
+            continue;
+        }
+        for r in 1..=opts.repeat {
+            queue.push(Job { def: def.clone(), repeat: r });
+        }
+    }
+    // Longest first, by what earlier runs measured; unknown cases first of
+    // all, since they may be the long ones. Keeps the tail of a parallel run short.
+    queue.sort_by(|a, b| {
+        let da = durations.get(&a.def.name).copied().unwrap_or(f64::INFINITY);
+        let db = durations.get(&b.def.name).copied().unwrap_or(f64::INFINITY);
+        db.partial_cmp(&da).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let pause_lock = Arc::new(Mutex::new(()));
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let jobs = opts.jobs.max(1);
+    let mut workers = Vec::new();
+    for _ in 0..jobs {
+        let (queue, stop, tx, opts, run_dir, pause_lock) =
+            (queue.clone(), stop.clone(), tx.clone(), opts.clone(), run_dir.clone(), pause_lock.clone());
+        // Each worker spawns its case processes and lives until the queue is
+        // empty: PR_SET_PDEATHSIG fires when the spawning *thread* exits.
+        workers.push(std::thread::spawn(move || loop {
+            let job = match queue.lock() {
+                Ok(mut q) => q.pop_front(),
+                Err(_) => None,
+            };
+            let Some(job) = job else { break };
+            if stop.load(Ordering::SeqCst) {
+                let mut r = CaseResult::new(&job.def.name, &job.def.source_path().display().to_string(), State::Skip, "not run: --fail-fast stopped the run");
+                r.repeat = job.repeat;
+                let _ = tx.send(Msg::Done(Box::new(r)));
+                continue;
+            }
+            let _ = tx.send(Msg::Started(job.def.name.clone()));
+            let r = run_with_retries(&job, &opts, &run_dir, &pause_lock);
+            if opts.fail_fast && !r.state.ok() {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let _ = tx.send(Msg::Done(Box::new(r)));
+        }));
+    }
+    drop(tx);
+    for msg in rx {
+        match msg {
+            Msg::Started(n) => on_event(Event::Started { name: &n }),
+            Msg::Done(r) => {
+                on_event(Event::Finished(&r));
+                results.push(*r);
+            }
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    let report = RunReport {
+        tag: opts.tag.clone(),
+        duration_s: t0.elapsed().as_secs_f64(),
+        mode: opts.mode.to_string(),
+        kernel: host.kernel.clone(),
+        cases: results,
+    };
+    save(&report, opts, &run_dir, durations);
+    report
+}
+
+enum Msg {
+    Started(String),
+    Done(Box<CaseResult>),
+}
+
+fn save(report: &RunReport, opts: &RunOptions, run_dir: &Path, mut durations: BTreeMap<String, f64>) {
+    for c in &report.cases {
+        if matches!(c.state, State::Pass | State::Fail | State::Xfail) {
+            durations.insert(c.name.clone(), c.duration_s);
+        }
+    }
+    if let Ok(t) = serde_json::to_string_pretty(&durations) {
+        let _ = std::fs::write(opts.results.join(DURATIONS), t);
+    }
+    if let Ok(t) = serde_json::to_string_pretty(report) {
+        let _ = std::fs::write(run_dir.join("report.json"), t);
+    }
+    let _ = std::fs::write(run_dir.join("report.ktap"), crate::report::ktap(report));
+    let _ = std::fs::write(run_dir.join("junit.xml"), crate::report::junit(report));
+    let latest = opts.results.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(&opts.tag, &latest);
+}
+
+fn run_with_retries(job: &Job, opts: &RunOptions, run_dir: &Path, pause_lock: &Mutex<()>) -> CaseResult {
+    let mut attempt = 1;
+    loop {
+        let mut dir = dir_name(&job.def.name);
+        if job.repeat > 1 {
+            dir.push_str(&format!(".rep{}", job.repeat));
+        }
+        if attempt > 1 {
+            dir.push_str(&format!(".try{attempt}"));
+        }
+        let case_dir = run_dir.join(dir);
+        let mut r = run_once(&job.def, opts, &case_dir, pause_lock);
+        r.attempt = attempt;
+        r.repeat = job.repeat;
+        r.dir = Some(case_dir.display().to_string());
+        apply_xfail(&job.def, &mut r);
+        if r.state.ok() || attempt > opts.retries || r.state == State::Skip {
+            r.flaky = attempt > 1 && r.state == State::Pass;
+            return r;
+        }
+        attempt += 1;
+    }
+}
+
+/// `xfail = "reason"`: a failure is expected; a pass is news (XPASS) and fails.
+fn apply_xfail(def: &CaseDef, r: &mut CaseResult) {
+    let Some(why) = &def.xfail else { return };
+    match r.state {
+        State::Fail => {
+            r.reason = format!("expected failure ({why}): {}", r.reason);
+            r.state = State::Xfail;
+        }
+        State::Pass => {
+            r.reason = format!("passed, but marked xfail ({why}); remove the mark");
+            r.state = State::Fail;
+        }
+        _ => {}
+    }
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned by nobody else.
+    unsafe { Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))) }
+}
+
+/// What the runner learned from a case's progress lines.
+#[derive(Default)]
+struct Progress {
+    steps: Vec<String>,
+    last_beat: Option<Instant>,
+    paused: Option<(String, Vec<String>)>,
+    done: bool,
+}
+
+impl Progress {
+    fn line(&mut self, l: &str) {
+        self.last_beat = Some(Instant::now());
+        if let Some(s) = l.strip_prefix("step ") {
+            self.steps.push(s.to_string());
+        } else if let Some(p) = l.strip_prefix("paused ") {
+            let (lab, nodes) = p.split_once(' ').unwrap_or((p, ""));
+            self.paused = Some((lab.to_string(), nodes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()));
+        } else if l == "done" {
+            self.done = true;
+        }
+    }
+}
+
+fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>) -> CaseResult {
+    let src = def.source_path().display().to_string();
+    let broken = |msg: String| CaseResult::new(&def.name, &src, State::Broken, msg);
+    let _ = std::fs::remove_dir_all(dir);
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return broken(format!("creating {}: {e}", dir.display()));
+    }
+    let spec = CaseSpec {
+        def: def.clone(),
+        mode: opts.mode,
+        pause_on_fail: opts.pause_on_fail,
+        exe: opts.exe.clone(),
+    };
+    let write = serde_json::to_string(&spec)
+        .map_err(|e| e.to_string())
+        .and_then(|t| std::fs::write(dir.join(SPEC_FILE), t).map_err(|e| e.to_string()));
+    if let Err(e) = write {
+        return broken(format!("writing the case spec: {e}"));
+    }
+    let (rd, wr) = match pipe() {
+        Ok(p) => p,
+        Err(e) => return broken(format!("pipe: {e}")),
+    };
+    let log = match std::fs::File::create(dir.join("case.log")) {
+        Ok(f) => f,
+        Err(e) => return broken(format!("creating case.log: {e}")),
+    };
+    let log2 = match log.try_clone() {
+        Ok(f) => f,
+        Err(e) => return broken(format!("case.log: {e}")),
+    };
+    let mut cmd = Command::new(&opts.exe);
+    cmd.arg("__case")
+        .arg(dir)
+        .env(HEARTBEAT_FD_ENV, "3")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        // Its own group: Ctrl-C at the terminal reaches only the runner, and
+        // the timeout kill reaches exactly this case.
+        .process_group(0);
+    let wfd = wr.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if wfd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(wfd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // If the runner dies, so does the case (and with it its PID namespace).
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return broken(format!("starting {}: {e}", opts.exe.display())),
+    };
+    drop(wr);
+    let pgid = child.id() as i32;
+    let mut reader = std::io::BufReader::new(std::fs::File::from(rd));
+    let mut prog = Progress::default();
+    let mut deadline = start + def.timeout;
+    let mut timed_out = false;
+    let mut buf = String::new();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            timed_out = true;
+            break;
+        }
+        let wait_ms = (deadline - now).as_millis().min(500) as i32;
+        let mut pfd = libc::pollfd {
+            fd: reader.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // Lines already buffered need no poll.
+        let ready = if !reader.buffer().is_empty() {
+            1
+        } else {
+            // SAFETY: polling one descriptor we own.
+            unsafe { libc::poll(&mut pfd, 1, wait_ms.max(1)) }
+        };
+        if ready <= 0 {
+            continue;
+        }
+        buf.clear();
+        match reader.read_line(&mut buf) {
+            Ok(0) => break, // EOF: PID 1 (and the intermediate) are gone.
+            Ok(_) => {
+                prog.line(buf.trim_end());
+                if let Some((lab, nodes)) = prog.paused.take() {
+                    let paused_at = Instant::now();
+                    hold_paused(&def.name, &lab, &nodes, dir, pause_lock);
+                    // SAFETY: ending the case's process group.
+                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                    let _ = std::fs::remove_file(netrig_lab::persist::state_dir().join(format!("{lab}.json")));
+                    deadline += paused_at.elapsed();
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    if timed_out {
+        // SAFETY: ending the case's process group; its PID 1 takes the PID
+        // namespace down with it (PR_SET_PDEATHSIG), whatever the children did.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+    let status = child.wait();
+    // Drain what is left so that late "step" lines are not lost.
+    let mut rest = String::new();
+    let _ = reader.read_to_string(&mut rest);
+    for l in rest.lines() {
+        prog.line(l);
+    }
+    let elapsed = start.elapsed();
+    let mut r = if timed_out {
+        timeout_result(def, &src, &prog, elapsed)
+    } else {
+        match std::fs::read_to_string(dir.join(RESULT_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
+        {
+            Some(r) => r,
+            None => {
+                let how = match status {
+                    Ok(s) => format!("{s}"),
+                    Err(e) => e.to_string(),
+                };
+                let log = std::fs::read_to_string(dir.join("case.log")).unwrap_or_default();
+                let mut r = broken(format!(
+                    "the case reported nothing (case process: {how}{})",
+                    prog.steps.last().map(|s| format!("; last step started: {s}")).unwrap_or_default()
+                ));
+                r.output = crate::procs::tail(&log, 10);
+                r
+            }
+        }
+    };
+    r.duration_s = elapsed.as_secs_f64();
+    r
+}
+
+fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) -> CaseResult {
+    let beat_age = prog.last_beat.map(|t| t.elapsed());
+    let stuck_after = HEARTBEAT_EVERY * 5;
+    let diagnosis = match beat_age {
+        None => "no heartbeat ever: stuck before the case started".to_string(),
+        Some(a) if a > stuck_after => format!("no heartbeat for {:.1}s: stuck (a process blocked in the kernel?)", a.as_secs_f64()),
+        Some(_) => "heartbeats until the end: alive but slow".to_string(),
+    };
+    let at = prog
+        .steps
+        .last()
+        .map(|s| format!(" in step {s}"))
+        .unwrap_or_else(|| " during setup".into());
+    let mut r = CaseResult::new(
+        &def.name,
+        src,
+        State::Timeout,
+        format!("timed out after {:.1}s{at}; {diagnosis}; killed with every process it started", elapsed.as_secs_f64()),
+    );
+    let n = prog.steps.len();
+    r.subtests = prog
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (idx, name) = s.split_once(' ').unwrap_or(("0", s));
+            SubResult {
+                index: idx.parse().unwrap_or(i + 1),
+                name: name.to_string(),
+                state: if i + 1 == n { State::Timeout } else { State::Pass },
+                message: String::new(),
+                duration_s: 0.0,
+                verdicts: Vec::new(),
+            }
+        })
+        .collect();
+    r
+}
+
+/// `--pause-on-fail`: show how to enter the failed lab and wait for Enter.
+fn hold_paused(case: &str, lab: &str, nodes: &[String], dir: &Path, lock: &Mutex<()>) {
+    let _g = lock.lock();
+    eprintln!("\n*** {case} failed; its lab is kept up as `{lab}` (results: {})", dir.display());
+    for n in nodes {
+        eprintln!("    netrig exec {lab} {n} -- ip -br addr");
+    }
+    if let Some(n) = nodes.first() {
+        eprintln!("    netrig shell {lab} {n}");
+    }
+    eprintln!("*** press Enter to tear it down and go on");
+    let mut s = String::new();
+    let _ = std::io::stdin().read_line(&mut s);
+}

@@ -1,0 +1,1305 @@
+//! Scenarios: a topology plus ordered steps with expectations, requirements,
+//! a timeout, variants and a client x server matrix.
+//!
+//! A scenario file either embeds a topology (the same top-level keys as a
+//! topology file) or names one with `topology = "../seed.toml"` (relative to
+//! the scenario file). Parsing expands variants and the matrix right away, so
+//! every case is checked before anything runs: a typo in the third variant is
+//! an input error (exit 2), not a broken case halfway through a suite.
+//!
+//! # Adding a step kind
+//!
+//! 1. Add an optional field for its action to `RawStep` (its value type is the
+//!    action's own table or a string shorthand) and a variant to [`StepKind`].
+//! 2. Build the variant in `Checker::step_kind` and list which `expect` keys it
+//!    accepts in `allowed_expect` (anything else is rejected with a hint).
+//! 3. Execute it in `netrig-run`'s `steps` module.
+//!
+//! Expectations share one table type ([`Expect`]) so that the runner can carry
+//! them generically; which keys make sense is decided per kind here.
+
+use crate::error::{Source, SpecError, SpecErrors};
+use crate::model::Topology;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Timeout of a scenario that does not set one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A parsed scenario with its cases already expanded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    /// The scenario file as given.
+    pub file: PathBuf,
+    /// The lab every case builds; `None` runs steps in an empty namespace.
+    pub topology: Option<Topology>,
+    pub timeout: Duration,
+    pub requires: Requires,
+    pub xfail: Option<String>,
+    pub tags: Vec<String>,
+    pub cases: Vec<ScenarioCase>,
+}
+
+/// Declarative requirements; an unmet one turns a case into a skip.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Requires {
+    #[serde(default)]
+    pub root: bool,
+    #[serde(default)]
+    pub kconfig: Vec<String>,
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Minimum kernel version, e.g. `5.10`.
+    #[serde(default)]
+    pub kernel: Option<String>,
+}
+
+/// One case of a scenario: one point of the variant x matrix product.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioCase {
+    /// `name`, `name[family=ipv4,weights=2:1]` or `name[curl_x_nc]`.
+    pub name: String,
+    /// Parameter values as substituted into step strings.
+    pub params: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 1-based position in the case.
+    pub index: usize,
+    /// Given by `name =`, or derived from the action (`run h1: ip route`).
+    pub name: String,
+    /// Line of the step in the scenario file.
+    pub line: usize,
+    pub kind: StepKind,
+    pub expect: Expect,
+    /// Bound for this step's own waiting (wait_port, wait_log, run). The
+    /// scenario timeout, owned by the runner, still applies on top.
+    pub timeout: Option<Duration>,
+}
+
+/// What a step does. `node` is `None` when the scenario has no topology.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// Run a shell command in a node and wait for it.
+    Run { node: Option<String>, cmd: String },
+    /// Start a shell command in a node and leave it running until the case ends.
+    Daemon {
+        node: Option<String>,
+        cmd: String,
+        /// Name of its log and of `wait_log` references.
+        name: String,
+    },
+    /// Wait until something listens on a TCP port (or binds a UDP port) in a node.
+    WaitPort {
+        node: Option<String>,
+        port: u16,
+        udp: bool,
+    },
+    /// Wait until a daemon's output contains a string.
+    WaitLog { daemon: String, pattern: String },
+    /// ICMP echo from a node.
+    Ping {
+        from: Option<String>,
+        to: Vec<IpAddr>,
+        count: u32,
+    },
+    /// Set (with `value`) or read a sysctl in a node.
+    Sysctl {
+        node: Option<String>,
+        key: String,
+        value: Option<String>,
+    },
+    /// Bring an interface up or down.
+    Link {
+        node: String,
+        iface: String,
+        up: bool,
+    },
+    /// Read an interface's counters; `save` keeps them under a name, `since`
+    /// turns the expectation into one about the difference to a saved set.
+    Counters {
+        node: String,
+        iface: String,
+        save: Option<String>,
+        since: Option<String>,
+    },
+    Sleep { duration: Duration },
+    /// Send packets from a node with netrig-wire (mausezahn-like `args`),
+    /// capturing on the interfaces the expectations name.
+    Traffic {
+        from: String,
+        dev: String,
+        to: String,
+        /// `udp` or `tcp`.
+        proto: String,
+        /// Flow notation, e.g. `sp=1024,dp=0-32768`.
+        args: String,
+    },
+    /// A probe server answering with `name` (TCP and/or UDP), until the case ends.
+    Serve {
+        node: String,
+        addr: SocketAddr,
+        name: String,
+        tcp: bool,
+        udp: bool,
+    },
+    /// Probes from a node to a server; answers are counted per server name.
+    Probe {
+        from: String,
+        to: SocketAddr,
+        udp: bool,
+        count: u32,
+        /// First source port; probe `i` uses `src_port + i`.
+        src_port: Option<u16>,
+    },
+    /// Capture on an interface until the case ends; the pcapng is kept when
+    /// the case does not pass.
+    Capture { node: String, iface: String },
+}
+
+impl StepKind {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StepKind::Run { .. } => "run",
+            StepKind::Daemon { .. } => "daemon",
+            StepKind::WaitPort { .. } => "wait_port",
+            StepKind::WaitLog { .. } => "wait_log",
+            StepKind::Ping { .. } => "ping",
+            StepKind::Sysctl { .. } => "sysctl",
+            StepKind::Link { .. } => "link",
+            StepKind::Counters { .. } => "counters",
+            StepKind::Sleep { .. } => "sleep",
+            StepKind::Traffic { .. } => "traffic",
+            StepKind::Serve { .. } => "serve",
+            StepKind::Probe { .. } => "probe",
+            StepKind::Capture { .. } => "capture",
+        }
+    }
+}
+
+/// Expectations on a step's result. Which keys apply depends on the step kind
+/// (see `allowed_expect`); absent keys mean the kind's default check (a `run`
+/// must exit 0, a `ping` must be answered).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// run: exit status.
+    pub exit: Option<i32>,
+    /// run: strings stdout must contain.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub stdout: Vec<String>,
+    /// run: strings stdout must not contain.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub stdout_not: Vec<String>,
+    /// run: strings stderr must contain.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub stderr: Vec<String>,
+    /// ping: whether replies must come back (false: none may).
+    pub reachable: Option<bool>,
+    /// sysctl: the value read back.
+    pub value: Option<String>,
+    /// counters (and traffic, per `node:iface`): lower bounds, e.g. `{ tx_packets = 100 }`.
+    pub min: Option<BTreeMap<String, u64>>,
+    /// counters: upper bounds.
+    pub max: Option<BTreeMap<String, u64>>,
+    /// traffic/probe: flows (traffic) or answers (probe) split over paths by weight.
+    pub split: Option<SplitExpect>,
+    /// traffic: every flow stays on one of these paths.
+    pub affinity: Option<Vec<String>>,
+    /// traffic: packets that must arrive on these `node:iface` captures.
+    pub received: Option<BTreeMap<String, u64>>,
+    /// probe: how many probes must be answered (default: all).
+    pub answered: Option<u64>,
+    /// Marks an expected failure of this step: the case becomes xfail.
+    pub fail: Option<bool>,
+}
+
+/// `expect.split`: paths (`node:iface` for traffic, server names for probes)
+/// and their configured weights.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SplitExpect {
+    pub over: Vec<String>,
+    pub weights: Vec<u32>,
+    /// Probability bound of failing a correct system (default 1e-6).
+    pub alpha: Option<f64>,
+    /// Relative deviation to detect (default 0.25).
+    pub tolerance: Option<f64>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// Parse `30s`, `500ms`, `2m`, `1.5s`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let secs = n * mult;
+    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
+// ---------------------------------------------------------------------------
+// Raw shapes, as serde reads them.
+
+#[derive(Deserialize)]
+struct RawScenario {
+    name: Option<Spanned<String>>,
+    topology: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    requires: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    steps: Vec<Spanned<toml::Value>>,
+    variants: Option<Spanned<BTreeMap<Spanned<String>, Spanned<Vec<toml::Value>>>>>,
+    matrix: Option<Spanned<toml::Value>>,
+    xfail: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    // Topology keys: present when the topology is embedded.
+    nodes: Option<Spanned<toml::Value>>,
+    links: Option<toml::Value>,
+    lans: Option<toml::Value>,
+    routes: Option<toml::Value>,
+    neighbors: Option<toml::Value>,
+    #[allow(dead_code)]
+    description: Option<toml::Value>,
+    #[allow(dead_code)]
+    dad: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatrix {
+    clients: BTreeMap<String, String>,
+    servers: BTreeMap<String, String>,
+    client_node: Option<String>,
+    server_node: Option<String>,
+    /// TCP port the server listens on; the client starts once it is open.
+    port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    node: Option<String>,
+    timeout: Option<String>,
+    expect: Option<Expect>,
+    run: Option<String>,
+    daemon: Option<String>,
+    wait_port: Option<RawWaitPort>,
+    wait_log: Option<RawWaitLog>,
+    ping: Option<RawPing>,
+    sysctl: Option<RawSysctl>,
+    link: Option<RawLink>,
+    counters: Option<RawCounters>,
+    sleep: Option<String>,
+    traffic: Option<RawTraffic>,
+    serve: Option<RawServe>,
+    probe: Option<RawProbe>,
+    capture: Option<RawCapture>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaitPort {
+    node: Option<String>,
+    port: u16,
+    #[serde(default)]
+    udp: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaitLog {
+    daemon: String,
+    pattern: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StrOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPing {
+    from: Option<String>,
+    to: StrOrList,
+    count: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSysctl {
+    node: Option<String>,
+    key: String,
+    value: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    node: Option<String>,
+    iface: String,
+    state: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCounters {
+    node: Option<String>,
+    iface: String,
+    save: Option<String>,
+    since: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTraffic {
+    from: Option<String>,
+    dev: Option<String>,
+    to: String,
+    udp: Option<String>,
+    tcp: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    node: Option<String>,
+    addr: String,
+    name: Option<String>,
+    tcp: Option<bool>,
+    udp: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    from: Option<String>,
+    to: String,
+    #[serde(default)]
+    udp: bool,
+    count: Option<u32>,
+    src_port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCapture {
+    node: Option<String>,
+    iface: String,
+}
+
+// ---------------------------------------------------------------------------
+
+/// Read and parse a scenario file (and the topology file it names).
+pub fn load_scenario(path: &Path) -> Result<Scenario, crate::LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| crate::LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_scenario(path, &text)
+}
+
+/// Is this TOML text a scenario (as opposed to a bare topology)? True when it
+/// has steps, a matrix or a topology reference. Cheap and forgiving: a file
+/// that does not parse counts as a scenario so that its errors get reported.
+pub fn is_scenario_text(text: &str) -> bool {
+    match text.parse::<toml::Table>() {
+        Ok(t) => t.contains_key("steps") || t.contains_key("matrix") || t.contains_key("topology"),
+        Err(_) => true,
+    }
+}
+
+/// Parse a scenario from `text`; `path` names it in errors and anchors a
+/// relative `topology = "..."`.
+pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, crate::LoadError> {
+    let name = path.display().to_string();
+    let src = Source::new(name.clone(), text);
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        SpecErrors {
+            errors: vec![src.error(span, e.message().trim().to_string())],
+        }
+    })?;
+    let mut c = Checker {
+        src: src.clone(),
+        errors: Vec::new(),
+    };
+
+    // The topology: referenced or embedded, never both.
+    let embedded = raw.nodes.is_some()
+        || raw.links.is_some()
+        || raw.lans.is_some()
+        || raw.routes.is_some()
+        || raw.neighbors.is_some();
+    let topology = match &raw.topology {
+        Some(t) if embedded => {
+            c.err_help(
+                inner(t),
+                "this scenario both names a topology file and embeds nodes/links/routes",
+                "keep one: either `topology = \"file.toml\"` or the topology tables here",
+            );
+            None
+        }
+        Some(t) => {
+            let base = path.parent().unwrap_or(Path::new("."));
+            let tpath = base.join(t.get_ref());
+            match crate::load_topology(&tpath) {
+                Ok(topo) => Some(topo),
+                Err(crate::LoadError::Read { source, .. }) => {
+                    c.err_help(
+                        inner(t),
+                        format!("cannot read topology {}: {source}", tpath.display()),
+                        "the path is relative to the scenario file",
+                    );
+                    None
+                }
+                // Errors inside the topology file point into that file.
+                Err(e) => return Err(e),
+            }
+        }
+        None if embedded => Some(crate::parse_topology(&name, text)?),
+        None => None,
+    };
+
+    let scenario_name = match (&raw.name, &raw.topology) {
+        (Some(n), _) => n.get_ref().clone(),
+        _ => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into()),
+    };
+    if scenario_name.is_empty() || scenario_name.contains(['#', '\n', '/']) {
+        let span = raw.name.as_ref().map(inner).unwrap_or(0..0);
+        c.err_help(
+            span,
+            format!("invalid scenario name `{scenario_name}`"),
+            "use letters, digits, `-`, `_` and `.`",
+        );
+    }
+
+    let timeout = match &raw.timeout {
+        None => DEFAULT_TIMEOUT,
+        Some(t) => match parse_duration(t.get_ref()) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                c.err_help(
+                    inner(t),
+                    format!("malformed timeout `{}`", t.get_ref()),
+                    "write a duration such as \"30s\", \"500ms\" or \"2m\"",
+                );
+                DEFAULT_TIMEOUT
+            }
+        },
+    };
+
+    let requires = match &raw.requires {
+        None => Requires::default(),
+        Some(r) => match Requires::deserialize(r.get_ref().clone()) {
+            Ok(req) => {
+                if let Some(k) = &req.kernel {
+                    if parse_version(k).is_none() {
+                        c.err_help(
+                            r.span(),
+                            format!("malformed kernel version `{k}`"),
+                            "write e.g. kernel = \"5.10\"",
+                        );
+                    }
+                }
+                req
+            }
+            Err(e) => {
+                c.err_help(
+                    r.span(),
+                    format!("in `requires`: {}", e.message().trim()),
+                    "requires takes root (bool), kconfig, commands (lists of strings), kernel (\"5.10\")",
+                );
+                Requires::default()
+            }
+        },
+    };
+
+    // Variants: cartesian product, in file order of the keys.
+    let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
+    if let Some(v) = &raw.variants {
+        let mut keys: Vec<_> = v.get_ref().iter().collect();
+        keys.sort_by_key(|(k, _)| k.span().start);
+        for (k, vals) in keys {
+            if vals.get_ref().is_empty() {
+                c.err(vals.span(), format!("variant `{}` has no values", k.get_ref()));
+                continue;
+            }
+            if matches!(k.get_ref().as_str(), "client" | "server") {
+                c.err(inner(k), "`client` and `server` are reserved for the matrix");
+            }
+            axes.push((k.get_ref().clone(), vals.get_ref().clone()));
+        }
+    }
+    let mut points: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (k, vals) in &axes {
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                vals.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((k.clone(), v.clone()));
+                    q
+                })
+            })
+            .collect();
+    }
+
+    let matrix = raw.matrix.as_ref().and_then(|m| {
+        match RawMatrix::deserialize(m.get_ref().clone()) {
+            Ok(mx) => {
+                if mx.clients.is_empty() || mx.servers.is_empty() {
+                    c.err(m.span(), "a matrix needs at least one client and one server");
+                    None
+                } else {
+                    Some((mx, m.span()))
+                }
+            }
+            Err(e) => {
+                c.err_help(
+                    m.span(),
+                    format!("in `matrix`: {}", e.message().trim()),
+                    "matrix takes clients = { name = \"cmd\" }, servers = { name = \"cmd\" }, client_node, server_node, port",
+                );
+                None
+            }
+        }
+    });
+
+    let mut cases = Vec::new();
+    let pairs: Vec<Option<(String, String)>> = match &matrix {
+        None => vec![None],
+        Some((mx, _)) => mx
+            .clients
+            .keys()
+            .flat_map(|cl| mx.servers.keys().map(move |sv| Some((cl.clone(), sv.clone()))))
+            .collect(),
+    };
+    for point in &points {
+        for pair in &pairs {
+            let mut params: Vec<(String, toml::Value)> = point.clone();
+            let mut label: Vec<String> = point
+                .iter()
+                .map(|(k, v)| format!("{k}={}", display_value(v)))
+                .collect();
+            if let Some((cl, sv)) = pair {
+                params.push(("client".into(), toml::Value::String(cl.clone())));
+                params.push(("server".into(), toml::Value::String(sv.clone())));
+                label.push(format!("{cl}_x_{sv}"));
+            }
+            let case_name = if label.is_empty() {
+                scenario_name.clone()
+            } else {
+                format!("{scenario_name}[{}]", label.join(","))
+            };
+            let mut steps = Vec::new();
+            for raw_step in &raw.steps {
+                let value = substitute(raw_step.get_ref(), &params);
+                if let Some(s) = c.step(&value, raw_step.span(), steps.len() + 1, topology.as_ref()) {
+                    steps.push(s);
+                }
+            }
+            if let (Some((mx, span)), Some((cl, sv))) = (&matrix, pair) {
+                c.matrix_steps(mx, span.clone(), cl, sv, &params, topology.as_ref(), &mut steps);
+            }
+            cases.push(ScenarioCase {
+                name: case_name,
+                params: params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), display_value(v)))
+                    .collect(),
+                steps,
+            });
+        }
+        // Errors are the same for every point: stop after the first one that has any.
+        if !c.errors.is_empty() {
+            break;
+        }
+    }
+    if raw.steps.is_empty() && matrix.is_none() {
+        c.err_help(
+            0..0,
+            "this scenario has no steps",
+            "add [[steps]] tables, e.g. run = \"true\", or a [matrix]",
+        );
+    }
+
+    if c.errors.is_empty() {
+        Ok(Scenario {
+            name: scenario_name,
+            file: path.to_path_buf(),
+            topology,
+            timeout,
+            requires,
+            xfail: raw.xfail.map(|x| x.into_inner()),
+            tags: raw.tags,
+            cases,
+        })
+    } else {
+        // Variants repeat the same mistake once per point; report it once.
+        let mut seen = std::collections::HashSet::new();
+        c.errors
+            .retain(|e| seen.insert((e.line, e.col, e.message.clone())));
+        Err(SpecErrors { errors: c.errors }.into())
+    }
+}
+
+/// A version like `5.10` or `6.18.44-fc` as numbers.
+pub fn parse_version(s: &str) -> Option<Vec<u32>> {
+    let head: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let v: Option<Vec<u32>> = head
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().ok())
+        .collect();
+    v.filter(|v| !v.is_empty())
+}
+
+/// How a parameter value reads in a case name or a step string: arrays are
+/// joined with `:` (weights `[2,1]` read `2:1`).
+pub fn display_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(a) => a.iter().map(display_value).collect::<Vec<_>>().join(":"),
+        other => other.to_string(),
+    }
+}
+
+/// Replace `{key}` in every string of `v`. A string that is exactly `{key}`
+/// becomes the parameter's value with its type (so `weights = "{weights}"`
+/// yields an array). Unknown `{words}` are left alone: shell text has braces.
+fn substitute(v: &toml::Value, params: &[(String, toml::Value)]) -> toml::Value {
+    match v {
+        toml::Value::String(s) => {
+            for (k, val) in params {
+                if s == &format!("{{{k}}}") {
+                    return val.clone();
+                }
+            }
+            let mut out = s.clone();
+            for (k, val) in params {
+                out = out.replace(&format!("{{{k}}}"), &display_value(val));
+            }
+            toml::Value::String(out)
+        }
+        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| substitute(x, params)).collect()),
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, params)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn inner<T>(s: &Spanned<T>) -> Range<usize> {
+    s.span()
+}
+
+struct Checker {
+    src: Source,
+    errors: Vec<SpecError>,
+}
+
+/// Which `expect` keys each step kind understands.
+fn allowed_expect(kind: &StepKind) -> &'static [&'static str] {
+    match kind {
+        StepKind::Run { .. } => &["exit", "stdout", "stdout_not", "stderr", "fail"],
+        StepKind::Ping { .. } => &["reachable", "fail"],
+        StepKind::Sysctl { .. } => &["value", "fail"],
+        StepKind::Counters { .. } => &["min", "max", "fail"],
+        StepKind::Traffic { .. } => &["split", "affinity", "received", "fail"],
+        StepKind::Probe { .. } => &["split", "answered", "fail"],
+        _ => &["fail"],
+    }
+}
+
+fn expect_keys(e: &Expect) -> Vec<&'static str> {
+    let mut k = Vec::new();
+    let mut add = |on: bool, name: &'static str| {
+        if on {
+            k.push(name)
+        }
+    };
+    add(e.exit.is_some(), "exit");
+    add(!e.stdout.is_empty(), "stdout");
+    add(!e.stdout_not.is_empty(), "stdout_not");
+    add(!e.stderr.is_empty(), "stderr");
+    add(e.reachable.is_some(), "reachable");
+    add(e.value.is_some(), "value");
+    add(e.min.is_some(), "min");
+    add(e.max.is_some(), "max");
+    add(e.split.is_some(), "split");
+    add(e.affinity.is_some(), "affinity");
+    add(e.received.is_some(), "received");
+    add(e.answered.is_some(), "answered");
+    add(e.fail.is_some(), "fail");
+    k
+}
+
+const ACTIONS: &str = "run, daemon, wait_port, wait_log, ping, sysctl, link, counters, sleep, traffic, serve, probe, capture";
+
+impl Checker {
+    fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
+        let e = self.src.error(span, msg);
+        self.errors.push(e);
+    }
+
+    fn err_help(&mut self, span: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
+        let e = self.src.error(span, msg).with_help(help);
+        self.errors.push(e);
+    }
+
+    /// Point at a key inside a step when serde names one, else at the step.
+    fn key_span(&self, span: &Range<usize>, msg: &str) -> Range<usize> {
+        let key = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.contains("unknown field") || msg.contains("missing field"));
+        // A table's span may cover only its `[[steps]]` header: search on to
+        // the next header line.
+        let rest = self.src.text.get(span.start..).unwrap_or("");
+        let end = rest
+            .match_indices("\n[")
+            .map(|(i, _)| i)
+            .find(|&i| i + 1 >= span.end - span.start)
+            .unwrap_or(rest.len());
+        if let (Some(k), Some(body)) = (key, rest.get(..end)) {
+            if let Some(i) = body.find(k) {
+                return span.start + i..span.start + i + k.len();
+            }
+        }
+        span.clone()
+    }
+
+    fn resolve_node(
+        &mut self,
+        span: &Range<usize>,
+        given: Option<String>,
+        topo: Option<&Topology>,
+        what: &str,
+    ) -> Option<Option<String>> {
+        match (given, topo) {
+            (None, None) => Some(None),
+            (Some(n), None) => {
+                self.err_help(
+                    span.clone(),
+                    format!("{what} names node `{n}` but this scenario has no topology"),
+                    "embed [nodes.*] tables or set topology = \"file.toml\"",
+                );
+                None
+            }
+            (Some(n), Some(t)) => {
+                if t.node(&n).is_some() {
+                    Some(Some(n))
+                } else {
+                    let known: Vec<_> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+                    self.err_help(
+                        span.clone(),
+                        format!("{what}: unknown node `{n}`"),
+                        format!("known nodes: {}", known.join(", ")),
+                    );
+                    None
+                }
+            }
+            (None, Some(t)) if t.nodes.len() == 1 => Some(Some(t.nodes[0].name.clone())),
+            (None, Some(t)) if t.nodes.is_empty() => Some(None),
+            (None, Some(_)) => {
+                self.err_help(
+                    span.clone(),
+                    format!("{what} needs a node: this topology has several"),
+                    "add node = \"NAME\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn need_node(
+        &mut self,
+        span: &Range<usize>,
+        given: Option<String>,
+        topo: Option<&Topology>,
+        what: &str,
+    ) -> Option<String> {
+        match self.resolve_node(span, given, topo, what)? {
+            Some(n) => Some(n),
+            None => {
+                self.err(span.clone(), format!("{what} needs a lab node"));
+                None
+            }
+        }
+    }
+
+    fn check_iface(&mut self, span: &Range<usize>, topo: Option<&Topology>, node: &str, iface: &str) -> bool {
+        let Some(t) = topo else { return false };
+        if iface == "lo" || t.ifaces_of(node).any(|i| i.name == iface) {
+            return true;
+        }
+        let known: Vec<_> = t.ifaces_of(node).map(|i| i.name.clone()).collect();
+        self.err_help(
+            span.clone(),
+            format!("node `{node}` has no interface `{iface}`"),
+            format!("its interfaces: {}", known.join(", ")),
+        );
+        false
+    }
+
+    fn step(
+        &mut self,
+        value: &toml::Value,
+        span: Range<usize>,
+        index: usize,
+        topo: Option<&Topology>,
+    ) -> Option<Step> {
+        let raw = match RawStep::deserialize(value.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.message().trim().to_string();
+                let at = self.key_span(&span, &msg);
+                self.err_help(
+                    at,
+                    format!("step {index}: {msg}"),
+                    format!("a step has one action ({ACTIONS}) plus optional name, node, timeout, expect"),
+                );
+                return None;
+            }
+        };
+        let timeout = match &raw.timeout {
+            None => None,
+            Some(t) => match parse_duration(t) {
+                Some(d) => Some(d),
+                None => {
+                    self.err_help(span.clone(), format!("step {index}: malformed timeout `{t}`"), "write e.g. \"5s\"");
+                    return None;
+                }
+            },
+        };
+        let expect = raw.expect.clone().unwrap_or_default();
+        let (kind, auto_name) = self.step_kind(raw, &span, index, topo)?;
+        let allowed = allowed_expect(&kind);
+        for k in expect_keys(&expect) {
+            if !allowed.contains(&k) {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: `expect.{k}` does not apply to a `{}` step", kind.keyword()),
+                    format!("a `{}` step takes expect keys: {}", kind.keyword(), allowed.join(", ")),
+                );
+                return None;
+            }
+        }
+        if let Some(s) = &expect.split {
+            if s.over.len() != s.weights.len() || s.over.len() < 2 {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: expect.split needs as many weights as paths, and at least two"),
+                    "e.g. split = { over = [\"r1:eth1\", \"r1:eth2\"], weights = [11, 45] }",
+                );
+                return None;
+            }
+        }
+        let (line, _) = self.src.line_col(span.start);
+        Some(Step {
+            index,
+            name: value
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .unwrap_or(auto_name),
+            line,
+            kind,
+            expect,
+            timeout,
+        })
+    }
+
+    fn step_kind(
+        &mut self,
+        raw: RawStep,
+        span: &Range<usize>,
+        index: usize,
+        topo: Option<&Topology>,
+    ) -> Option<(StepKind, String)> {
+        let actions = [
+            raw.run.is_some(),
+            raw.daemon.is_some(),
+            raw.wait_port.is_some(),
+            raw.wait_log.is_some(),
+            raw.ping.is_some(),
+            raw.sysctl.is_some(),
+            raw.link.is_some(),
+            raw.counters.is_some(),
+            raw.sleep.is_some(),
+            raw.traffic.is_some(),
+            raw.serve.is_some(),
+            raw.probe.is_some(),
+            raw.capture.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if actions != 1 {
+            self.err_help(
+                span.clone(),
+                format!("step {index} has {actions} actions; a step has exactly one"),
+                format!("actions: {ACTIONS}"),
+            );
+            return None;
+        }
+        let node_at = |n: &Option<String>| n.clone();
+        let step_node = raw.node.clone();
+        let pick = |inner: Option<String>| inner.or_else(|| step_node.clone());
+        let _ = node_at;
+        if let Some(cmd) = raw.run {
+            let node = self.resolve_node(span, raw.node, topo, "run")?;
+            let name = format!("run{}: {cmd}", node.as_ref().map(|n| format!(" {n}")).unwrap_or_default());
+            return Some((StepKind::Run { node, cmd }, name));
+        }
+        if let Some(cmd) = raw.daemon {
+            let node = self.resolve_node(span, raw.node, topo, "daemon")?;
+            let name = raw.name.clone().unwrap_or_else(|| format!("daemon{index}"));
+            if name.contains('/') || name.starts_with('.') {
+                self.err(span.clone(), format!("daemon name `{name}` is used as a file name: no `/`, no leading `.`"));
+                return None;
+            }
+            let label = format!("daemon {name}: {cmd}");
+            return Some((StepKind::Daemon { node, cmd, name }, label));
+        }
+        if let Some(w) = raw.wait_port {
+            let node = self.resolve_node(span, pick(w.node), topo, "wait_port")?;
+            let name = format!("wait_port {}{}", if w.udp { "udp/" } else { "" }, w.port);
+            return Some((StepKind::WaitPort { node, port: w.port, udp: w.udp }, name));
+        }
+        if let Some(w) = raw.wait_log {
+            let name = format!("wait_log {}: {}", w.daemon, w.pattern);
+            return Some((StepKind::WaitLog { daemon: w.daemon, pattern: w.pattern }, name));
+        }
+        if let Some(p) = raw.ping {
+            let from = self.resolve_node(span, pick(p.from), topo, "ping")?;
+            let list = match p.to {
+                StrOrList::One(s) => vec![s],
+                StrOrList::Many(v) => v,
+            };
+            let mut to = Vec::new();
+            for a in &list {
+                match a.parse::<IpAddr>() {
+                    Ok(ip) if crate::net::is_test_address(ip) || ip.is_loopback() => to.push(ip),
+                    Ok(ip) => {
+                        self.err_help(
+                            span.clone(),
+                            format!("step {index}: ping target {ip} is outside the test prefixes"),
+                            format!("labs use only {}", crate::net::TEST_PREFIXES.join(", ")),
+                        );
+                        return None;
+                    }
+                    Err(_) => {
+                        self.err(span.clone(), format!("step {index}: malformed address `{a}`"));
+                        return None;
+                    }
+                }
+            }
+            if to.is_empty() {
+                self.err(span.clone(), format!("step {index}: ping has no targets"));
+                return None;
+            }
+            let name = format!("ping {}", list.join(" "));
+            return Some((StepKind::Ping { from, to, count: p.count.unwrap_or(2).max(1) }, name));
+        }
+        if let Some(s) = raw.sysctl {
+            let node = self.resolve_node(span, pick(s.node), topo, "sysctl")?;
+            if !s.key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || s.key.contains("..") {
+                self.err(span.clone(), format!("step {index}: malformed sysctl key `{}`", s.key));
+                return None;
+            }
+            let value = s.value.map(|v| match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            });
+            let name = match &value {
+                Some(v) => format!("sysctl {}={v}", s.key),
+                None => format!("sysctl {}", s.key),
+            };
+            return Some((StepKind::Sysctl { node, key: s.key, value }, name));
+        }
+        if let Some(l) = raw.link {
+            let node = self.need_node(span, pick(l.node), topo, "link")?;
+            if !self.check_iface(span, topo, &node, &l.iface) {
+                return None;
+            }
+            let up = match l.state.as_str() {
+                "up" => true,
+                "down" => false,
+                other => {
+                    self.err_help(span.clone(), format!("step {index}: link state `{other}`"), "write state = \"up\" or \"down\"");
+                    return None;
+                }
+            };
+            let name = format!("link {node}:{} {}", l.iface, l.state);
+            return Some((StepKind::Link { node, iface: l.iface, up }, name));
+        }
+        if let Some(cn) = raw.counters {
+            let node = self.need_node(span, pick(cn.node), topo, "counters")?;
+            if !self.check_iface(span, topo, &node, &cn.iface) {
+                return None;
+            }
+            let name = format!("counters {node}:{}", cn.iface);
+            return Some((
+                StepKind::Counters { node, iface: cn.iface, save: cn.save, since: cn.since },
+                name,
+            ));
+        }
+        if let Some(d) = raw.sleep {
+            let Some(duration) = parse_duration(&d) else {
+                self.err_help(span.clone(), format!("step {index}: malformed duration `{d}`"), "write e.g. sleep = \"100ms\"");
+                return None;
+            };
+            return Some((StepKind::Sleep { duration }, format!("sleep {d}")));
+        }
+        if let Some(t) = raw.traffic {
+            let from = self.need_node(span, pick(t.from), topo, "traffic")?;
+            let dev = match t.dev {
+                Some(d) => d,
+                None => match topo.and_then(|tp| tp.ifaces_of(&from).next()) {
+                    Some(i) => i.name.clone(),
+                    None => {
+                        self.err(span.clone(), format!("step {index}: node `{from}` has no interface to send on"));
+                        return None;
+                    }
+                },
+            };
+            if !self.check_iface(span, topo, &from, &dev) {
+                return None;
+            }
+            let (proto, args) = match (t.udp, t.tcp) {
+                (Some(a), None) => ("udp", a),
+                (None, Some(a)) => ("tcp", a),
+                _ => {
+                    self.err_help(span.clone(), format!("step {index}: traffic needs exactly one of udp or tcp"), "e.g. udp = \"sp=1024,dp=0-32768\"");
+                    return None;
+                }
+            };
+            let name = format!("traffic {from} -> {} {proto} {args}", t.to);
+            return Some((
+                StepKind::Traffic { from, dev, to: t.to, proto: proto.into(), args },
+                name,
+            ));
+        }
+        if let Some(s) = raw.serve {
+            let node = self.need_node(span, pick(s.node), topo, "serve")?;
+            let Ok(addr) = s.addr.parse::<SocketAddr>() else {
+                self.err_help(span.clone(), format!("step {index}: malformed address `{}`", s.addr), "write e.g. \"[::]:7000\" or \"198.18.0.1:7000\"");
+                return None;
+            };
+            let name = s.name.unwrap_or_else(|| node.clone());
+            let (tcp, udp) = (s.tcp.unwrap_or(true), s.udp.unwrap_or(false));
+            let label = format!("serve {name} on {node} {addr}");
+            return Some((StepKind::Serve { node, addr, name, tcp, udp }, label));
+        }
+        if let Some(p) = raw.probe {
+            let from = self.need_node(span, pick(p.from), topo, "probe")?;
+            let Ok(to) = p.to.parse::<SocketAddr>() else {
+                self.err_help(span.clone(), format!("step {index}: malformed address `{}`", p.to), "write e.g. \"198.18.0.1:7000\"");
+                return None;
+            };
+            let count = p.count.unwrap_or(1).max(1);
+            let name = format!("probe {from} -> {to} x{count}");
+            return Some((
+                StepKind::Probe { from, to, udp: p.udp, count, src_port: p.src_port },
+                name,
+            ));
+        }
+        if let Some(c) = raw.capture {
+            let node = self.need_node(span, pick(c.node), topo, "capture")?;
+            if !self.check_iface(span, topo, &node, &c.iface) {
+                return None;
+            }
+            let name = format!("capture {node}:{}", c.iface);
+            return Some((StepKind::Capture { node, iface: c.iface }, name));
+        }
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn matrix_steps(
+        &mut self,
+        mx: &RawMatrix,
+        span: Range<usize>,
+        client: &str,
+        server: &str,
+        params: &[(String, toml::Value)],
+        topo: Option<&Topology>,
+        steps: &mut Vec<Step>,
+    ) {
+        let (line, _) = self.src.line_col(span.start);
+        let first = topo.and_then(|t| t.nodes.first()).map(|n| n.name.clone());
+        let last = topo.and_then(|t| t.nodes.last()).map(|n| n.name.clone());
+        let Some(cnode) = self.resolve_node(&span, mx.client_node.clone().or(first), topo, "matrix client") else { return };
+        let Some(snode) = self.resolve_node(&span, mx.server_node.clone().or(last), topo, "matrix server") else { return };
+        let sub = |s: &str| match substitute(&toml::Value::String(s.to_string()), params) {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let mut push = |kind: StepKind, name: String, expect: Expect| {
+            steps.push(Step {
+                index: steps.len() + 1,
+                name,
+                line,
+                kind,
+                expect,
+                timeout: None,
+            })
+        };
+        push(
+            StepKind::Daemon {
+                node: snode.clone(),
+                cmd: sub(&mx.servers[server]),
+                name: "server".into(),
+            },
+            format!("server {server}"),
+            Expect::default(),
+        );
+        if let Some(port) = mx.port {
+            push(
+                StepKind::WaitPort { node: snode, port, udp: false },
+                format!("wait_port {port}"),
+                Expect::default(),
+            );
+        }
+        push(
+            StepKind::Run { node: cnode, cmd: sub(&mx.clients[client]) },
+            format!("client {client}"),
+            Expect { exit: Some(0), ..Expect::default() },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, String> {
+        parse_scenario(Path::new("t.toml"), text).map_err(|e| match e {
+            crate::LoadError::Invalid(errs) => errs
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => other.to_string(),
+        })
+    }
+
+    const LAB: &str = "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a:eth0 192.0.2.1/24\", \"b:eth0 192.0.2.2/24\"]\n";
+
+    #[test]
+    fn variants_expand_with_readable_names() {
+        let s = parse(&format!(
+            "name = \"v\"\nvariants = {{ family = [\"ipv4\", \"ipv6\"], weights = [[1,1],[2,1]] }}\n{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"echo {{family}} {{weights}}\"\n"
+        ))
+        .unwrap();
+        let names: Vec<_> = s.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "v[family=ipv4,weights=1:1]",
+                "v[family=ipv4,weights=2:1]",
+                "v[family=ipv6,weights=1:1]",
+                "v[family=ipv6,weights=2:1]"
+            ]
+        );
+        match &s.cases[1].steps[0].kind {
+            StepKind::Run { cmd, .. } => assert_eq!(cmd, "echo ipv4 2:1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn typed_substitution_of_whole_strings() {
+        let s = parse(&format!(
+            "name = \"w\"\nvariants = {{ w = [[11, 45]] }}\n{LAB}\n[[steps]]\ntraffic = {{ from = \"a\", to = \"192.0.2.2\", udp = \"dp=1-100\" }}\nexpect.split = {{ over = [\"b:eth0\", \"a:eth0\"], weights = \"{{w}}\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(s.cases[0].steps[0].expect.split.as_ref().unwrap().weights, vec![11, 45]);
+    }
+
+    #[test]
+    fn matrix_pairs_every_client_with_every_server() {
+        let s = parse(&format!(
+            "name = \"m\"\n{LAB}\n[matrix]\nclient_node = \"a\"\nserver_node = \"b\"\nport = 7\nclients = {{ c1 = \"x\", c2 = \"y\" }}\nservers = {{ s1 = \"z\", s2 = \"w\" }}\n"
+        ))
+        .unwrap();
+        let names: Vec<_> = s.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["m[c1_x_s1]", "m[c1_x_s2]", "m[c2_x_s1]", "m[c2_x_s2]"]);
+        assert_eq!(s.cases[0].steps.len(), 3);
+    }
+
+    #[test]
+    fn errors_point_at_the_step_key() {
+        let e = parse(&format!("{LAB}\n[[steps]]\nnode = \"a\"\nrnu = \"true\"\n")).unwrap_err();
+        assert!(e.contains("t.toml:8:1") && e.contains("unknown field `rnu`"), "{e}");
+        let e = parse(&format!("{LAB}\n[[steps]]\nrun = \"true\"\n")).unwrap_err();
+        assert!(e.contains("needs a node"), "{e}");
+        let e = parse(&format!("{LAB}\n[[steps]]\nnode = \"zz\"\nrun = \"true\"\n")).unwrap_err();
+        assert!(e.contains("unknown node `zz`"), "{e}");
+        let e = parse(&format!("{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"true\"\nexpect.reachable = true\n")).unwrap_err();
+        assert!(e.contains("does not apply to a `run` step"), "{e}");
+        let e = parse(&format!("timeout = \"soon\"\n{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"true\"\n")).unwrap_err();
+        assert!(e.contains("t.toml:1:11") && e.contains("malformed timeout"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("6.18.44-fc-v595"), Some(vec![6, 18, 44]));
+        assert_eq!(parse_version("5.10"), Some(vec![5, 10]));
+        assert_eq!(parse_version("x"), None);
+    }
+}

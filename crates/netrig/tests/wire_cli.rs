@@ -1,0 +1,370 @@
+//! The data-plane CLI (`gen`, `capture`, `ping`, `probe`, `counters`) on a
+//! persistent seed lab, end to end through the built binary. A capture
+//! written by `netrig capture` is read back by tshark.
+//!
+//! Lab tests need root; they print SKIP otherwise. Each lab has a unique
+//! name and a guard that runs `netrig down` however the test ends.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const NETRIG: &str = env!("CARGO_BIN_EXE_netrig");
+
+fn netrig(args: &[&str]) -> Output {
+    Command::new(NETRIG)
+        .args(args)
+        .output()
+        .expect("run netrig")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A persistent seed lab, torn down on drop.
+struct LabGuard {
+    name: String,
+}
+
+impl LabGuard {
+    fn up(tag: &str) -> Option<LabGuard> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIP: needs root to bring up a persistent lab");
+            return None;
+        }
+        let name = format!("w{tag}{}", std::process::id());
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed.toml");
+        let seed = seed.to_str().expect("utf-8 path");
+        let o = netrig(&["up", seed, "--name", &name]);
+        assert!(o.status.success(), "netrig up: {:?}", text(&o));
+        Some(LabGuard { name })
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let o = netrig(&["down", &self.name]);
+        if !o.status.success() {
+            eprintln!("netrig down {}: {:?}", self.name, text(&o));
+        }
+    }
+}
+
+/// A temporary file path, removed on drop (also when an assertion fails).
+struct TmpFile(PathBuf);
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn tmpfile(name: &str) -> TmpFile {
+    TmpFile(std::env::temp_dir().join(format!("netrig-{}-{name}", std::process::id())))
+}
+
+#[test]
+fn malformed_flow_spec_exits_2_and_names_the_column() {
+    // Parsed before the lab is looked up: no lab or privilege needed.
+    let o = netrig(&[
+        "gen",
+        "nolab",
+        "h1",
+        "udp",
+        "da=198.51.100.2,sp=1024,dp=1-70000",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("column 25"), "{err}");
+    assert!(
+        err.contains("dp=1-70000") && err.contains("out of range"),
+        "{err}"
+    );
+    // Flags join the visible spec, so their errors point into it too.
+    let o = netrig(&["gen", "nolab", "h1", "udp", "da=198.51.100.2", "--sp", "x"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("column 17") && err.contains("invalid port"),
+        "{err}"
+    );
+    let o = netrig(&["gen", "nolab", "h1", "udq", "da=198.51.100.2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("unknown protocol `udq`"),
+        "{:?}",
+        text(&o)
+    );
+    let o = netrig(&["gen", "nolab", "h1", "udp", "sp=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("missing required key `da`"),
+        "{:?}",
+        text(&o)
+    );
+}
+
+fn tshark() -> Option<&'static str> {
+    let ok = Command::new("tshark")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIP: tshark is not installed (apt-get install -y tshark)");
+        return None;
+    }
+    Some("tshark")
+}
+
+#[test]
+fn capture_written_by_netrig_reads_back_in_tshark() {
+    let Some(tshark) = tshark() else { return };
+    let Some(lab) = LabGuard::up("cap") else {
+        return;
+    };
+    let tmp = tmpfile("cap.pcapng");
+    let file = &tmp.0;
+    let mut cap = Command::new(NETRIG)
+        .args(["capture", &lab.name, "h2:eth0", "-w"])
+        .arg(file)
+        .args([
+            "-c",
+            "300",
+            "--direction",
+            "in",
+            "--stream",
+            "5",
+            "--summary",
+            "-d",
+            "20s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    // The ring is open once it says so; only then send.
+    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("capture banner");
+    assert!(first.starts_with("capturing on h2:eth0"), "{first}");
+    let o = netrig(&[
+        "gen",
+        &lab.name,
+        "h1",
+        "udp",
+        "da=198.51.100.2,sp=1024,dp=1000-1299,tag=5:1:2",
+        "--pps",
+        "100000",
+    ]);
+    let (out, e) = text(&o);
+    assert!(o.status.success(), "gen: {out}{e}");
+    assert!(out.contains("sent 300 packets"), "{out}");
+    let done = cap.wait_with_output().expect("capture ends");
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    assert!(done.status.success(), "capture: {rest}");
+    assert!(
+        rest.contains("300 packets captured on h2:eth0") && rest.contains(" 0 dropped"),
+        "{rest}"
+    );
+    let summary = String::from_utf8_lossy(&done.stdout);
+    assert_eq!(summary.lines().count(), 300, "{summary}");
+    assert!(
+        summary
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("IP 192.0.2.2.1024 > 198.51.100.2.1000: UDP")),
+        "{summary}"
+    );
+
+    let t = Command::new(tshark)
+        .arg("-r")
+        .arg(file)
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
+            "-e",
+            "frame.interface_description",
+            "-e",
+            "frame.len",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ip.ttl",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+            "-e",
+            "udp.payload",
+        ])
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
+        .output()
+        .expect("run tshark");
+    let out = String::from_utf8_lossy(&t.stdout);
+    assert!(
+        t.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 300, "tshark saw {} packets:\n{out}", rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let dport = (1000 + i).to_string();
+        // Tag: "NRTG", stream 5, seq i, source 1, destination 2.
+        let tag = format!("4e525447{:08x}{:016x}{:04x}{:04x}", 5, i, 1, 2);
+        assert_eq!(
+            r[..9],
+            [
+                "h2:eth0",
+                "62",
+                "192.0.2.2",
+                "198.51.100.2",
+                "63",
+                "1024",
+                dport.as_str(),
+                "1", // IP checksum good
+                "1", // UDP checksum good
+            ],
+            "packet {i}: {r:?}"
+        );
+        assert_eq!(r[9], tag, "packet {i}");
+    }
+}
+
+#[test]
+fn ping_probe_and_counters_on_a_running_lab() {
+    let Some(lab) = LabGuard::up("ppc") else {
+        return;
+    };
+    let l = lab.name.as_str();
+    // ping's exit convention: 0 with replies, 1 without, 2 on error.
+    let o = netrig(&["ping", l, "h1", "198.51.100.2", "-c", "2", "-i", "50ms"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(
+        text(&o).0.contains("2 transmitted, 2 received"),
+        "{:?}",
+        text(&o)
+    );
+    let o = netrig(&["ping", l, "h1", "2001:db8:2::2", "-c", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let o = netrig(&["ping", l, "h1", "192.0.2.99", "-c", "1", "-W", "200ms"]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let o = netrig(&["ping", l, "h1", "not-an-ip"]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    let o = netrig(&["ping", l, "nosuchnode", "192.0.2.1"]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+
+    // Two probe servers behind the anycast VIP; the client says who answered.
+    let servers: Vec<_> = ["h2", "h3"]
+        .into_iter()
+        .map(|n| {
+            let mut c = Command::new(NETRIG)
+                .args(["probe", "server", l, n, "198.18.0.0:7000", "-d", "20s"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn probe server");
+            let mut line = String::new();
+            BufReader::new(c.stderr.as_mut().expect("stderr"))
+                .read_line(&mut line)
+                .expect("server banner");
+            assert!(line.contains("listening on 198.18.0.0:7000"), "{line}");
+            c
+        })
+        .collect();
+    let o = netrig(&[
+        "probe",
+        "client",
+        l,
+        "h1",
+        "198.18.0.0:7000",
+        "-n",
+        "48",
+        "--sport",
+        "41000",
+    ]);
+    for mut s in servers {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(s.id() as i32, libc::SIGTERM) };
+        let st = s.wait().expect("server exits");
+        assert!(st.success(), "probe server exit: {st:?}");
+    }
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(out.matches(" -> answered by ").count(), 48, "{out}");
+    assert!(
+        out.contains("answered by h2") && out.contains("answered by h3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("refused 0, reset 0, timeout 0, error 0"),
+        "{out}"
+    );
+    assert!(out.contains("sport 41047 -> answered by"), "{out}");
+
+    // Counters over a window with known traffic through r1.
+    let start = Instant::now();
+    let counters = Command::new(NETRIG)
+        .args([
+            "counters",
+            l,
+            "r1:eth1",
+            "--diff",
+            "1s",
+            "-t",
+            "fib:fib_table_lookup",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn counters");
+    std::thread::sleep(Duration::from_millis(200));
+    let o = netrig(&["gen", l, "h1", "udp", "da=198.51.100.2,sp=7,dp=1-5000"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let out = counters.wait_with_output().expect("counters");
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    let out = String::from_utf8_lossy(&out.stdout);
+    let eth1 = out
+        .lines()
+        .find(|l| l.starts_with("eth1 "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let tx: u64 = eth1
+        .split_whitespace()
+        .nth(5)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((5000..5100).contains(&tx), "r1:eth1 forwarded {tx}:\n{out}");
+    let tp = out
+        .lines()
+        .find(|l| l.starts_with("tracepoint fib:fib_table_lookup:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    if !tp.contains("SKIP") {
+        let hits: u64 = tp
+            .split_whitespace()
+            .nth(2)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert!(hits >= 5000, "{tp}");
+    }
+}
