@@ -133,7 +133,36 @@ pub struct Packet {
     pub pkttype: PktType,
     /// Length on the wire (may exceed `data.len()` with a snaplen).
     pub orig_len: u32,
+    /// What the kernel says about the transport checksum (tp_status).
+    pub csum: CsumStatus,
     pub data: Vec<u8>,
+}
+
+/// The kernel's word on a captured packet's transport checksum. Packets sent
+/// from a veth-connected namespace often carry a *partial* checksum (offload:
+/// the pseudo-header sum only), which is correct by contract, not an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsumStatus {
+    /// TP_STATUS_CSUMNOTREADY: left for offload; the field holds a partial sum.
+    Partial,
+    /// TP_STATUS_CSUM_VALID: verified by the receive path.
+    Verified,
+    /// Nothing said: check it ourselves.
+    Unknown,
+}
+
+impl CsumStatus {
+    fn from_status(status: u32) -> Self {
+        const CSUMNOTREADY: u32 = 1 << 3;
+        const CSUM_VALID: u32 = 1 << 7;
+        if status & CSUMNOTREADY != 0 {
+            CsumStatus::Partial
+        } else if status & CSUM_VALID != 0 {
+            CsumStatus::Verified
+        } else {
+            CsumStatus::Unknown
+        }
+    }
 }
 
 /// Cumulative ring statistics from PACKET_STATISTICS.
@@ -357,6 +386,7 @@ impl Capture {
                             ifname,
                             pkttype,
                             orig_len: (*ph).tp_len,
+                            csum: CsumStatus::from_status((*ph).tp_status),
                             data,
                         });
                         seen += 1;

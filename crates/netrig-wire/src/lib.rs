@@ -50,12 +50,16 @@ pub mod capture;
 pub mod pcapng;
 
 pub use capture::{
-    Capture, CaptureOptions, CaptureSet, Direction, Packet, PktType, RingStats, StopWhen,
+    Capture, CaptureOptions, CaptureSet, CsumStatus, Direction, Packet, PktType, RingStats,
+    StopWhen,
 };
 pub use pcapng::{write_pcapng, PcapngWriter};
 pub mod decode;
 
-pub use decode::{summary, Decoded, Expect, Match, MatchProto, Outcome, Quantity, Scope};
+pub use decode::{
+    summary, verify_checksums, ChecksumTally, Checksums, Decoded, Expect, Match, MatchProto,
+    Outcome, Quantity, Scope,
+};
 pub mod ping;
 
 pub use ping::{ping, PingMode, PingOptions, PingResult};

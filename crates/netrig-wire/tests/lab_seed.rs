@@ -122,6 +122,12 @@ fn tagged_flows_across_seed_account_for_every_packet() {
     .expect("judge");
     println!("{}", v.explanation);
     assert!(v.passed(), "{}", v.explanation);
+    // Every packet that crossed r1 arrives with valid checksums (or one the
+    // kernel marks as left to offload).
+    let tally = netrig_wire::ChecksumTally::of(&pkts);
+    println!("checksums: {tally:?}");
+    assert_eq!(tally.bad, 0, "{tally:?}");
+    assert_eq!(tally.valid + tally.partial, pkts.len() as u64);
 }
 
 #[test]
