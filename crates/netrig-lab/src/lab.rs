@@ -508,6 +508,7 @@ impl Lab {
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
         let start = Instant::now();
         let dad = self.topo.dad;
+        let home = self.home.as_fd();
         let all: Vec<&mut NodeNs> = self
             .nodes
             .iter_mut()
@@ -515,6 +516,10 @@ impl Lab {
             .collect();
         for ns in all {
             let mut pause = Duration::from_micros(100);
+            // Interfaces whose first frame went out, and the drop counters of
+            // those whose proof frame is in flight.
+            let mut proven: std::collections::HashSet<i32> = std::collections::HashSet::new();
+            let mut probing: HashMap<i32, u64> = HashMap::new();
             loop {
                 let links = ns
                     .nl
@@ -523,12 +528,23 @@ impl Lab {
                         node: ns.name.clone(),
                         source,
                     })?;
+                // Running is not enough: linkwatch marks a link operationally
+                // up a moment before it attaches the real qdisc, and until
+                // then the `noop` qdisc drops everything (the first ARP
+                // request of a test, typically, costing a 1 s retry).
                 let not_up = links
                     .iter()
                     .filter_map(|p| parse_link(p))
                     .filter(|l| l.index >= FIRST_IFINDEX)
-                    .find(|l| l.flags & IFF_RUNNING == 0);
-                let mut pending = not_up.map(|l| (l.name, "operationally down".to_string()));
+                    .find(|l| l.flags & IFF_RUNNING == 0 || l.qdisc.as_deref() == Some("noop"));
+                let mut pending = not_up.map(|l| {
+                    let state = if l.flags & IFF_RUNNING == 0 {
+                        "operationally down"
+                    } else {
+                        "qdisc not attached yet"
+                    };
+                    (l.name, state.to_string())
+                });
                 if pending.is_none() && dad {
                     let addrs = ns
                         .nl
@@ -561,6 +577,69 @@ impl Lab {
                         }
                     }
                 }
+                if pending.is_none() {
+                    pending = unjoined_solicited_node(&mut ns.nl).map_err(|source| {
+                        LabError::Netlink {
+                            node: ns.name.clone(),
+                            source,
+                        }
+                    })?;
+                }
+                if pending.is_none() {
+                    // Flags and qdisc names can say ready while a transmit
+                    // queue still drops (seen: ~1 in 40 fresh labs lost its
+                    // first ARP request to a QDISC_DROP). Proof instead: one
+                    // frame per interface must leave without a drop.
+                    let parsed: Vec<LinkInfo> = links
+                        .iter()
+                        .filter_map(|p| parse_link(p))
+                        .filter(|l| l.index >= FIRST_IFINDEX)
+                        .collect();
+                    let mut dropped = false;
+                    for l in &parsed {
+                        if let Some(before) = probing.remove(&l.index) {
+                            if l.stats.tx_dropped > before {
+                                if std::env::var_os("NETRIG_DEBUG_READY").is_some() {
+                                    eprintln!("{:?} {}:{} proof dropped (tx_dropped {} -> {}), qdisc {:?}", start.elapsed(), ns.name, l.name, before, l.stats.tx_dropped, l.qdisc);
+                                }
+                                dropped = true;
+                            } else {
+                                proven.insert(l.index);
+                            }
+                        }
+                    }
+                    let unproven: Vec<&LinkInfo> = parsed
+                        .iter()
+                        .filter(|l| !proven.contains(&l.index))
+                        .collect();
+                    if let Some(first) = unproven.first() {
+                        pending = Some((
+                            first.name.clone(),
+                            "its first frame was dropped (transmit queue not active yet)"
+                                .to_string(),
+                        ));
+                        for l in &unproven {
+                            probing.insert(l.index, l.stats.tx_dropped);
+                        }
+                        let targets: Vec<(i32, Vec<u8>)> =
+                            unproven.iter().map(|l| (l.index, l.mac.clone())).collect();
+                        let refused =
+                            ns::in_netns(home, ns.fd.as_fd(), || send_proof_frames(&targets))
+                                .and_then(|r| r)
+                                .map_err(|source| LabError::Enter {
+                                    node: ns.name.clone(),
+                                    source,
+                                })?;
+                        for i in &refused {
+                            probing.remove(i);
+                            dropped = true;
+                        }
+                        if !dropped {
+                            // Nothing failed yet: check at once.
+                            continue;
+                        }
+                    }
+                }
                 match pending {
                     None => break,
                     Some((iface, state)) if start.elapsed() > timeout => {
@@ -571,7 +650,10 @@ impl Lab {
                             state,
                         })
                     }
-                    Some(_) => {
+                    Some((iface, state)) => {
+                        if std::env::var_os("NETRIG_DEBUG_READY").is_some() {
+                            eprintln!("{:?} {}:{iface} {state}", start.elapsed(), ns.name);
+                        }
                         std::thread::sleep(pause);
                         pause = (pause * 2).min(Duration::from_millis(20));
                     }
@@ -770,6 +852,129 @@ impl Drop for Lab {
             }
         }
     }
+}
+
+/// An IPv6 address answers neighbour solicitations only once its interface
+/// has joined the address's solicited-node group, which the kernel does from
+/// a work queue after the address is added; until then a solicitation for
+/// it is dropped and the asker retries a second later. Returns the first
+/// address still waiting, as (interface index, state).
+fn unjoined_solicited_node(nl: &mut Netlink) -> Result<Option<(String, String)>, NetlinkError> {
+    let v6 = libc::AF_INET6 as u8;
+    let addrs = nl.dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(v6, 0, 0, 0, 0)))?;
+    let groups: std::collections::HashSet<(i32, std::net::IpAddr)> = nl
+        .dump(Msg::new(RTM_GETMULTICAST, 0).header(&ifaddrmsg(v6, 0, 0, 0, 0)))?
+        .iter()
+        .filter(|p| p.len() >= 8)
+        .filter_map(|p| {
+            let index = i32::from_ne_bytes([p[4], p[5], p[6], p[7]]);
+            attrs(&p[8..])
+                .find(|(t, _)| *t == IFA_MULTICAST)
+                .and_then(|(_, v)| ip_from(libc::AF_INET6 as u8, v))
+                .map(|ip| (index, ip))
+        })
+        .collect();
+    for a in addrs.iter().filter_map(|p| parse_addr(p)) {
+        let std::net::IpAddr::V6(ip) = a.addr else {
+            continue;
+        };
+        if a.index < FIRST_IFINDEX || a.flags & IFA_F_TENTATIVE != 0 {
+            continue;
+        }
+        let o = ip.octets();
+        let group = std::net::Ipv6Addr::new(
+            0xff02,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0xff00 | u16::from(o[13]),
+            u16::from_be_bytes([o[14], o[15]]),
+        );
+        if !groups.contains(&(a.index, std::net::IpAddr::V6(group))) {
+            return Ok(Some((
+                format!("index {}", a.index),
+                format!("{ip} has not joined its solicited-node group {group} yet"),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// One datagram per interface to the IPv6 all-nodes group (ff02::1, discard
+/// port) scoped to that interface: it goes through the interface's queue like
+/// any packet, and the peer's stack drops it quietly (no socket, no reply to
+/// multicast). A UDP socket rather than AF_PACKET because closing a packet
+/// socket waits for an RCU grace period (~10 ms each). Interfaces without
+/// IPv6 fall back to a raw frame. Returns the interfaces whose send was refused.
+fn send_proof_frames(targets: &[(i32, Vec<u8>)]) -> std::io::Result<Vec<i32>> {
+    let mut refused = Vec::new();
+    let mut raw = Vec::new();
+    let udp = std::net::UdpSocket::bind("[::]:0");
+    for (index, mac) in targets {
+        let sent = udp.as_ref().is_ok_and(|u| {
+            let dst = std::net::SocketAddrV6::new(
+                std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+                9,
+                0,
+                *index as u32,
+            );
+            u.send_to(b"netrig-ready", dst).is_ok()
+        });
+        if !sent {
+            raw.push((*index, mac.clone()));
+        }
+    }
+    if !raw.is_empty() {
+        refused.extend(send_raw_frames(&raw)?);
+    }
+    Ok(refused)
+}
+
+/// The fallback: a frame to the IEEE "nearest bridge" group address (which
+/// bridges never forward) with the local experimental ethertype.
+fn send_raw_frames(targets: &[(i32, Vec<u8>)]) -> std::io::Result<Vec<i32>> {
+    const DST: [u8; 6] = [0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e];
+    const ETHERTYPE: u16 = 0x88b5;
+    // SAFETY: a packet socket we own and close on return.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just created and is owned here.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let mut refused = Vec::new();
+    for (index, mac) in targets {
+        let mut frame = [0u8; 60];
+        frame[..6].copy_from_slice(&DST);
+        if mac.len() == 6 {
+            frame[6..12].copy_from_slice(mac);
+        }
+        frame[12..14].copy_from_slice(&ETHERTYPE.to_be_bytes());
+        frame[14..26].copy_from_slice(b"netrig-ready");
+        // SAFETY: zeroed sockaddr_ll filled with valid values.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = *index;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&DST);
+        // SAFETY: frame and address outlive the call.
+        let n = unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                frame.as_ptr() as *const libc::c_void,
+                frame.len(),
+                0,
+                &sll as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            refused.push(*index);
+        }
+    }
+    Ok(refused)
 }
 
 fn addr_msg(a: &IpNet, index: i32, dad: bool) -> Msg {

@@ -34,11 +34,14 @@ pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_NEWNEIGH: u16 = 28;
 pub const RTM_GETNEIGH: u16 = 30;
+pub const RTM_GETMULTICAST: u16 = 58;
+pub const IFA_MULTICAST: u16 = 7;
 
 pub const IFLA_ADDRESS: u16 = 1;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MTU: u16 = 4;
 pub const IFLA_LINK: u16 = 5;
+pub const IFLA_QDISC: u16 = 6;
 pub const IFLA_MASTER: u16 = 10;
 pub const IFLA_OPERSTATE: u16 = 16;
 pub const IFLA_LINKINFO: u16 = 18;
@@ -461,6 +464,8 @@ pub struct LinkInfo {
     pub mac: Vec<u8>,
     pub master: Option<i32>,
     pub kind: Option<String>,
+    /// The root qdisc's kind (`noqueue`, `noop` before activation, ...).
+    pub qdisc: Option<String>,
     pub stats: LinkStats,
 }
 
@@ -478,6 +483,7 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
         mac: Vec::new(),
         master: None,
         kind: None,
+        qdisc: None,
         stats: LinkStats::default(),
     };
     for (ty, v) in attrs(&p[16..]) {
@@ -486,6 +492,13 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
                 l.name = String::from_utf8_lossy(v)
                     .trim_end_matches('\0')
                     .to_string()
+            }
+            IFLA_QDISC => {
+                l.qdisc = Some(
+                    String::from_utf8_lossy(v)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                )
             }
             IFLA_MTU if v.len() >= 4 => l.mtu = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             IFLA_ADDRESS => l.mac = v.to_vec(),
