@@ -60,10 +60,29 @@ impl Events {
     }
 }
 
+/// The body of a Rust test run by [`crate::harness`]: it gets the lab (if
+/// its test declared a topology) and the case folder.
+pub type RustBody = fn(&mut RustCtx) -> Result<(), String>;
+
+/// What a Rust test body works with.
+pub struct RustCtx {
+    pub lab: Option<Lab>,
+    /// The case's results folder, for files the test wants kept.
+    pub dir: PathBuf,
+}
+
 /// Entry point of the case process. Call first thing, while single-threaded.
 /// Returns the process exit code (0 when a result was written).
 pub fn case_main(dir: &Path) -> i32 {
-    let hb_fd: Option<RawFd> = std::env::var(HEARTBEAT_FD_ENV).ok().and_then(|v| v.parse().ok());
+    case_main_with(dir, &|_| None)
+}
+
+/// [`case_main`] for binaries that carry Rust tests: `resolve` maps a test
+/// name to its body.
+pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) -> i32 {
+    let hb_fd: Option<RawFd> = std::env::var(HEARTBEAT_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
     if let Some(fd) = hb_fd {
         // Daemons must not inherit it, or the runner would never see EOF.
         // SAFETY: fcntl on a descriptor number the runner gave us.
@@ -75,13 +94,20 @@ pub fn case_main(dir: &Path) -> i32 {
     {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("netrig case: reading {}: {e}", dir.join(SPEC_FILE).display());
+            eprintln!(
+                "netrig case: reading {}: {e}",
+                dir.join(SPEC_FILE).display()
+            );
             return 2;
         }
     };
     let mut warnings = Vec::new();
     let isolated = match spec.mode {
         Mode::Rootless => netrig_lab::ns::enter_rootless(),
+        // A lab only ever creates namespaces of its own and runs every step
+        // in one of its nodes, so it needs no home of its own; a case without
+        // a lab gets one, so that nothing it runs reaches the host's.
+        Mode::Root if spec.def.has_lab => Ok(()),
         // SAFETY: unshare of the network namespace, single-threaded.
         Mode::Root => match unsafe { libc::unshare(libc::CLONE_NEWNET) } {
             0 => Ok(()),
@@ -89,7 +115,12 @@ pub fn case_main(dir: &Path) -> i32 {
         },
     };
     if let Err(e) = isolated {
-        let r = CaseResult::new(&spec.def.name, &source_str(&spec.def), State::Broken, format!("isolating the case: {e}"));
+        let r = CaseResult::new(
+            &spec.def.name,
+            &source_str(&spec.def),
+            State::Broken,
+            format!("isolating the case: {e}"),
+        );
         write_result(dir, &r);
         return 0;
     }
@@ -99,13 +130,13 @@ pub fn case_main(dir: &Path) -> i32 {
             "no PID namespace ({}): stray processes are ended by process group only",
             std::io::Error::last_os_error()
         ));
-        return supervise(&spec, dir, hb_fd, warnings);
+        return supervise(&spec, dir, hb_fd, warnings, resolve);
     }
     // SAFETY: plain syscalls in a single-threaded process.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         warnings.push(format!("fork: {}", std::io::Error::last_os_error()));
-        return supervise(&spec, dir, hb_fd, warnings);
+        return supervise(&spec, dir, hb_fd, warnings, resolve);
     }
     if pid == 0 {
         // SAFETY: as above. (getppid() is 0 here: our parent lives outside
@@ -114,7 +145,7 @@ pub fn case_main(dir: &Path) -> i32 {
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         }
-        let code = supervise(&spec, dir, hb_fd, warnings);
+        let code = supervise(&spec, dir, hb_fd, warnings, resolve);
         // SAFETY: leave without unwinding into the parent's state.
         unsafe { libc::_exit(code) };
     }
@@ -128,7 +159,9 @@ pub fn case_main(dir: &Path) -> i32 {
     loop {
         // SAFETY: waiting for our own child.
         let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)) {
+        if r == pid
+            || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+        {
             break;
         }
     }
@@ -153,9 +186,16 @@ fn write_result(dir: &Path, r: &CaseResult) {
 }
 
 /// PID 1 of the case: do the work and always write a result.
-fn supervise(spec: &CaseSpec, dir: &Path, hb_fd: Option<RawFd>, warnings: Vec<String>) -> i32 {
+fn supervise(
+    spec: &CaseSpec,
+    dir: &Path,
+    hb_fd: Option<RawFd>,
+    warnings: Vec<String>,
+    resolve: &dyn Fn(&str) -> Option<RustBody>,
+) -> i32 {
     // SAFETY: the descriptor is ours from here on (the intermediate closed its copy).
-    let events = Events(hb_fd.map(|fd| Arc::new(Mutex::new(unsafe { std::fs::File::from_raw_fd(fd) }))));
+    let events =
+        Events(hb_fd.map(|fd| Arc::new(Mutex::new(unsafe { std::fs::File::from_raw_fd(fd) }))));
     let hb = events.clone();
     std::thread::spawn(move || loop {
         hb.send("hb");
@@ -164,9 +204,22 @@ fn supervise(spec: &CaseSpec, dir: &Path, hb_fd: Option<RawFd>, warnings: Vec<St
     let t0 = Instant::now();
     let mut r = match &spec.def.source {
         CaseSource::Scenario { file, case } => run_scenario(spec, file, case, dir, t0, &events),
-        CaseSource::Exec { path, topology, node } => {
-            run_exec(spec, path, topology.as_deref(), node.as_deref(), dir, t0, &events)
+        CaseSource::Rust { test, topology } => {
+            run_rust(spec, test, topology.as_deref(), resolve, dir, &events)
         }
+        CaseSource::Exec {
+            path,
+            topology,
+            node,
+        } => run_exec(
+            spec,
+            path,
+            topology.as_deref(),
+            node.as_deref(),
+            dir,
+            t0,
+            &events,
+        ),
     };
     r.warnings.splice(0..0, warnings);
     r.duration_s = t0.elapsed().as_secs_f64();
@@ -184,10 +237,17 @@ fn build(topo: &netrig_spec::Topology) -> Result<Lab, String> {
     Ok(lab)
 }
 
-fn run_scenario(spec: &CaseSpec, file: &Path, case: &str, dir: &Path, t0: Instant, events: &Events) -> CaseResult {
+fn run_scenario(
+    spec: &CaseSpec,
+    file: &Path,
+    case: &str,
+    dir: &Path,
+    t0: Instant,
+    events: &Events,
+) -> CaseResult {
     let src = file.display().to_string();
     let broken = |msg: String| CaseResult::new(&spec.def.name, &src, State::Broken, msg);
-    let sc = match netrig_spec::scenario::load_scenario(file) {
+    let sc = match netrig_spec::scenario::load_scenario_case(file, case) {
         Ok(s) => s,
         Err(e) => return broken(format!("loading the scenario: {e}")),
     };
@@ -232,7 +292,10 @@ fn run_scenario(spec: &CaseSpec, file: &Path, case: &str, dir: &Path, t0: Instan
         }
         if !res.state.ok() {
             let first = res.message.lines().next().unwrap_or("").to_string();
-            verdict = Some((res.state, format!("step {} `{}` {}: {first}", step.index, step.name, res.state)));
+            verdict = Some((
+                res.state,
+                format!("step {} `{}` {}: {first}", step.index, step.name, res.state),
+            ));
         } else if res.state == State::Xfail && verdict.is_none() {
             subtests.push(res);
             continue;
@@ -253,7 +316,10 @@ fn finish(
     let xfailed = subtests.iter().any(|s| s.state == State::Xfail);
     let (state, reason) = match verdict {
         Some((s, why)) => (s, why),
-        None if xfailed => (State::Xfail, "a step marked expect.fail failed as expected".to_string()),
+        None if xfailed => (
+            State::Xfail,
+            "a step marked expect.fail failed as expected".to_string(),
+        ),
         None => (State::Pass, String::new()),
     };
     let mut r = CaseResult::new(&spec.def.name, src, state, reason);
@@ -274,7 +340,11 @@ fn finish(
 
 /// Our PID as the host's /proc sees it (we are PID 1 in our own namespace).
 fn host_pid() -> Option<i32> {
-    std::fs::read_link("/proc/self").ok()?.to_str()?.parse().ok()
+    std::fs::read_link("/proc/self")
+        .ok()?
+        .to_str()?
+        .parse()
+        .ok()
 }
 
 fn start_time(pid: i32) -> u64 {
@@ -290,7 +360,13 @@ fn start_time(pid: i32) -> u64 {
 /// Make this process look like a persistent-lab holder to `netrig exec`: a
 /// state file naming our PID and the descriptors of the node namespaces.
 /// Nothing is mounted, so nothing outlives the case.
-fn publish(state_dir: &Path, name: &str, file: &str, ctx: &Ctx, mode: Mode) -> Result<LabState, String> {
+fn publish(
+    state_dir: &Path,
+    name: &str,
+    file: &str,
+    ctx: &Ctx,
+    mode: Mode,
+) -> Result<LabState, String> {
     let lab = ctx.lab.as_ref().ok_or("no lab")?;
     let pid = host_pid().ok_or("cannot tell our host PID")?;
     use std::os::fd::AsRawFd;
@@ -310,7 +386,8 @@ fn publish(state_dir: &Path, name: &str, file: &str, ctx: &Ctx, mode: Mode) -> R
             .map(|d| d.as_secs())
             .unwrap_or(0),
     };
-    std::fs::create_dir_all(state_dir).map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
     let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
     std::fs::write(state_dir.join(format!("{name}.json")), text).map_err(|e| e.to_string())?;
     Ok(state)
@@ -318,9 +395,18 @@ fn publish(state_dir: &Path, name: &str, file: &str, ctx: &Ctx, mode: Mode) -> R
 
 /// `--pause-on-fail`: publish the lab, tell the runner, and wait to be killed.
 fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
-    let name = format!("failed-{}", std::process::id().max(host_pid().unwrap_or(0) as u32));
+    let name = format!(
+        "failed-{}",
+        std::process::id().max(host_pid().unwrap_or(0) as u32)
+    );
     let dir = netrig_lab::persist::state_dir();
-    match publish(&dir, &name, &spec.def.source_path().display().to_string(), ctx, spec.mode) {
+    match publish(
+        &dir,
+        &name,
+        &spec.def.source_path().display().to_string(),
+        ctx,
+        spec.mode,
+    ) {
         Ok(st) => {
             // The result goes out first: the runner reports it while we wait.
             r.warnings.push(format!("paused as lab `{name}`"));
@@ -362,18 +448,27 @@ fn run_exec(
         },
     };
     let mut ctx = Ctx::new(lab, dir.to_path_buf(), t0);
-    let node = node
-        .map(str::to_string)
-        .or_else(|| ctx.lab.as_ref().and_then(|l| l.node_names().next().map(str::to_string)));
+    let node = node.map(str::to_string).or_else(|| {
+        ctx.lab
+            .as_ref()
+            .and_then(|l| l.node_names().next().map(str::to_string))
+    });
     let lab_name = format!("case-{}", host_pid().unwrap_or(0));
     let state_dir = dir.join("state");
-    let mut env: Vec<(String, String)> = vec![("NETRIG_CASE_DIR".into(), dir.display().to_string())];
+    let mut env: Vec<(String, String)> =
+        vec![("NETRIG_CASE_DIR".into(), dir.display().to_string())];
     if ctx.lab.is_some() {
-        let topo_file = topology.map(|t| t.display().to_string()).unwrap_or_default();
+        let topo_file = topology
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
         if let Err(e) = publish(&state_dir, &lab_name, &topo_file, &ctx, spec.mode) {
             return broken(format!("publishing the lab for `netrig exec`: {e}"));
         }
-        let nodes: Vec<String> = ctx.lab.as_ref().map(|l| l.node_names().map(str::to_string).collect()).unwrap_or_default();
+        let nodes: Vec<String> = ctx
+            .lab
+            .as_ref()
+            .map(|l| l.node_names().map(str::to_string).collect())
+            .unwrap_or_default();
         env.push(("NETRIG_LAB".into(), lab_name.clone()));
         env.push(("NETRIG_STATE_DIR".into(), state_dir.display().to_string()));
         env.push(("NETRIG_NODES".into(), nodes.join(" ")));
@@ -406,7 +501,10 @@ fn run_exec(
             let why = out
                 .lines()
                 .rev()
-                .find_map(|l| l.split_once("SKIP").map(|(_, r)| r.trim_start_matches([':', ' ']).trim().to_string()))
+                .find_map(|l| {
+                    l.split_once("SKIP")
+                        .map(|(_, r)| r.trim_start_matches([':', ' ']).trim().to_string())
+                })
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "the test exited with 4 (skip)".into());
             Some((State::Skip, why))
@@ -421,6 +519,55 @@ fn run_exec(
         r.state = State::Skip;
         r.reason = why;
     }
-    r.output = crate::procs::tail(&format!("{}{}", out, rec.exit.map(|_| "").unwrap_or("")), 20);
+    r.output = crate::procs::tail(
+        &format!("{}{}", out, rec.exit.map(|_| "").unwrap_or("")),
+        20,
+    );
     r
+}
+
+fn run_rust(
+    spec: &CaseSpec,
+    test: &str,
+    topology: Option<&str>,
+    resolve: &dyn Fn(&str) -> Option<RustBody>,
+    dir: &Path,
+    events: &Events,
+) -> CaseResult {
+    let src = spec.def.source_path().display().to_string();
+    let broken = |msg: String| CaseResult::new(&spec.def.name, &src, State::Broken, msg);
+    let Some(body) = resolve(test) else {
+        return broken(format!("no Rust test `{test}` in this binary"));
+    };
+    events.send("setup");
+    let lab = match topology {
+        None => None,
+        Some(text) => match netrig_spec::parse_topology(test, text) {
+            Err(e) => return broken(format!("topology of `{test}`: {e}")),
+            Ok(t) => match build(&t) {
+                Ok(l) => Some(l),
+                Err(e) => return broken(format!("building the lab: {e}")),
+            },
+        },
+    };
+    events.send(&format!("step 1 {test}"));
+    let mut ctx = RustCtx {
+        lab,
+        dir: dir.to_path_buf(),
+    };
+    // A panic is a failure of the test, not of the harness.
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut ctx)));
+    let (state, reason) = match out {
+        Ok(Ok(())) => (State::Pass, String::new()),
+        Ok(Err(e)) => (State::Fail, e),
+        Err(p) => (
+            State::Fail,
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .map(|m| format!("panicked: {m}"))
+                .unwrap_or_else(|| "panicked".into()),
+        ),
+    };
+    CaseResult::new(&spec.def.name, &src, state, reason)
 }

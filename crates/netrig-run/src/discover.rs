@@ -11,6 +11,12 @@ use std::time::Duration;
 pub enum CaseSource {
     /// One case of a scenario file, found again by name in the child.
     Scenario { file: PathBuf, case: String },
+    /// A Rust test function of the binary that runs the suite (see
+    /// `harness`), with its topology as TOML text.
+    Rust {
+        test: String,
+        topology: Option<String>,
+    },
     /// An executable, run in a lab built from `topology` (or in an empty
     /// namespace), in `node` (default: the first node).
     Exec {
@@ -28,6 +34,10 @@ pub struct CaseDef {
     pub timeout: Duration,
     pub requires: Requires,
     pub xfail: Option<String>,
+    /// Whether the case builds a lab. A case without one gets a network
+    /// namespace of its own instead, so that it never touches the host's.
+    #[serde(default)]
+    pub has_lab: bool,
 }
 
 impl CaseDef {
@@ -35,6 +45,7 @@ impl CaseDef {
         match &self.source {
             CaseSource::Scenario { file, .. } => file,
             CaseSource::Exec { path, .. } => path,
+            CaseSource::Rust { .. } => Path::new("(rust)"),
         }
     }
 }
@@ -87,7 +98,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<CaseDef>, Vec<DiscoverError>> {
     for c in &cases {
         let src = c.source_path().display().to_string();
         if let Some(first) = seen.insert(c.name.clone(), src.clone()) {
-            if first != src || !errors.iter().any(|e| matches!(e, DiscoverError::Duplicate { name, .. } if name == &c.name)) {
+            if first != src
+                || !errors
+                    .iter()
+                    .any(|e| matches!(e, DiscoverError::Duplicate { name, .. } if name == &c.name))
+            {
                 errors.push(DiscoverError::Duplicate {
                     name: c.name.clone(),
                     first,
@@ -120,7 +135,10 @@ fn walk(p: &Path, top: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<Discover
         }
     };
     if meta.is_dir() {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !top && (name.starts_with('.') || SKIP_DIRS.contains(&name.as_str())) {
             return;
         }
@@ -140,7 +158,10 @@ fn walk(p: &Path, top: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<Discover
         }
         return;
     }
-    let fname = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fname = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !top && fname.starts_with('.') {
         return;
     }
@@ -175,6 +196,7 @@ fn case_of_file(f: &Path) -> Result<Vec<CaseDef>, DiscoverError> {
                 timeout: s.timeout,
                 requires: s.requires.clone(),
                 xfail: s.xfail.clone(),
+                has_lab: s.topology.as_ref().is_some_and(|t| !t.nodes.is_empty()),
             })
             .collect());
     }
@@ -187,7 +209,10 @@ fn case_of_file(f: &Path) -> Result<Vec<CaseDef>, DiscoverError> {
 /// requires=kconfig:CONFIG_X, requires=kernel:5.10, xfail=REASON).
 fn exec_case(f: &Path) -> Result<CaseDef, DiscoverError> {
     let dir = f.parent().unwrap_or(Path::new("."));
-    let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = f
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let sibling = f.with_extension("toml");
     let mut topology = (sibling != f && sibling.is_file()).then_some(sibling);
     let mut node = None;
@@ -229,7 +254,11 @@ fn exec_case(f: &Path) -> Result<CaseDef, DiscoverError> {
                     Some(("cmd", c)) => requires.commands.push(c.to_string()),
                     Some(("kconfig", c)) => requires.kconfig.push(c.to_string()),
                     Some(("kernel", c)) => requires.kernel = Some(c.to_string()),
-                    _ => return Err(bad(format!("unknown requirement `{v}` (root, cmd:NAME, kconfig:CONFIG_X, kernel:5.10)"))),
+                    _ => {
+                        return Err(bad(format!(
+                        "unknown requirement `{v}` (root, cmd:NAME, kconfig:CONFIG_X, kernel:5.10)"
+                    )))
+                    }
                 },
                 other => {
                     return Err(bad(format!(
@@ -252,6 +281,7 @@ fn exec_case(f: &Path) -> Result<CaseDef, DiscoverError> {
             }
         }
     }
+    let has_lab = topology.is_some();
     Ok(CaseDef {
         name,
         source: CaseSource::Exec {
@@ -262,6 +292,7 @@ fn exec_case(f: &Path) -> Result<CaseDef, DiscoverError> {
         timeout,
         requires,
         xfail,
+        has_lab,
     })
 }
 

@@ -51,8 +51,16 @@
 //! mounted). Exit 0 passes, 4 skips (kselftest), anything else fails; KTAP/TAP
 //! result lines it prints become subtests.
 
+//!
+//! # Rust tests
+//!
+//! [`harness`] runs Rust test functions (with a lab built from a topology
+//! string) and scenario suites under `cargo test` through libtest-mimic,
+//! each case in its own case process like `netrig run` does.
+
 pub mod case;
 pub mod discover;
+pub mod harness;
 pub mod procs;
 pub mod report;
 pub mod requires;

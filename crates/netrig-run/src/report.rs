@@ -11,7 +11,11 @@ pub fn console_line(c: &CaseResult) -> String {
     if c.repeat > 1 {
         name.push_str(&format!(" (repeat {})", c.repeat));
     }
-    let mut s = format!("TEST: {name:<60} {:<9} {:>7.2}s", c.state.tag(), c.duration_s);
+    let mut s = format!(
+        "TEST: {name:<60} {:<9} {:>7.2}s",
+        c.state.tag(),
+        c.duration_s
+    );
     if c.flaky {
         s.push_str(&format!("  (flaky: passed on attempt {})", c.attempt));
     } else if c.attempt > 1 {
@@ -75,7 +79,13 @@ fn clean(s: &str) -> String {
 fn directive(state: State, reason: &str) -> String {
     let r = clean(reason);
     let r = r.trim();
-    let with = |d: &str| if r.is_empty() { format!(" # {d}") } else { format!(" # {d} {r}") };
+    let with = |d: &str| {
+        if r.is_empty() {
+            format!(" # {d}")
+        } else {
+            format!(" # {d} {r}")
+        }
+    };
     match state {
         State::Pass | State::Fail => String::new(),
         State::Skip => with("SKIP"),
@@ -99,11 +109,26 @@ fn ktap_subtests(out: &mut String, subs: &[SubResult]) {
     let _ = writeln!(out, "    KTAP version 1");
     let _ = writeln!(out, "    1..{}", subs.len());
     for (i, t) in subs.iter().enumerate() {
-        for l in t.message.lines().filter(|_| !t.state.ok() || t.state == State::Xfail) {
+        for l in t
+            .message
+            .lines()
+            .filter(|_| !t.state.ok() || t.state == State::Xfail)
+        {
             let _ = writeln!(out, "    # {}", clean(l));
         }
-        let reason = if matches!(t.state, State::Fail | State::Pass) { "" } else { t.message.lines().next().unwrap_or("") };
-        let _ = writeln!(out, "    {} {} {}{}", ktap_ok(t.state), i + 1, clean(&t.name), directive(t.state, reason));
+        let reason = if matches!(t.state, State::Fail | State::Pass) {
+            ""
+        } else {
+            t.message.lines().next().unwrap_or("")
+        };
+        let _ = writeln!(
+            out,
+            "    {} {} {}{}",
+            ktap_ok(t.state),
+            i + 1,
+            clean(&t.name),
+            directive(t.state, reason)
+        );
     }
 }
 
@@ -119,8 +144,19 @@ pub fn ktap(r: &RunReport) -> String {
                 let _ = writeln!(out, "# {}", clean(l));
             }
         }
-        let reason = if matches!(c.state, State::Fail | State::Pass) { "" } else { c.reason.lines().next().unwrap_or("") };
-        let _ = writeln!(out, "{} {} {}{}", ktap_ok(c.state), i + 1, clean(&c.name), directive(c.state, reason));
+        let reason = if matches!(c.state, State::Fail | State::Pass) {
+            ""
+        } else {
+            c.reason.lines().next().unwrap_or("")
+        };
+        let _ = writeln!(
+            out,
+            "{} {} {}{}",
+            ktap_ok(c.state),
+            i + 1,
+            clean(&c.name),
+            directive(c.state, reason)
+        );
     }
     let st = r.stats();
     let _ = writeln!(
@@ -234,21 +270,52 @@ pub fn junit(r: &RunReport) -> String {
             match c.state {
                 State::Pass => {}
                 State::Fail => {
-                    let _ = writeln!(out, "      <failure message=\"{}\" type=\"fail\">{}</failure>", xml(first), xml(&c.reason));
+                    let _ = writeln!(
+                        out,
+                        "      <failure message=\"{}\" type=\"fail\">{}</failure>",
+                        xml(first),
+                        xml(&c.reason)
+                    );
                 }
                 State::Broken | State::Timeout => {
-                    let _ = writeln!(out, "      <error message=\"{}\" type=\"{}\">{}</error>", xml(first), c.state, xml(&c.reason));
+                    let _ = writeln!(
+                        out,
+                        "      <error message=\"{}\" type=\"{}\">{}</error>",
+                        xml(first),
+                        c.state,
+                        xml(&c.reason)
+                    );
                 }
                 State::Skip | State::Xfail => {
-                    let _ = writeln!(out, "      <skipped message=\"{}\"/>", xml(&format!("{}: {first}", c.state)));
+                    let _ = writeln!(
+                        out,
+                        "      <skipped message=\"{}\"/>",
+                        xml(&format!("{}: {first}", c.state))
+                    );
                 }
             }
             let mut sysout = String::new();
             for t in &c.subtests {
-                let _ = writeln!(sysout, "{} {}. {}{}", t.state, t.index, t.name, if t.message.is_empty() { String::new() } else { format!(": {}", t.message) });
+                let _ = writeln!(
+                    sysout,
+                    "{} {}. {}{}",
+                    t.state,
+                    t.index,
+                    t.name,
+                    if t.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", t.message)
+                    }
+                );
             }
             if c.attempt > 1 {
-                let _ = writeln!(sysout, "attempt {}{}", c.attempt, if c.flaky { " (flaky)" } else { "" });
+                let _ = writeln!(
+                    sysout,
+                    "attempt {}{}",
+                    c.attempt,
+                    if c.flaky { " (flaky)" } else { "" }
+                );
             }
             if let Some(d) = &c.dir {
                 let _ = writeln!(sysout, "logs: {d}");
@@ -278,7 +345,9 @@ pub fn render(r: &RunReport, f: Format) -> String {
         Format::Ktap => ktap(r),
         Format::Tap => tap(r),
         Format::Junit => junit(r),
-        Format::Json => serde_json::to_string_pretty(r).map(|s| s + "\n").unwrap_or_default(),
+        Format::Json => serde_json::to_string_pretty(r)
+            .map(|s| s + "\n")
+            .unwrap_or_default(),
     }
 }
 
@@ -298,6 +367,7 @@ pub fn merge(reports: Vec<RunReport>) -> RunReport {
         }
         out.cases.extend(r.cases);
     }
-    out.cases.sort_by(|a, b| (a.name.as_str(), a.repeat).cmp(&(b.name.as_str(), b.repeat)));
+    out.cases
+        .sort_by(|a, b| (a.name.as_str(), a.repeat).cmp(&(b.name.as_str(), b.repeat)));
     out
 }

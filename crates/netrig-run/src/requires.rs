@@ -30,7 +30,11 @@ impl Host {
             let mut text = String::new();
             let ok = std::fs::File::open("/proc/config.gz")
                 .ok()
-                .map(|f| flate2::read::GzDecoder::new(f).read_to_string(&mut text).is_ok())
+                .map(|f| {
+                    flate2::read::GzDecoder::new(f)
+                        .read_to_string(&mut text)
+                        .is_ok()
+                })
                 .unwrap_or(false)
                 || std::fs::read_to_string(format!("/boot/config-{}", self.kernel))
                     .map(|t| text = t)
@@ -66,10 +70,16 @@ impl Host {
         }
         if !r.kconfig.is_empty() {
             let Some(have) = self.kconfig() else {
-                return Some("requires kernel config options, but /proc/config.gz is not readable".into());
+                return Some(
+                    "requires kernel config options, but /proc/config.gz is not readable".into(),
+                );
             };
             for k in &r.kconfig {
-                let k = if k.starts_with("CONFIG_") { k.clone() } else { format!("CONFIG_{k}") };
+                let k = if k.starts_with("CONFIG_") {
+                    k.clone()
+                } else {
+                    format!("CONFIG_{k}")
+                };
                 if !have.contains(&k) {
                     return Some(format!("requires {k}, not set in this kernel's config"));
                 }

@@ -227,3 +227,41 @@ impl RunReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(states: &[State]) -> RunReport {
+        RunReport {
+            cases: states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| CaseResult::new(&format!("c{i}"), "f", *s, ""))
+                .collect(),
+            ..RunReport::default()
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(
+            report(&[State::Pass, State::Skip, State::Xfail]).exit_code(),
+            0
+        );
+        assert_eq!(report(&[State::Pass, State::Fail]).exit_code(), 1);
+        assert_eq!(report(&[State::Fail, State::Timeout]).exit_code(), 3);
+        assert_eq!(report(&[State::Broken]).exit_code(), 3);
+        assert_eq!(report(&[]).exit_code(), 0);
+    }
+
+    #[test]
+    fn flakes_are_cases_that_passed_and_failed() {
+        let mut r = report(&[State::Pass, State::Fail, State::Pass]);
+        for c in &mut r.cases {
+            c.name = "same".into();
+        }
+        assert_eq!(r.flakes(), vec![("same".to_string(), 2, 1)]);
+        assert!(report(&[State::Pass, State::Fail]).flakes().is_empty());
+    }
+}

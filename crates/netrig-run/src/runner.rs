@@ -103,7 +103,12 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
     for def in cases {
         if let Some(why) = host.unmet(&def.requires) {
             for r in 1..=opts.repeat {
-                let mut res = CaseResult::new(&def.name, &def.source_path().display().to_string(), State::Skip, why.clone());
+                let mut res = CaseResult::new(
+                    &def.name,
+                    &def.source_path().display().to_string(),
+                    State::Skip,
+                    why.clone(),
+                );
                 res.repeat = r;
                 on_event(Event::Finished(&res));
                 results.push(res);
@@ -111,7 +116,10 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
             continue;
         }
         for r in 1..=opts.repeat {
-            queue.push(Job { def: def.clone(), repeat: r });
+            queue.push(Job {
+                def: def.clone(),
+                repeat: r,
+            });
         }
     }
     // Longest first, by what earlier runs measured; unknown cases first of
@@ -128,8 +136,14 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
     let jobs = opts.jobs.max(1);
     let mut workers = Vec::new();
     for _ in 0..jobs {
-        let (queue, stop, tx, opts, run_dir, pause_lock) =
-            (queue.clone(), stop.clone(), tx.clone(), opts.clone(), run_dir.clone(), pause_lock.clone());
+        let (queue, stop, tx, opts, run_dir, pause_lock) = (
+            queue.clone(),
+            stop.clone(),
+            tx.clone(),
+            opts.clone(),
+            run_dir.clone(),
+            pause_lock.clone(),
+        );
         // Each worker spawns its case processes and lives until the queue is
         // empty: PR_SET_PDEATHSIG fires when the spawning *thread* exits.
         workers.push(std::thread::spawn(move || loop {
@@ -139,7 +153,12 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
             };
             let Some(job) = job else { break };
             if stop.load(Ordering::SeqCst) {
-                let mut r = CaseResult::new(&job.def.name, &job.def.source_path().display().to_string(), State::Skip, "not run: --fail-fast stopped the run");
+                let mut r = CaseResult::new(
+                    &job.def.name,
+                    &job.def.source_path().display().to_string(),
+                    State::Skip,
+                    "not run: --fail-fast stopped the run",
+                );
                 r.repeat = job.repeat;
                 let _ = tx.send(Msg::Done(Box::new(r)));
                 continue;
@@ -181,7 +200,12 @@ enum Msg {
     Done(Box<CaseResult>),
 }
 
-fn save(report: &RunReport, opts: &RunOptions, run_dir: &Path, mut durations: BTreeMap<String, f64>) {
+fn save(
+    report: &RunReport,
+    opts: &RunOptions,
+    run_dir: &Path,
+    mut durations: BTreeMap<String, f64>,
+) {
     for c in &report.cases {
         if matches!(c.state, State::Pass | State::Fail | State::Xfail) {
             durations.insert(c.name.clone(), c.duration_s);
@@ -200,7 +224,12 @@ fn save(report: &RunReport, opts: &RunOptions, run_dir: &Path, mut durations: BT
     let _ = std::os::unix::fs::symlink(&opts.tag, &latest);
 }
 
-fn run_with_retries(job: &Job, opts: &RunOptions, run_dir: &Path, pause_lock: &Mutex<()>) -> CaseResult {
+fn run_with_retries(
+    job: &Job,
+    opts: &RunOptions,
+    run_dir: &Path,
+    pause_lock: &Mutex<()>,
+) -> CaseResult {
     let mut attempt = 1;
     loop {
         let mut dir = dir_name(&job.def.name);
@@ -266,11 +295,29 @@ impl Progress {
             self.steps.push(s.to_string());
         } else if let Some(p) = l.strip_prefix("paused ") {
             let (lab, nodes) = p.split_once(' ').unwrap_or((p, ""));
-            self.paused = Some((lab.to_string(), nodes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()));
+            self.paused = Some((
+                lab.to_string(),
+                nodes
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ));
         } else if l == "done" {
             self.done = true;
         }
     }
+}
+
+/// Run one case now, on this thread, with retries and xfail applied, in
+/// `<results>/<tag>/<case>/` (for harnesses that schedule cases themselves).
+pub fn run_single(def: &CaseDef, opts: &RunOptions) -> CaseResult {
+    let run_dir = opts.results.join(&opts.tag);
+    let job = Job {
+        def: def.clone(),
+        repeat: 1,
+    };
+    run_with_retries(&job, opts, &run_dir, &Mutex::new(()))
 }
 
 fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>) -> CaseResult {
@@ -328,6 +375,9 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
             Ok(())
         });
     }
+    // NETRIG_TRACE=1: when each progress line arrives, for finding where a
+    // case's time goes.
+    let trace = std::env::var_os("NETRIG_TRACE").is_some();
     let start = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -366,13 +416,23 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
         match reader.read_line(&mut buf) {
             Ok(0) => break, // EOF: PID 1 (and the intermediate) are gone.
             Ok(_) => {
+                if trace {
+                    eprintln!(
+                        "[{:>8.3} ms] {}: {}",
+                        start.elapsed().as_secs_f64() * 1e3,
+                        def.name,
+                        buf.trim_end()
+                    );
+                }
                 prog.line(buf.trim_end());
                 if let Some((lab, nodes)) = prog.paused.take() {
                     let paused_at = Instant::now();
                     hold_paused(&def.name, &lab, &nodes, dir, pause_lock);
                     // SAFETY: ending the case's process group.
                     unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                    let _ = std::fs::remove_file(netrig_lab::persist::state_dir().join(format!("{lab}.json")));
+                    let _ = std::fs::remove_file(
+                        netrig_lab::persist::state_dir().join(format!("{lab}.json")),
+                    );
                     deadline += paused_at.elapsed();
                 }
             }
@@ -384,7 +444,21 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
         // namespace down with it (PR_SET_PDEATHSIG), whatever the children did.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
+    if trace {
+        eprintln!(
+            "[{:>8.3} ms] {}: EOF",
+            start.elapsed().as_secs_f64() * 1e3,
+            def.name
+        );
+    }
     let status = child.wait();
+    if trace {
+        eprintln!(
+            "[{:>8.3} ms] {}: reaped",
+            start.elapsed().as_secs_f64() * 1e3,
+            def.name
+        );
+    }
     // Drain what is left so that late "step" lines are not lost.
     let mut rest = String::new();
     let _ = reader.read_to_string(&mut rest);
@@ -408,7 +482,10 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
                 let log = std::fs::read_to_string(dir.join("case.log")).unwrap_or_default();
                 let mut r = broken(format!(
                     "the case reported nothing (case process: {how}{})",
-                    prog.steps.last().map(|s| format!("; last step started: {s}")).unwrap_or_default()
+                    prog.steps
+                        .last()
+                        .map(|s| format!("; last step started: {s}"))
+                        .unwrap_or_default()
                 ));
                 r.output = crate::procs::tail(&log, 10);
                 r
@@ -424,7 +501,10 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
     let stuck_after = HEARTBEAT_EVERY * 5;
     let diagnosis = match beat_age {
         None => "no heartbeat ever: stuck before the case started".to_string(),
-        Some(a) if a > stuck_after => format!("no heartbeat for {:.1}s: stuck (a process blocked in the kernel?)", a.as_secs_f64()),
+        Some(a) if a > stuck_after => format!(
+            "no heartbeat for {:.1}s: stuck (a process blocked in the kernel?)",
+            a.as_secs_f64()
+        ),
         Some(_) => "heartbeats until the end: alive but slow".to_string(),
     };
     let at = prog
@@ -436,7 +516,10 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
         &def.name,
         src,
         State::Timeout,
-        format!("timed out after {:.1}s{at}; {diagnosis}; killed with every process it started", elapsed.as_secs_f64()),
+        format!(
+            "timed out after {:.1}s{at}; {diagnosis}; killed with every process it started",
+            elapsed.as_secs_f64()
+        ),
     );
     let n = prog.steps.len();
     r.subtests = prog
@@ -448,7 +531,11 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
             SubResult {
                 index: idx.parse().unwrap_or(i + 1),
                 name: name.to_string(),
-                state: if i + 1 == n { State::Timeout } else { State::Pass },
+                state: if i + 1 == n {
+                    State::Timeout
+                } else {
+                    State::Pass
+                },
                 message: String::new(),
                 duration_s: 0.0,
                 verdicts: Vec::new(),
@@ -461,7 +548,10 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
 /// `--pause-on-fail`: show how to enter the failed lab and wait for Enter.
 fn hold_paused(case: &str, lab: &str, nodes: &[String], dir: &Path, lock: &Mutex<()>) {
     let _g = lock.lock();
-    eprintln!("\n*** {case} failed; its lab is kept up as `{lab}` (results: {})", dir.display());
+    eprintln!(
+        "\n*** {case} failed; its lab is kept up as `{lab}` (results: {})",
+        dir.display()
+    );
     for n in nodes {
         eprintln!("    netrig exec {lab} {n} -- ip -br addr");
     }
@@ -471,4 +561,19 @@ fn hold_paused(case: &str, lab: &str, nodes: &[String], dir: &Path, lock: &Mutex
     eprintln!("*** press Enter to tear it down and go on");
     let mut s = String::new();
     let _ = std::io::stdin().read_line(&mut s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_folder_names() {
+        let t = default_tag();
+        assert_eq!(t.len(), 15, "{t}");
+        assert_eq!(&t[8..9], "-");
+        assert!(t.starts_with("20"), "{t}");
+        assert_eq!(dir_name("a/b[x=1]"), "a_b[x=1]");
+        assert_eq!(dir_name(".hidden"), "_.hidden");
+    }
 }

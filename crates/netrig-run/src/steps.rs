@@ -60,11 +60,15 @@ impl Ctx {
     }
 
     fn lab(&self) -> Result<&Lab, Problem> {
-        self.lab.as_ref().ok_or_else(|| broken("this step needs a lab"))
+        self.lab
+            .as_ref()
+            .ok_or_else(|| broken("this step needs a lab"))
     }
 
     fn lab_mut(&mut self) -> Result<&mut Lab, Problem> {
-        self.lab.as_mut().ok_or_else(|| broken("this step needs a lab"))
+        self.lab
+            .as_mut()
+            .ok_or_else(|| broken("this step needs a lab"))
     }
 
     /// Run `f` in `node` (or right here when there is no node).
@@ -99,7 +103,10 @@ impl Ctx {
         let shown = if args.first() == Some(&"-c") {
             args[1..].join(" ")
         } else {
-            std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ")
+            std::iter::once(program)
+                .chain(args.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         let lab = &mut self.lab;
         let spawn = |c: &mut std::process::Command| match (node, lab.as_mut()) {
@@ -168,19 +175,27 @@ impl Ctx {
                         .iter_mut()
                         .find(|d| &d.rec.name == daemon)
                         .ok_or_else(|| broken(format!("no daemon named `{daemon}` was started")))?;
-                    if d.stdout().contains(pattern.as_str()) || d.stderr().contains(pattern.as_str()) {
+                    if d.stdout().contains(pattern.as_str())
+                        || d.stderr().contains(pattern.as_str())
+                    {
                         return Ok((String::new(), vec![]));
                     }
                     if let Some(st) = d.try_wait() {
                         // One last look: output may trail the exit.
                         std::thread::sleep(Duration::from_millis(20));
-                        if d.stdout().contains(pattern.as_str()) || d.stderr().contains(pattern.as_str()) {
+                        if d.stdout().contains(pattern.as_str())
+                            || d.stderr().contains(pattern.as_str())
+                        {
                             return Ok((String::new(), vec![]));
                         }
-                        return Err(fail(format!("daemon `{daemon}` exited ({st}) without printing `{pattern}`")));
+                        return Err(fail(format!(
+                            "daemon `{daemon}` exited ({st}) without printing `{pattern}`"
+                        )));
                     }
                     if Instant::now() >= deadline {
-                        return Err(fail(format!("`{pattern}` not in the output of `{daemon}` after {limit:?}")));
+                        return Err(fail(format!(
+                            "`{pattern}` not in the output of `{daemon}` after {limit:?}"
+                        )));
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -192,7 +207,11 @@ impl Ctx {
                     // Positive pings wait past the kernel's 1 s ARP/ND retransmit,
                     // as iputils would (-W 10): a first request lost while a lab
                     // settles is retried by the neighbour layer, not a failure.
-                    timeout: Duration::from_millis(if e.reachable == Some(false) { 300 } else { 2500 }),
+                    timeout: Duration::from_millis(if e.reachable == Some(false) {
+                        300
+                    } else {
+                        2500
+                    }),
                     deadline: Duration::from_secs(5),
                     ..PingOptions::default()
                 };
@@ -205,27 +224,41 @@ impl Ctx {
                     let got = r.received;
                     msgs.push(format!("{ip}: {}/{} answered", got, r.sent));
                     if want && got < r.sent {
-                        return Err(fail(format!("ping {ip}: {got}/{} answered{}", r.sent, if r.errors.is_empty() { String::new() } else { format!(" ({})", r.errors.join("; ")) })));
+                        return Err(fail(format!(
+                            "ping {ip}: {got}/{} answered{}",
+                            r.sent,
+                            if r.errors.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", r.errors.join("; "))
+                            }
+                        )));
                     }
                     if !want && got > 0 {
-                        return Err(fail(format!("ping {ip}: {got}/{} answered, expected none", r.sent)));
+                        return Err(fail(format!(
+                            "ping {ip}: {got}/{} answered, expected none",
+                            r.sent
+                        )));
                     }
                 }
                 Ok((msgs.join(", "), vec![]))
             }
             StepKind::Sysctl { node, key, value } => {
-                let read = |lab: &Lab, n: &str| lab.sysctl_get(n, key).map_err(|e| broken(e.to_string()));
+                let read =
+                    |lab: &Lab, n: &str| lab.sysctl_get(n, key).map_err(|e| broken(e.to_string()));
                 let now = match (node, value) {
                     (Some(n), Some(v)) => {
                         let lab = self.lab()?;
-                        lab.sysctl_set(n, key, v).map_err(|e| broken(e.to_string()))?;
+                        lab.sysctl_set(n, key, v)
+                            .map_err(|e| broken(e.to_string()))?;
                         read(lab, n)?
                     }
                     (Some(n), None) => read(self.lab()?, n)?,
                     (None, v) => {
                         let path = format!("/proc/sys/{}", key.replace('.', "/"));
                         if let Some(v) = v {
-                            std::fs::write(&path, v).map_err(|err| broken(format!("{key}={v}: {err}")))?;
+                            std::fs::write(&path, v)
+                                .map_err(|err| broken(format!("{key}={v}: {err}")))?;
                         }
                         std::fs::read_to_string(&path)
                             .map(|s| s.trim().to_string())
@@ -245,7 +278,12 @@ impl Ctx {
                     .map_err(|err| broken(err.to_string()))?;
                 Ok((String::new(), vec![]))
             }
-            StepKind::Counters { node, iface, save, since } => {
+            StepKind::Counters {
+                node,
+                iface,
+                save,
+                since,
+            } => {
                 let now = self
                     .lab_mut()?
                     .link_stats(node, iface)
@@ -264,7 +302,12 @@ impl Ctx {
                 let mut bad = Vec::new();
                 for (k, min) in e.min.iter().flatten() {
                     match vals.get(k.as_str()) {
-                        None => return Err(broken(format!("unknown counter `{k}` (known: {})", vals.keys().copied().collect::<Vec<_>>().join(", ")))),
+                        None => {
+                            return Err(broken(format!(
+                                "unknown counter `{k}` (known: {})",
+                                vals.keys().copied().collect::<Vec<_>>().join(", ")
+                            )))
+                        }
                         Some(v) if v < min => bad.push(format!("{k} = {v} < {min}")),
                         _ => {}
                     }
@@ -276,7 +319,10 @@ impl Ctx {
                         _ => {}
                     }
                 }
-                let shown = format!("rx_packets={} tx_packets={}", vals["rx_packets"], vals["tx_packets"]);
+                let shown = format!(
+                    "rx_packets={} tx_packets={}",
+                    vals["rx_packets"], vals["tx_packets"]
+                );
                 if bad.is_empty() {
                     Ok((shown, vec![]))
                 } else {
@@ -287,18 +333,46 @@ impl Ctx {
                 std::thread::sleep(*duration);
                 Ok((String::new(), vec![]))
             }
-            StepKind::Traffic { from, dev, to, proto, args } => self.traffic(step, from, dev, to, proto, args),
-            StepKind::Serve { node, addr, name, tcp, udp } => {
+            StepKind::Traffic {
+                from,
+                dev,
+                to,
+                proto,
+                args,
+            } => self.traffic(step, from, dev, to, proto, args),
+            StepKind::Serve {
+                node,
+                addr,
+                name,
+                tcp,
+                udp,
+            } => {
                 let server = self
                     .in_node(Some(node), || ProbeServer::bind(*addr, name, *tcp, *udp))?
                     .map_err(|err| broken(format!("serve on {addr}: {err}")))?;
                 self.servers.push((name.clone(), server.spawn()));
                 Ok((String::new(), vec![]))
             }
-            StepKind::Probe { from, to, udp, count, src_port } => {
-                let mut opts = ProbeClientOptions::new(*to, if *udp { ProbeProto::Udp } else { ProbeProto::Tcp }, *count);
+            StepKind::Probe {
+                from,
+                to,
+                udp,
+                count,
+                src_port,
+            } => {
+                let mut opts = ProbeClientOptions::new(
+                    *to,
+                    if *udp {
+                        ProbeProto::Udp
+                    } else {
+                        ProbeProto::Tcp
+                    },
+                    *count,
+                );
                 if let Some(p) = src_port {
-                    let end = p.checked_add((*count - 1) as u16).ok_or_else(|| broken("source ports run past 65535"))?;
+                    let end = p
+                        .checked_add((*count - 1) as u16)
+                        .ok_or_else(|| broken("source ports run past 65535"))?;
                     opts.src_ports = PortRange::new(*p, end);
                 }
                 let rep = self
@@ -306,19 +380,28 @@ impl Ctx {
                     .map_err(|err| broken(format!("probe {to}: {err}")))?;
                 let want = e.answered.unwrap_or(*count as u64);
                 if rep.answered() < want {
-                    return Err(fail(format!("{} answered, expected at least {want}: {rep}", rep.answered())));
+                    return Err(fail(format!(
+                        "{} answered, expected at least {want}: {rep}",
+                        rep.answered()
+                    )));
                 }
                 let mut verdicts = Vec::new();
                 if let Some(s) = &e.split {
                     let by = rep.by_name();
-                    let counts: Vec<u64> = s.over.iter().map(|n| by.get(n).copied().unwrap_or(0)).collect();
+                    let counts: Vec<u64> = s
+                        .over
+                        .iter()
+                        .map(|n| by.get(n).copied().unwrap_or(0))
+                        .collect();
                     verdicts.push(split_verdict(&step.name, &counts, s)?);
                 }
                 judged(rep.to_string(), verdicts)
             }
             StepKind::Capture { node, iface } => {
                 let cap = self
-                    .in_node(Some(node), || Capture::open(Some(iface), CaptureOptions::default()))?
+                    .in_node(Some(node), || {
+                        Capture::open(Some(iface), CaptureOptions::default())
+                    })?
                     .map_err(|err| broken(format!("capture on {node}:{iface}: {err}")))?;
                 self.captures.push((format!("{node}-{iface}"), cap));
                 Ok((String::new(), vec![]))
@@ -331,11 +414,19 @@ impl Ctx {
         let slug: String = step
             .name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let name = format!("{:02}-{slug}", step.index);
-        let mut p = self.start(node, &name, "sh", &["-c", cmd], &[], None).map_err(broken)?;
+        let mut p = self
+            .start(node, &name, "sh", &["-c", cmd], &[], None)
+            .map_err(broken)?;
         let status = p.wait_timeout(step.timeout);
         let timed_out = status.is_none();
         p.finish();
@@ -343,7 +434,10 @@ impl Ctx {
         let rec = p.rec.clone();
         self.procs.push(p);
         if timed_out {
-            return Err(fail(format!("`{cmd}` still running after its step timeout {:?}; killed", step.timeout.unwrap_or_default())));
+            return Err(fail(format!(
+                "`{cmd}` still running after its step timeout {:?}; killed",
+                step.timeout.unwrap_or_default()
+            )));
         }
         let want = e.exit.unwrap_or(0);
         let mut problems = Vec::new();
@@ -384,7 +478,15 @@ impl Ctx {
         }
     }
 
-    fn traffic(&mut self, step: &Step, from: &str, dev: &str, to: &str, proto: &str, args: &str) -> StepOut {
+    fn traffic(
+        &mut self,
+        step: &Step,
+        from: &str,
+        dev: &str,
+        to: &str,
+        proto: &str,
+        args: &str,
+    ) -> StepOut {
         let e = &step.expect;
         // Every `node:iface` an expectation names gets a capture, opened before sending.
         let mut paths: BTreeSet<String> = BTreeSet::new();
@@ -394,7 +496,9 @@ impl Ctx {
         paths.extend(e.affinity.iter().flatten().cloned());
         paths.extend(e.received.iter().flat_map(|m| m.keys().cloned()));
         let lab = self.lab()?;
-        let dst: netrig_wire::IpRange = to.parse().map_err(|err| broken(format!("destination `{to}`: {err}")))?;
+        let dst: netrig_wire::IpRange = to
+            .parse()
+            .map_err(|err| broken(format!("destination `{to}`: {err}")))?;
         let v6 = dst.is_v6();
         let src = lab
             .topo
@@ -402,12 +506,19 @@ impl Ctx {
             .find(|i| i.name == dev)
             .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv6() == v6))
             .map(|a| a.addr)
-            .ok_or_else(|| broken(format!("{from}:{dev} has no {} address", if v6 { "IPv6" } else { "IPv4" })))?;
+            .ok_or_else(|| {
+                broken(format!(
+                    "{from}:{dev} has no {} address",
+                    if v6 { "IPv6" } else { "IPv4" }
+                ))
+            })?;
         let base = match proto {
             "tcp" => FlowSpec::tcp_syn(src, dst),
             _ => FlowSpec::udp(src, dst),
         };
-        let spec = base.with_args(args).map_err(|err| broken(format!("flow `{args}`: {err}")))?;
+        let spec = base
+            .with_args(args)
+            .map_err(|err| broken(format!("flow `{args}`: {err}")))?;
         let mut set = CaptureSet::new();
         let mut order = Vec::new();
         for p in &paths {
@@ -422,14 +533,19 @@ impl Ctx {
             order.push(p.clone());
         }
         let stats = lab
-            .run_in(from, || Sender::open(dev).and_then(|mut s| s.send_flow(&spec, &mut NoProgress)))
+            .run_in(from, || {
+                Sender::open(dev).and_then(|mut s| s.send_flow(&spec, &mut NoProgress))
+            })
             .map_err(|err| broken(err.to_string()))?
             .map_err(|err| broken(format!("sending: {err}")))?;
         let per_path: Vec<Vec<Packet>> = if order.is_empty() {
             Vec::new()
         } else {
-            set.collect(StopWhen::quiet(Duration::from_millis(300), Duration::from_secs(20)))
-                .map_err(|err| broken(format!("capturing: {err}")))?
+            set.collect(StopWhen::quiet(
+                Duration::from_millis(300),
+                Duration::from_secs(20),
+            ))
+            .map_err(|err| broken(format!("capturing: {err}")))?
         };
         // Distinct flows per path: packets of a flow follow one path, so
         // flows, not packets, are the independent draws a split test needs.
@@ -437,7 +553,7 @@ impl Ctx {
         let mut packets: BTreeMap<&str, u64> = BTreeMap::new();
         for (p, pkts) in order.iter().zip(&per_path) {
             for pkt in pkts {
-                if let Some(key) = flow_key(&pkt.data, &spec) {
+                if let Some(key) = flow_key(&pkt.data) {
                     flows.entry(key).or_default().insert(p.clone());
                     *packets.entry(p.as_str()).or_default() += 1;
                 }
@@ -456,7 +572,15 @@ impl Ctx {
         if let Some(over) = &e.affinity {
             let v = judge_affinity(
                 &step.name,
-                flows.iter().map(|(f, set)| (f.clone(), set.iter().filter(|p| over.contains(p)).cloned().collect::<Vec<_>>())),
+                flows.iter().map(|(f, set)| {
+                    (
+                        f.clone(),
+                        set.iter()
+                            .filter(|p| over.contains(p))
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    )
+                }),
             );
             verdicts.push(v);
         }
@@ -464,7 +588,10 @@ impl Ctx {
             for (p, min) in rx {
                 let got = packets.get(p.as_str()).copied().unwrap_or(0);
                 if got < *min {
-                    return Err(fail(format!("{p} received {got} matching packets, expected at least {min} ({})", msgs.join(", "))));
+                    return Err(fail(format!(
+                        "{p} received {got} matching packets, expected at least {min} ({})",
+                        msgs.join(", ")
+                    )));
                 }
                 msgs.push(format!("{p}: {got} packets"));
             }
@@ -479,7 +606,8 @@ impl Ctx {
         }
         for (name, h) in self.servers.drain(..) {
             if let Err(e) = h.stop() {
-                self.warnings.push(format!("stopping probe server {name}: {e}"));
+                self.warnings
+                    .push(format!("stopping probe server {name}: {e}"));
             }
         }
         for (name, mut cap) in self.captures.drain(..) {
@@ -492,7 +620,8 @@ impl Ctx {
             let res = std::fs::File::create(&path)
                 .and_then(|f| netrig_wire::write_pcapng(f, &[(name.as_str(), &pkts)]).map(|_| ()));
             if let Err(e) = res {
-                self.warnings.push(format!("writing {}: {e}", path.display()));
+                self.warnings
+                    .push(format!("writing {}: {e}", path.display()));
             }
         }
     }
@@ -500,7 +629,10 @@ impl Ctx {
 
 fn judged(msg: String, verdicts: Vec<Verdict>) -> StepOut {
     let lines: Vec<String> = verdicts.iter().map(|v| v.to_string()).collect();
-    let msg = std::iter::once(msg).chain(lines.iter().cloned()).collect::<Vec<_>>().join("\n");
+    let msg = std::iter::once(msg)
+        .chain(lines.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n");
     match verdicts.iter().map(|v| v.outcome).max_by_key(|o| match o {
         Outcome::Pass => 0,
         Outcome::Fail => 1,
@@ -512,7 +644,11 @@ fn judged(msg: String, verdicts: Vec<Verdict>) -> StepOut {
     }
 }
 
-fn split_verdict(name: &str, counts: &[u64], s: &netrig_spec::scenario::SplitExpect) -> Result<Verdict, Problem> {
+fn split_verdict(
+    name: &str,
+    counts: &[u64],
+    s: &netrig_spec::scenario::SplitExpect,
+) -> Result<Verdict, Problem> {
     let mut cfg = SplitConfig::default();
     if let Some(a) = s.alpha {
         cfg.alpha = a;
@@ -525,11 +661,12 @@ fn split_verdict(name: &str, counts: &[u64], s: &netrig_spec::scenario::SplitExp
 
 /// A flow's identity for the split and affinity checks: the fields the
 /// sender varies, read back from the captured frame.
-fn flow_key(frame: &[u8], spec: &FlowSpec) -> Option<String> {
+fn flow_key(frame: &[u8]) -> Option<String> {
     use netrig_wire::decode::{Net, Transport};
     let d = netrig_wire::Decoded::parse(frame)?;
-    let Net::Ip { src, dst, .. } = d.net else { return None };
-    let _ = spec;
+    let Net::Ip { src, dst, .. } = d.net else {
+        return None;
+    };
     let (sp, dp) = match d.transport {
         Transport::Udp { sp, dp, .. } | Transport::Tcp { sp, dp, .. } => (sp, dp),
         _ => return None,
@@ -556,7 +693,11 @@ fn counter_map(now: &LinkStats, base: &LinkStats) -> BTreeMap<&'static str, u64>
 /// thread's namespace? Read from /proc/thread-self/net, which follows the
 /// thread's namespace (unlike /proc/net, which follows the process leader's).
 fn listening(port: u16, udp: bool) -> bool {
-    let files: &[&str] = if udp { &["udp", "udp6"] } else { &["tcp", "tcp6"] };
+    let files: &[&str] = if udp {
+        &["udp", "udp6"]
+    } else {
+        &["tcp", "tcp6"]
+    };
     files.iter().any(|f| {
         std::fs::read_to_string(format!("/proc/thread-self/net/{f}"))
             .map(|t| {
@@ -564,7 +705,10 @@ fn listening(port: u16, udp: bool) -> bool {
                     let mut cols = l.split_whitespace();
                     let local = cols.nth(1).unwrap_or("");
                     let state = cols.nth(1).unwrap_or("");
-                    let p = local.rsplit(':').next().and_then(|h| u16::from_str_radix(h, 16).ok());
+                    let p = local
+                        .rsplit(':')
+                        .next()
+                        .and_then(|h| u16::from_str_radix(h, 16).ok());
                     // 0A is TCP_LISTEN; a bound UDP socket shows 07 (CLOSE).
                     p == Some(port) && (udp || state == "0A")
                 })
@@ -572,4 +716,3 @@ fn listening(port: u16, udp: bool) -> bool {
             .unwrap_or(false)
     })
 }
-

@@ -20,8 +20,13 @@ pub fn parse_results(text: &str) -> Vec<SubResult> {
             continue;
         };
         let (num, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-        let Ok(index) = num.parse::<usize>() else { continue };
-        let (desc, directive) = match rest.split_once(" # ").or_else(|| rest.strip_prefix("# ").map(|d| ("", d))) {
+        let Ok(index) = num.parse::<usize>() else {
+            continue;
+        };
+        let (desc, directive) = match rest
+            .split_once(" # ")
+            .or_else(|| rest.strip_prefix("# ").map(|d| ("", d)))
+        {
             Some((d, dir)) => (d, dir.trim()),
             None => (rest, ""),
         };
@@ -30,7 +35,10 @@ pub fn parse_results(text: &str) -> Vec<SubResult> {
         let (state, message) = if upper.starts_with("SKIP") {
             (State::Skip, directive[4..].trim().to_string())
         } else if upper.starts_with("TODO") || upper.starts_with("XFAIL") {
-            (if ok { State::Pass } else { State::Xfail }, directive.to_string())
+            (
+                if ok { State::Pass } else { State::Xfail },
+                directive.to_string(),
+            )
         } else if upper.starts_with("TIMEOUT") {
             (State::Timeout, directive.to_string())
         } else if upper.starts_with("ERROR") {
@@ -61,7 +69,10 @@ mod tests {
         let r = parse_results(
             "KTAP version 1\n1..4\n    ok 1 nested\nok 1 first\nnot ok 2 - second\nok 3 third # SKIP no ipv6\nnot ok 4 four # TODO later\n",
         );
-        let s: Vec<_> = r.iter().map(|x| (x.index, x.name.as_str(), x.state)).collect();
+        let s: Vec<_> = r
+            .iter()
+            .map(|x| (x.index, x.name.as_str(), x.state))
+            .collect();
         assert_eq!(
             s,
             [

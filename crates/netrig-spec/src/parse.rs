@@ -113,7 +113,11 @@ pub fn parse_topology(name: &str, text: &str) -> Result<Topology, SpecErrors> {
         let span = e.span().unwrap_or(0..0);
         let mut msg = e.message().trim().to_string();
         if msg == "duplicate key" {
-            if let Some(key) = text.get(span.clone()).map(str::trim).filter(|k| !k.is_empty()) {
+            if let Some(key) = text
+                .get(span.clone())
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+            {
                 msg = format!("duplicate key `{key}`");
             }
         }

@@ -7,6 +7,39 @@
 //! every case is checked before anything runs: a typo in the third variant is
 //! an input error (exit 2), not a broken case halfway through a suite.
 //!
+//! # Reference
+//!
+//! Top level: `name`, `topology`, `timeout` (`"30s"`, default 60 s),
+//! `requires = { root, kconfig = [..], commands = [..], kernel = "5.10" }`,
+//! `variants = { key = [values] }` (cartesian product; case names read
+//! `name[key=value,...]`, arrays as `2:1`; `{key}` is substituted in step
+//! strings, and a string that is exactly `"{key}"` takes the value's type),
+//! `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
+//! `server_node`, `port`; cases `name[client_x_server]`, `{client}`/`{server}`
+//! substituted), `xfail = "reason"`, `tags`, and `[[steps]]`.
+//!
+//! Each step has exactly one action, plus optional `name`, `node`, `timeout`
+//! and `expect`:
+//!
+//! | action | value | `expect` keys |
+//! |---|---|---|
+//! | `run` | shell command, in `node` | `exit` (default 0), `stdout`, `stdout_not`, `stderr` (substrings) |
+//! | `daemon` | shell command left running; `name` names its log | |
+//! | `wait_port` | `{ node, port, udp }` | |
+//! | `wait_log` | `{ daemon, pattern }` | |
+//! | `ping` | `{ from, to = addr or [addrs], count }` | `reachable` (default true) |
+//! | `sysctl` | `{ node, key, value }` (no value: read) | `value` |
+//! | `link` | `{ node, iface, state = "up"/"down" }` | |
+//! | `counters` | `{ node, iface, save = "tag", since = "tag" }` | `min`, `max` (e.g. `{ rx_packets = 3 }`) |
+//! | `sleep` | `"100ms"` | |
+//! | `traffic` | `{ from, dev, to, udp/tcp = "sp=1024,dp=0-4000" }` | `split = { over = ["r1:eth1", ..], weights = [..] }`, `affinity = [paths]`, `received = { "h2:eth0" = n }` |
+//! | `serve` | `{ node, addr = "0.0.0.0:7000", name, tcp, udp }` | |
+//! | `probe` | `{ from, to = "addr:port", udp, count, src_port }` | `answered`, `split` (over server names) |
+//! | `capture` | `{ node, iface }` (pcapng kept if the case fails) | |
+//!
+//! Any step takes `expect.fail = true`: it is known to fail, and the case is
+//! xfail when it does.
+//!
 //! # Adding a step kind
 //!
 //! 1. Add an optional field for its action to `RawStep` (its value type is the
@@ -90,7 +123,10 @@ pub struct Step {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepKind {
     /// Run a shell command in a node and wait for it.
-    Run { node: Option<String>, cmd: String },
+    Run {
+        node: Option<String>,
+        cmd: String,
+    },
     /// Start a shell command in a node and leave it running until the case ends.
     Daemon {
         node: Option<String>,
@@ -105,7 +141,10 @@ pub enum StepKind {
         udp: bool,
     },
     /// Wait until a daemon's output contains a string.
-    WaitLog { daemon: String, pattern: String },
+    WaitLog {
+        daemon: String,
+        pattern: String,
+    },
     /// ICMP echo from a node.
     Ping {
         from: Option<String>,
@@ -132,7 +171,9 @@ pub enum StepKind {
         save: Option<String>,
         since: Option<String>,
     },
-    Sleep { duration: Duration },
+    Sleep {
+        duration: Duration,
+    },
     /// Send packets from a node with netrig-wire (mausezahn-like `args`),
     /// capturing on the interfaces the expectations name.
     Traffic {
@@ -163,7 +204,10 @@ pub enum StepKind {
     },
     /// Capture on an interface until the case ends; the pcapng is kept when
     /// the case does not pass.
-    Capture { node: String, iface: String },
+    Capture {
+        node: String,
+        iface: String,
+    },
 }
 
 impl StepKind {
@@ -263,11 +307,16 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         _ => return None,
     };
     let secs = n * mult;
-    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+    (0.0..1e9)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 // ---------------------------------------------------------------------------
 // Raw shapes, as serde reads them.
+
+/// `variants = { key = [values] }`, keys with their spans (for file order).
+type RawVariants = BTreeMap<Spanned<String>, Spanned<Vec<toml::Value>>>;
 
 #[derive(Deserialize)]
 struct RawScenario {
@@ -277,7 +326,7 @@ struct RawScenario {
     requires: Option<Spanned<toml::Value>>,
     #[serde(default)]
     steps: Vec<Spanned<toml::Value>>,
-    variants: Option<Spanned<BTreeMap<Spanned<String>, Spanned<Vec<toml::Value>>>>>,
+    variants: Option<Spanned<RawVariants>>,
     matrix: Option<Spanned<toml::Value>>,
     xfail: Option<Spanned<String>>,
     #[serde(default)]
@@ -432,6 +481,17 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, crate::LoadError> {
     parse_scenario(path, &text)
 }
 
+/// Like [`load_scenario`], but expand only the case called `case` (the
+/// others are skipped, not checked): what a case process needs, in constant
+/// time however many variants the file has.
+pub fn load_scenario_case(path: &Path, case: &str) -> Result<Scenario, crate::LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| crate::LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_filtered(path, &text, Some(case))
+}
+
 /// Is this TOML text a scenario (as opposed to a bare topology)? True when it
 /// has steps, a matrix or a topology reference. Cheap and forgiving: a file
 /// that does not parse counts as a scenario so that its errors get reported.
@@ -445,6 +505,14 @@ pub fn is_scenario_text(text: &str) -> bool {
 /// Parse a scenario from `text`; `path` names it in errors and anchors a
 /// relative `topology = "..."`.
 pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, crate::LoadError> {
+    parse_filtered(path, text, None)
+}
+
+fn parse_filtered(
+    path: &Path,
+    text: &str,
+    only: Option<&str>,
+) -> Result<Scenario, crate::LoadError> {
     let name = path.display().to_string();
     let src = Source::new(name.clone(), text);
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
@@ -558,11 +626,17 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, crate::LoadEr
         keys.sort_by_key(|(k, _)| k.span().start);
         for (k, vals) in keys {
             if vals.get_ref().is_empty() {
-                c.err(vals.span(), format!("variant `{}` has no values", k.get_ref()));
+                c.err(
+                    vals.span(),
+                    format!("variant `{}` has no values", k.get_ref()),
+                );
                 continue;
             }
             if matches!(k.get_ref().as_str(), "client" | "server") {
-                c.err(inner(k), "`client` and `server` are reserved for the matrix");
+                c.err(
+                    inner(k),
+                    "`client` and `server` are reserved for the matrix",
+                );
             }
             axes.push((k.get_ref().clone(), vals.get_ref().clone()));
         }
@@ -608,7 +682,11 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, crate::LoadEr
         Some((mx, _)) => mx
             .clients
             .keys()
-            .flat_map(|cl| mx.servers.keys().map(move |sv| Some((cl.clone(), sv.clone()))))
+            .flat_map(|cl| {
+                mx.servers
+                    .keys()
+                    .map(move |sv| Some((cl.clone(), sv.clone())))
+            })
             .collect(),
     };
     for point in &points {
@@ -628,15 +706,27 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, crate::LoadEr
             } else {
                 format!("{scenario_name}[{}]", label.join(","))
             };
+            if only.is_some_and(|o| o != case_name) {
+                continue;
+            }
             let mut steps = Vec::new();
             for raw_step in &raw.steps {
                 let value = substitute(raw_step.get_ref(), &params);
-                if let Some(s) = c.step(&value, raw_step.span(), steps.len() + 1, topology.as_ref()) {
+                if let Some(s) = c.step(&value, raw_step.span(), steps.len() + 1, topology.as_ref())
+                {
                     steps.push(s);
                 }
             }
             if let (Some((mx, span)), Some((cl, sv))) = (&matrix, pair) {
-                c.matrix_steps(mx, span.clone(), cl, sv, &params, topology.as_ref(), &mut steps);
+                c.matrix_steps(
+                    mx,
+                    span.clone(),
+                    cl,
+                    sv,
+                    &params,
+                    topology.as_ref(),
+                    &mut steps,
+                );
             }
             cases.push(ScenarioCase {
                 name: case_name,
@@ -721,7 +811,9 @@ fn substitute(v: &toml::Value, params: &[(String, toml::Value)]) -> toml::Value 
             }
             toml::Value::String(out)
         }
-        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| substitute(x, params)).collect()),
+        toml::Value::Array(a) => {
+            toml::Value::Array(a.iter().map(|x| substitute(x, params)).collect())
+        }
         toml::Value::Table(t) => toml::Value::Table(
             t.iter()
                 .map(|(k, x)| (k.clone(), substitute(x, params)))
@@ -870,7 +962,13 @@ impl Checker {
         }
     }
 
-    fn check_iface(&mut self, span: &Range<usize>, topo: Option<&Topology>, node: &str, iface: &str) -> bool {
+    fn check_iface(
+        &mut self,
+        span: &Range<usize>,
+        topo: Option<&Topology>,
+        node: &str,
+        iface: &str,
+    ) -> bool {
         let Some(t) = topo else { return false };
         if iface == "lo" || t.ifaces_of(node).any(|i| i.name == iface) {
             return true;
@@ -909,7 +1007,11 @@ impl Checker {
             Some(t) => match parse_duration(t) {
                 Some(d) => Some(d),
                 None => {
-                    self.err_help(span.clone(), format!("step {index}: malformed timeout `{t}`"), "write e.g. \"5s\"");
+                    self.err_help(
+                        span.clone(),
+                        format!("step {index}: malformed timeout `{t}`"),
+                        "write e.g. \"5s\"",
+                    );
                     return None;
                 }
             },
@@ -921,8 +1023,15 @@ impl Checker {
             if !allowed.contains(&k) {
                 self.err_help(
                     span.clone(),
-                    format!("step {index}: `expect.{k}` does not apply to a `{}` step", kind.keyword()),
-                    format!("a `{}` step takes expect keys: {}", kind.keyword(), allowed.join(", ")),
+                    format!(
+                        "step {index}: `expect.{k}` does not apply to a `{}` step",
+                        kind.keyword()
+                    ),
+                    format!(
+                        "a `{}` step takes expect keys: {}",
+                        kind.keyword(),
+                        allowed.join(", ")
+                    ),
                 );
                 return None;
             }
@@ -985,20 +1094,24 @@ impl Checker {
             );
             return None;
         }
-        let node_at = |n: &Option<String>| n.clone();
         let step_node = raw.node.clone();
         let pick = |inner: Option<String>| inner.or_else(|| step_node.clone());
-        let _ = node_at;
         if let Some(cmd) = raw.run {
             let node = self.resolve_node(span, raw.node, topo, "run")?;
-            let name = format!("run{}: {cmd}", node.as_ref().map(|n| format!(" {n}")).unwrap_or_default());
+            let name = format!(
+                "run{}: {cmd}",
+                node.as_ref().map(|n| format!(" {n}")).unwrap_or_default()
+            );
             return Some((StepKind::Run { node, cmd }, name));
         }
         if let Some(cmd) = raw.daemon {
             let node = self.resolve_node(span, raw.node, topo, "daemon")?;
             let name = raw.name.clone().unwrap_or_else(|| format!("daemon{index}"));
             if name.contains('/') || name.starts_with('.') {
-                self.err(span.clone(), format!("daemon name `{name}` is used as a file name: no `/`, no leading `.`"));
+                self.err(
+                    span.clone(),
+                    format!("daemon name `{name}` is used as a file name: no `/`, no leading `.`"),
+                );
                 return None;
             }
             let label = format!("daemon {name}: {cmd}");
@@ -1007,11 +1120,24 @@ impl Checker {
         if let Some(w) = raw.wait_port {
             let node = self.resolve_node(span, pick(w.node), topo, "wait_port")?;
             let name = format!("wait_port {}{}", if w.udp { "udp/" } else { "" }, w.port);
-            return Some((StepKind::WaitPort { node, port: w.port, udp: w.udp }, name));
+            return Some((
+                StepKind::WaitPort {
+                    node,
+                    port: w.port,
+                    udp: w.udp,
+                },
+                name,
+            ));
         }
         if let Some(w) = raw.wait_log {
             let name = format!("wait_log {}: {}", w.daemon, w.pattern);
-            return Some((StepKind::WaitLog { daemon: w.daemon, pattern: w.pattern }, name));
+            return Some((
+                StepKind::WaitLog {
+                    daemon: w.daemon,
+                    pattern: w.pattern,
+                },
+                name,
+            ));
         }
         if let Some(p) = raw.ping {
             let from = self.resolve_node(span, pick(p.from), topo, "ping")?;
@@ -1032,7 +1158,10 @@ impl Checker {
                         return None;
                     }
                     Err(_) => {
-                        self.err(span.clone(), format!("step {index}: malformed address `{a}`"));
+                        self.err(
+                            span.clone(),
+                            format!("step {index}: malformed address `{a}`"),
+                        );
                         return None;
                     }
                 }
@@ -1042,12 +1171,27 @@ impl Checker {
                 return None;
             }
             let name = format!("ping {}", list.join(" "));
-            return Some((StepKind::Ping { from, to, count: p.count.unwrap_or(2).max(1) }, name));
+            return Some((
+                StepKind::Ping {
+                    from,
+                    to,
+                    count: p.count.unwrap_or(2).max(1),
+                },
+                name,
+            ));
         }
         if let Some(s) = raw.sysctl {
             let node = self.resolve_node(span, pick(s.node), topo, "sysctl")?;
-            if !s.key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || s.key.contains("..") {
-                self.err(span.clone(), format!("step {index}: malformed sysctl key `{}`", s.key));
+            if !s
+                .key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                || s.key.contains("..")
+            {
+                self.err(
+                    span.clone(),
+                    format!("step {index}: malformed sysctl key `{}`", s.key),
+                );
                 return None;
             }
             let value = s.value.map(|v| match v {
@@ -1058,7 +1202,14 @@ impl Checker {
                 Some(v) => format!("sysctl {}={v}", s.key),
                 None => format!("sysctl {}", s.key),
             };
-            return Some((StepKind::Sysctl { node, key: s.key, value }, name));
+            return Some((
+                StepKind::Sysctl {
+                    node,
+                    key: s.key,
+                    value,
+                },
+                name,
+            ));
         }
         if let Some(l) = raw.link {
             let node = self.need_node(span, pick(l.node), topo, "link")?;
@@ -1069,12 +1220,23 @@ impl Checker {
                 "up" => true,
                 "down" => false,
                 other => {
-                    self.err_help(span.clone(), format!("step {index}: link state `{other}`"), "write state = \"up\" or \"down\"");
+                    self.err_help(
+                        span.clone(),
+                        format!("step {index}: link state `{other}`"),
+                        "write state = \"up\" or \"down\"",
+                    );
                     return None;
                 }
             };
             let name = format!("link {node}:{} {}", l.iface, l.state);
-            return Some((StepKind::Link { node, iface: l.iface, up }, name));
+            return Some((
+                StepKind::Link {
+                    node,
+                    iface: l.iface,
+                    up,
+                },
+                name,
+            ));
         }
         if let Some(cn) = raw.counters {
             let node = self.need_node(span, pick(cn.node), topo, "counters")?;
@@ -1083,13 +1245,22 @@ impl Checker {
             }
             let name = format!("counters {node}:{}", cn.iface);
             return Some((
-                StepKind::Counters { node, iface: cn.iface, save: cn.save, since: cn.since },
+                StepKind::Counters {
+                    node,
+                    iface: cn.iface,
+                    save: cn.save,
+                    since: cn.since,
+                },
                 name,
             ));
         }
         if let Some(d) = raw.sleep {
             let Some(duration) = parse_duration(&d) else {
-                self.err_help(span.clone(), format!("step {index}: malformed duration `{d}`"), "write e.g. sleep = \"100ms\"");
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed duration `{d}`"),
+                    "write e.g. sleep = \"100ms\"",
+                );
                 return None;
             };
             return Some((StepKind::Sleep { duration }, format!("sleep {d}")));
@@ -1101,7 +1272,10 @@ impl Checker {
                 None => match topo.and_then(|tp| tp.ifaces_of(&from).next()) {
                     Some(i) => i.name.clone(),
                     None => {
-                        self.err(span.clone(), format!("step {index}: node `{from}` has no interface to send on"));
+                        self.err(
+                            span.clone(),
+                            format!("step {index}: node `{from}` has no interface to send on"),
+                        );
                         return None;
                     }
                 },
@@ -1113,37 +1287,70 @@ impl Checker {
                 (Some(a), None) => ("udp", a),
                 (None, Some(a)) => ("tcp", a),
                 _ => {
-                    self.err_help(span.clone(), format!("step {index}: traffic needs exactly one of udp or tcp"), "e.g. udp = \"sp=1024,dp=0-32768\"");
+                    self.err_help(
+                        span.clone(),
+                        format!("step {index}: traffic needs exactly one of udp or tcp"),
+                        "e.g. udp = \"sp=1024,dp=0-32768\"",
+                    );
                     return None;
                 }
             };
             let name = format!("traffic {from} -> {} {proto} {args}", t.to);
             return Some((
-                StepKind::Traffic { from, dev, to: t.to, proto: proto.into(), args },
+                StepKind::Traffic {
+                    from,
+                    dev,
+                    to: t.to,
+                    proto: proto.into(),
+                    args,
+                },
                 name,
             ));
         }
         if let Some(s) = raw.serve {
             let node = self.need_node(span, pick(s.node), topo, "serve")?;
             let Ok(addr) = s.addr.parse::<SocketAddr>() else {
-                self.err_help(span.clone(), format!("step {index}: malformed address `{}`", s.addr), "write e.g. \"[::]:7000\" or \"198.18.0.1:7000\"");
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed address `{}`", s.addr),
+                    "write e.g. \"[::]:7000\" or \"198.18.0.1:7000\"",
+                );
                 return None;
             };
             let name = s.name.unwrap_or_else(|| node.clone());
             let (tcp, udp) = (s.tcp.unwrap_or(true), s.udp.unwrap_or(false));
             let label = format!("serve {name} on {node} {addr}");
-            return Some((StepKind::Serve { node, addr, name, tcp, udp }, label));
+            return Some((
+                StepKind::Serve {
+                    node,
+                    addr,
+                    name,
+                    tcp,
+                    udp,
+                },
+                label,
+            ));
         }
         if let Some(p) = raw.probe {
             let from = self.need_node(span, pick(p.from), topo, "probe")?;
             let Ok(to) = p.to.parse::<SocketAddr>() else {
-                self.err_help(span.clone(), format!("step {index}: malformed address `{}`", p.to), "write e.g. \"198.18.0.1:7000\"");
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed address `{}`", p.to),
+                    "write e.g. \"198.18.0.1:7000\"",
+                );
                 return None;
             };
             let count = p.count.unwrap_or(1).max(1);
             let name = format!("probe {from} -> {to} x{count}");
             return Some((
-                StepKind::Probe { from, to, udp: p.udp, count, src_port: p.src_port },
+                StepKind::Probe {
+                    from,
+                    to,
+                    udp: p.udp,
+                    count,
+                    src_port: p.src_port,
+                },
                 name,
             ));
         }
@@ -1153,7 +1360,13 @@ impl Checker {
                 return None;
             }
             let name = format!("capture {node}:{}", c.iface);
-            return Some((StepKind::Capture { node, iface: c.iface }, name));
+            return Some((
+                StepKind::Capture {
+                    node,
+                    iface: c.iface,
+                },
+                name,
+            ));
         }
         None
     }
@@ -1172,8 +1385,22 @@ impl Checker {
         let (line, _) = self.src.line_col(span.start);
         let first = topo.and_then(|t| t.nodes.first()).map(|n| n.name.clone());
         let last = topo.and_then(|t| t.nodes.last()).map(|n| n.name.clone());
-        let Some(cnode) = self.resolve_node(&span, mx.client_node.clone().or(first), topo, "matrix client") else { return };
-        let Some(snode) = self.resolve_node(&span, mx.server_node.clone().or(last), topo, "matrix server") else { return };
+        let Some(cnode) = self.resolve_node(
+            &span,
+            mx.client_node.clone().or(first),
+            topo,
+            "matrix client",
+        ) else {
+            return;
+        };
+        let Some(snode) = self.resolve_node(
+            &span,
+            mx.server_node.clone().or(last),
+            topo,
+            "matrix server",
+        ) else {
+            return;
+        };
         let sub = |s: &str| match substitute(&toml::Value::String(s.to_string()), params) {
             toml::Value::String(s) => s,
             other => other.to_string(),
@@ -1199,15 +1426,25 @@ impl Checker {
         );
         if let Some(port) = mx.port {
             push(
-                StepKind::WaitPort { node: snode, port, udp: false },
+                StepKind::WaitPort {
+                    node: snode,
+                    port,
+                    udp: false,
+                },
                 format!("wait_port {port}"),
                 Expect::default(),
             );
         }
         push(
-            StepKind::Run { node: cnode, cmd: sub(&mx.clients[client]) },
+            StepKind::Run {
+                node: cnode,
+                cmd: sub(&mx.clients[client]),
+            },
             format!("client {client}"),
-            Expect { exit: Some(0), ..Expect::default() },
+            Expect {
+                exit: Some(0),
+                ..Expect::default()
+            },
         );
     }
 }
@@ -1258,7 +1495,10 @@ mod tests {
             "name = \"w\"\nvariants = {{ w = [[11, 45]] }}\n{LAB}\n[[steps]]\ntraffic = {{ from = \"a\", to = \"192.0.2.2\", udp = \"dp=1-100\" }}\nexpect.split = {{ over = [\"b:eth0\", \"a:eth0\"], weights = \"{{w}}\" }}\n"
         ))
         .unwrap();
-        assert_eq!(s.cases[0].steps[0].expect.split.as_ref().unwrap().weights, vec![11, 45]);
+        assert_eq!(
+            s.cases[0].steps[0].expect.split.as_ref().unwrap().weights,
+            vec![11, 45]
+        );
     }
 
     #[test]
@@ -1268,22 +1508,40 @@ mod tests {
         ))
         .unwrap();
         let names: Vec<_> = s.cases.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["m[c1_x_s1]", "m[c1_x_s2]", "m[c2_x_s1]", "m[c2_x_s2]"]);
+        assert_eq!(
+            names,
+            ["m[c1_x_s1]", "m[c1_x_s2]", "m[c2_x_s1]", "m[c2_x_s2]"]
+        );
         assert_eq!(s.cases[0].steps.len(), 3);
     }
 
     #[test]
     fn errors_point_at_the_step_key() {
         let e = parse(&format!("{LAB}\n[[steps]]\nnode = \"a\"\nrnu = \"true\"\n")).unwrap_err();
-        assert!(e.contains("t.toml:8:1") && e.contains("unknown field `rnu`"), "{e}");
+        assert!(
+            e.contains("t.toml:8:1") && e.contains("unknown field `rnu`"),
+            "{e}"
+        );
         let e = parse(&format!("{LAB}\n[[steps]]\nrun = \"true\"\n")).unwrap_err();
         assert!(e.contains("needs a node"), "{e}");
-        let e = parse(&format!("{LAB}\n[[steps]]\nnode = \"zz\"\nrun = \"true\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{LAB}\n[[steps]]\nnode = \"zz\"\nrun = \"true\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("unknown node `zz`"), "{e}");
-        let e = parse(&format!("{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"true\"\nexpect.reachable = true\n")).unwrap_err();
+        let e = parse(&format!(
+            "{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"true\"\nexpect.reachable = true\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("does not apply to a `run` step"), "{e}");
-        let e = parse(&format!("timeout = \"soon\"\n{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"true\"\n")).unwrap_err();
-        assert!(e.contains("t.toml:1:11") && e.contains("malformed timeout"), "{e}");
+        let e = parse(&format!(
+            "timeout = \"soon\"\n{LAB}\n[[steps]]\nnode = \"a\"\nrun = \"true\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("t.toml:1:11") && e.contains("malformed timeout"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -214,12 +214,17 @@ fn persistent_lab_in_root_mode_is_visible_to_ip_netns_and_goes_away() {
     {
         use std::io::Write;
         let mut stdin = sh.stdin.take().unwrap();
-        stdin.write_all(b"echo node=$NETRIG_NODE; ip -br addr show dev eth0; exit 5\n").unwrap();
+        stdin
+            .write_all(b"echo node=$NETRIG_NODE; ip -br addr show dev eth0; exit 5\n")
+            .unwrap();
     }
     let o = sh.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("node=h3") && out.contains("203.0.113.2/24"), "{out}");
+    assert!(
+        out.contains("node=h3") && out.contains("203.0.113.2/24"),
+        "{out}"
+    );
     let o = run(netrig().args(["exec", &name, "nosuchnode", "--", "true"]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // A second lab of the same name is refused; `ls` shows the first.

@@ -339,3 +339,65 @@ fn retries_mark_flaky_cases_and_xfail_is_honoured() {
     assert_eq!(k["state"], "xfail", "{k:#}");
     assert!(k["reason"].as_str().unwrap_or("").contains("bug 42"));
 }
+
+#[test]
+fn fail_fast_stops_scheduling_after_the_first_failure() {
+    let s = Scratch::new("failfast");
+    s.write(
+        "suite/a_fails.toml",
+        "name = \"a-fails\"\n[[steps]]\nrun = \"exit 1\"\n",
+    );
+    for i in 0..4 {
+        s.write(
+            &format!("suite/b{i}.toml"),
+            &format!("name = \"b{i}\"\n[[steps]]\nrun = \"true\"\n"),
+        );
+    }
+    let (code, rep, out) = run_json(
+        &["suite", "-j", "1", "--fail-fast", "--results", "res"],
+        &s.0,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(case(&rep, "a-fails")["state"], "fail");
+    for i in 0..4 {
+        let c = case(&rep, &format!("b{i}"));
+        assert_eq!(c["state"], "skip", "{c:#}");
+        assert!(c["reason"].as_str().unwrap_or("").contains("--fail-fast"));
+    }
+}
+
+#[test]
+fn killing_the_runner_takes_every_case_process_with_it() {
+    let s = Scratch::new("kill9");
+    s.write(
+        "suite/hang.toml",
+        &format!("name = \"hang\"\ntimeout = \"60s\"\n{PAIR}\n[[steps]]\nnode = \"b\"\ndaemon = \"exec sleep 987661\"\n[[steps]]\nnode = \"a\"\nrun = \"setsid sleep 987662 & sleep 987663\"\n"),
+    );
+    let mut child = std::process::Command::new(NETRIG)
+        .args(["run", "suite", "--results", "res"])
+        .current_dir(&s.0)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("netrig run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while procs_with("98766").len() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        procs_with("98766").len(),
+        4,
+        "the case did not start: {:?}",
+        procs_with("98766")
+    );
+    let _ = child.kill(); // SIGKILL: no cleanup code of ours runs
+    let _ = child.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !procs_with("98766").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        procs_with("98766").is_empty(),
+        "left behind: {:?}",
+        procs_with("98766")
+    );
+}
