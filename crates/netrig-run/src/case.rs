@@ -454,9 +454,11 @@ fn run_exec(
             .and_then(|l| l.node_names().next().map(str::to_string))
     });
     let lab_name = format!("case-{}", host_pid().unwrap_or(0));
-    let state_dir = dir.join("state");
+    // Absolute: the executable runs from its own directory, not ours.
+    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let state_dir = dir_abs.join("state");
     let mut env: Vec<(String, String)> =
-        vec![("NETRIG_CASE_DIR".into(), dir.display().to_string())];
+        vec![("NETRIG_CASE_DIR".into(), dir_abs.display().to_string())];
     if ctx.lab.is_some() {
         let topo_file = topology
             .map(|t| t.display().to_string())

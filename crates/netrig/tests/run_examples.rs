@@ -7,11 +7,14 @@ use std::path::Path;
 fn examples_pass(rootless: bool) {
     let s = Scratch::new(if rootless { "ex-rootless" } else { "ex-root" });
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    // A relative results folder, as a user types it, from a directory that is
+    // not the scripts' own (executables run from theirs).
     let mut cmd = std::process::Command::new(NETRIG);
     cmd.arg("run")
         .arg(&examples)
         .arg("--results")
-        .arg(s.path("res"))
+        .arg("res")
+        .current_dir(s.path(""))
         .env_remove("CI");
     if rootless {
         cmd.env("NETRIG_ROOTLESS", "1");
