@@ -294,25 +294,7 @@ fn hold(
             return 1;
         }
     };
-    let mut state = LabState {
-        name: name.to_string(),
-        file: file.to_string(),
-        mode,
-        // SAFETY: getpid has no preconditions. Our PID as the host sees it is
-        // what other commands need; inside our PID namespace getpid() says 1.
-        holder_pid: host_pid().unwrap_or_else(|| unsafe { libc::getpid() }),
-        holder_start: 0,
-        nodes: lab
-            .node_names()
-            .filter_map(|n| lab.netns(n).ok().map(|fd| (n.to_string(), fd.as_raw_fd())))
-            .collect(),
-        netns_mounts: Vec::new(),
-        created_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
-    state.holder_start = proc_start_time(state.holder_pid).unwrap_or(0);
+    let mut state = describe(&lab, name, file, mode);
     if mode == Mode::Root {
         state.netns_mounts = state
             .nodes
@@ -354,6 +336,39 @@ fn hold(
     let _ = std::fs::remove_file(state_path(name));
     drop(lab);
     0
+}
+
+/// The state that lets `netrig exec` find `lab` through this process: our
+/// PID as the host sees it, its start time, and the descriptor of each node.
+pub fn describe(lab: &Lab, name: &str, file: &str, mode: Mode) -> LabState {
+    // SAFETY: getpid has no preconditions. Inside our own PID namespace it
+    // says 1, so prefer the PID the host (and other commands) see.
+    let holder_pid = host_pid().unwrap_or_else(|| unsafe { libc::getpid() });
+    LabState {
+        name: name.to_string(),
+        file: file.to_string(),
+        mode,
+        holder_pid,
+        holder_start: proc_start_time(holder_pid).unwrap_or(0),
+        nodes: lab
+            .node_names()
+            .filter_map(|n| lab.netns(n).ok().map(|fd| (n.to_string(), fd.as_raw_fd())))
+            .collect(),
+        netns_mounts: Vec::new(),
+        created_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    }
+}
+
+/// Record `lab`, held by this process, under `name` so that `netrig exec`
+/// (with NETRIG_STATE_DIR pointing at the same directory) can enter it.
+/// Nothing is mounted: the lab still ends with this process.
+pub fn publish(lab: &Lab, name: &str, file: &str, mode: Mode) -> Result<LabState, PersistError> {
+    let state = describe(lab, name, file, mode);
+    write_state(&state)?;
+    Ok(state)
 }
 
 /// Our PID in the host's PID namespace (NSpid's first field).
