@@ -149,15 +149,19 @@ pub fn list() -> Vec<LabState> {
 }
 
 fn write_state(state: &LabState) -> Result<(), PersistError> {
-    let dir = state_dir();
-    std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    write_state_in(&state_dir(), state)
+}
+
+fn write_state_in(dir: &Path, state: &LabState) -> Result<(), PersistError> {
+    std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
     let tmp = dir.join(format!(".{}.json.tmp", state.name));
     let text = serde_json::to_string_pretty(state).map_err(|e| PersistError::Io {
         what: "encoding lab state".into(),
         source: std::io::Error::other(e),
     })?;
     std::fs::write(&tmp, text).map_err(io_err(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, state_path(&state.name)).map_err(io_err("saving lab state"))
+    std::fs::rename(&tmp, dir.join(format!("{}.json", state.name)))
+        .map_err(io_err("saving lab state"))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), PersistError> {
@@ -362,12 +366,18 @@ pub fn describe(lab: &Lab, name: &str, file: &str, mode: Mode) -> LabState {
     }
 }
 
-/// Record `lab`, held by this process, under `name` so that `netrig exec`
-/// (with NETRIG_STATE_DIR pointing at the same directory) can enter it.
-/// Nothing is mounted: the lab still ends with this process.
-pub fn publish(lab: &Lab, name: &str, file: &str, mode: Mode) -> Result<LabState, PersistError> {
+/// Record `lab`, held by this process, under `name` in `dir` so that
+/// `netrig exec` run with `NETRIG_STATE_DIR=dir` can enter it. Nothing is
+/// mounted: the lab still ends with this process.
+pub fn publish(
+    dir: &Path,
+    lab: &Lab,
+    name: &str,
+    file: &str,
+    mode: Mode,
+) -> Result<LabState, PersistError> {
     let state = describe(lab, name, file, mode);
-    write_state(&state)?;
+    write_state_in(dir, &state)?;
     Ok(state)
 }
 
