@@ -138,3 +138,35 @@ pub fn join_userns(pid: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Give the calling process a private mount namespace whose /sys shows the
+/// devices of its current network namespace, as `ip netns exec` does, so that
+/// tools reading /sys/class/net see the node's interfaces. Best effort: if the
+/// kernel refuses (no permission for sysfs), the process keeps the host's /sys.
+/// Uses raw syscalls only, so it may run between fork and exec.
+pub fn remount_sys() -> bool {
+    // SAFETY: plain syscalls on static C strings; they affect only this process.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) < 0 {
+            return false;
+        }
+        // Slave, not private: mounts made on the host still show up here,
+        // and nothing made here propagates back.
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        );
+        let sys = c"/sys".as_ptr();
+        libc::umount2(sys, libc::MNT_DETACH);
+        libc::mount(
+            c"sysfs".as_ptr(),
+            sys,
+            c"sysfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        ) == 0
+    }
+}

@@ -551,7 +551,8 @@ pub fn down(name: &str) -> Result<DownReport, PersistError> {
 }
 
 /// Enter a node of a running lab on this (single-threaded) process: its user
-/// namespace when rootless, its PID namespace for children, its network namespace.
+/// namespace when rootless, its PID namespace for children, its network
+/// namespace, and a private mount namespace with the node's own /sys.
 pub fn enter(state: &LabState, node: &str) -> Result<(), PersistError> {
     let fd = state.node_fd(node)?;
     if !state.holder_alive() {
@@ -583,6 +584,7 @@ pub fn enter(state: &LabState, node: &str) -> Result<(), PersistError> {
             ));
         }
     }
+    ns::remount_sys();
     Ok(())
 }
 

@@ -388,3 +388,27 @@ fn the_first_packets_after_build_arrive() {
     }
     assert!(lost.is_empty(), "first packets lost: {lost:?}");
 }
+
+#[test]
+fn processes_in_a_node_see_its_own_sys() {
+    need_root!();
+    let lab = seed();
+    let out = lab
+        .command("r1", "ls")
+        .unwrap()
+        .arg("/sys/class/net")
+        .output()
+        .unwrap();
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(names, ["eth0", "eth1", "eth2", "lo"], "{names:?}");
+    // Nothing was mounted in the test's own namespace.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(
+        mounts.lines().filter(|l| l.contains(" - sysfs ")).count(),
+        1,
+        "{mounts}"
+    );
+}

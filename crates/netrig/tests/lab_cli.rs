@@ -198,6 +198,14 @@ fn persistent_lab_in_root_mode_is_visible_to_ip_netns_and_goes_away() {
     ]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("198.18.0.0/24"));
+    // The node's own /sys, as with `ip netns exec`.
+    let o = run(netrig().args(["exec", &name, "r1", "--", "ls", "/sys/class/net"]));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["eth0", "eth1", "eth2", "lo"]
+    );
     let o = run(netrig().args(["exec", &name, "h1", "--", "sh", "-c", "exit 7"]));
     assert_eq!(o.status.code(), Some(7));
     let o = run(netrig().args(["exec", &name, "h1", "--", "no-such-command-xyz"]));
