@@ -554,6 +554,17 @@ pub fn down(name: &str) -> Result<DownReport, PersistError> {
 /// namespace when rootless, its PID namespace for children, its network
 /// namespace, and a private mount namespace with the node's own /sys.
 pub fn enter(state: &LabState, node: &str) -> Result<(), PersistError> {
+    enter_with(state, node, true)
+}
+
+/// Like [`enter`], but only the user (when rootless) and network namespaces:
+/// for commands that start no processes and want threads afterwards (a
+/// process that joined another PID namespace may not create threads).
+pub fn enter_net(state: &LabState, node: &str) -> Result<(), PersistError> {
+    enter_with(state, node, false)
+}
+
+fn enter_with(state: &LabState, node: &str, for_processes: bool) -> Result<(), PersistError> {
     let fd = state.node_fd(node)?;
     if !state.holder_alive() {
         return Err(PersistError::HolderGone {
@@ -570,21 +581,24 @@ pub fn enter(state: &LabState, node: &str) -> Result<(), PersistError> {
     }
     let open = |p: String| std::fs::File::open(&p).map_err(io_err(format!("opening {p}")));
     let netns = open(format!("/proc/{pid}/fd/{fd}"))?;
-    let pidns = open(format!("/proc/{pid}/ns/pid"))?;
-    // SAFETY: setns on descriptors we just opened; affects this process only.
-    unsafe {
-        if libc::setns(pidns.as_raw_fd(), libc::CLONE_NEWPID) < 0 {
+    if for_processes {
+        let pidns = open(format!("/proc/{pid}/ns/pid"))?;
+        // SAFETY: setns on a descriptor we just opened; affects our children only.
+        if unsafe { libc::setns(pidns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
             return Err(io_err("entering the lab's PID namespace")(
                 std::io::Error::last_os_error(),
             ));
         }
-        if libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) < 0 {
-            return Err(io_err(format!("entering node `{node}`"))(
-                std::io::Error::last_os_error(),
-            ));
-        }
     }
-    ns::remount_sys();
+    // SAFETY: setns on a descriptor we just opened; affects this thread only.
+    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        return Err(io_err(format!("entering node `{node}`"))(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if for_processes {
+        ns::remount_sys();
+    }
     Ok(())
 }
 

@@ -405,6 +405,9 @@ impl L4 {
             _ => (PortRange::single(0), PortRange::single(0)),
         }
     }
+    fn ports_mut_is_none(&self) -> bool {
+        !matches!(self, L4::Udp { .. } | L4::Tcp { .. })
+    }
     fn ports_mut(&mut self) -> Option<(&mut PortRange, &mut PortRange)> {
         match self {
             L4::Udp { sp, dp } | L4::Tcp { sp, dp, .. } => Some((sp, dp)),
@@ -697,6 +700,62 @@ impl FlowSpec {
     /// Iterate the product forever, in mausezahn order (dp fastest).
     pub fn points(&self) -> FlowCursor {
         FlowCursor::new(self)
+    }
+
+    /// Split into at most `n` flows over disjoint parts of the larger port
+    /// range, for parallel senders: together they send the same flow set,
+    /// the packet count and rate divided in proportion. Specs without port
+    /// ranges (ICMP) or with a single port split into one part. Tags are
+    /// refused by the caller: their sequence numbers count per sender.
+    pub fn split(&self, n: usize) -> Vec<FlowSpec> {
+        let (sp, dp) = self.l4.ports();
+        let split_dp = dp.len() >= sp.len();
+        let range = if split_dp { dp } else { sp };
+        let parts = (n.max(1) as u32).min(range.len().max(1)) as usize;
+        if parts <= 1 || self.l4.ports_mut_is_none() {
+            return vec![self.clone()];
+        }
+        let total = range.len();
+        let mut out = Vec::with_capacity(parts);
+        let mut start = u32::from(range.start);
+        let (mut count_left, mut rate_left) = (self.count, self.rate_pps);
+        for i in 0..parts {
+            let len = total / parts as u32 + u32::from((i as u32) < total % parts as u32);
+            let sub = PortRange {
+                start: start as u16,
+                end: (start + len - 1) as u16,
+            };
+            start += len;
+            let mut part = self.clone();
+            if let Some((psp, pdp)) = part.l4.ports_mut() {
+                if split_dp {
+                    *pdp = sub;
+                } else {
+                    *psp = sub;
+                }
+            }
+            // Proportional shares; the last part takes what rounding left.
+            let last = i + 1 == parts;
+            let share = |whole: u64, left: &mut u64| {
+                let s = if last {
+                    *left
+                } else {
+                    ((u128::from(whole) * u128::from(len)) / u128::from(total)) as u64
+                };
+                *left -= s.min(*left);
+                s.max(1)
+            };
+            part.count = self
+                .count
+                .zip(count_left.as_mut())
+                .map(|(c, l)| share(c, l));
+            part.rate_pps = self
+                .rate_pps
+                .zip(rate_left.as_mut())
+                .map(|(r, l)| share(r, l));
+            out.push(part);
+        }
+        out
     }
 }
 
@@ -1026,5 +1085,43 @@ mod tests {
         assert_eq!(m.to_string(), "02:ab:00:00:00:ff");
         assert!("02:ab:00:00:00".parse::<MacAddr>().is_err());
         assert!("02:ab:00:00:00:00:01".parse::<MacAddr>().is_err());
+    }
+
+    #[test]
+    fn split_covers_the_flow_set_once() {
+        let spec = FlowSpec::parse("udp", "sa=192.0.2.2,da=198.18.0.0,sp=1024,dp=0-32768").unwrap();
+        let parts = spec.split(2);
+        assert_eq!(parts.len(), 2);
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &parts {
+            let (_, dp) = p.l4.ports();
+            for port in dp.start..=dp.end {
+                assert!(seen.insert(port), "port {port} in two parts");
+            }
+        }
+        assert_eq!(seen.len(), 32769);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| p.packet_budget().unwrap())
+                .sum::<u64>(),
+            32769
+        );
+        let counted = FlowSpec::parse(
+            "udp",
+            "sa=192.0.2.2,da=198.18.0.0,sp=1-100,dp=7,c=1000,pps=1000",
+        )
+        .unwrap();
+        let parts = counted.split(3);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts.iter().map(|p| p.count.unwrap()).sum::<u64>(), 1000);
+        assert_eq!(parts.iter().map(|p| p.rate_pps.unwrap()).sum::<u64>(), 1000);
+        assert_eq!(
+            FlowSpec::parse("icmp", "sa=192.0.2.2,da=198.51.100.2")
+                .unwrap()
+                .split(4)
+                .len(),
+            1
+        );
     }
 }

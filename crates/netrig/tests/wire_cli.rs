@@ -368,3 +368,73 @@ fn ping_probe_and_counters_on_a_running_lab() {
         assert!(hits >= 5000, "{tp}");
     }
 }
+
+#[test]
+fn parallel_gen_sends_every_flow_once() {
+    let Some(lab) = LabGuard::up("pgen") else {
+        return;
+    };
+    let l = lab.name.as_str();
+    // Capture on h2 while two workers send 20,000 distinct flows to it.
+    let pcap = tmpfile("pgen.pcapng");
+    let mut cap = Command::new(NETRIG)
+        .args(["capture", l, "h2:eth0", "-w"])
+        .arg(&pcap.0)
+        // Not a count: neighbour discovery shares the wire with the flows.
+        .args(["-d", "3s", "--direction", "in"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let mut first = String::new();
+    BufReader::new(cap.stderr.as_mut().expect("stderr"))
+        .read_line(&mut first)
+        .expect("capture banner");
+    let o = netrig(&[
+        "gen",
+        l,
+        "h1",
+        "udp",
+        "da=198.51.100.2,sp=1024,dp=10000-29999",
+        "--pps",
+        "100000",
+        "-P",
+        "2",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains("sent 20000 packets") && out.contains("2 workers"),
+        "{out}"
+    );
+    let st = cap.wait().expect("capture exits");
+    assert!(st.success());
+    if let Some(tshark) = tshark() {
+        let o = Command::new(tshark)
+            .args(["-r"])
+            .arg(&pcap.0)
+            .args(["-Y", "udp", "-T", "fields", "-e", "udp.dstport"])
+            .output()
+            .expect("tshark");
+        let ports: std::collections::BTreeSet<u32> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        assert_eq!(ports.len(), 20000, "every destination port exactly once");
+        assert_eq!(ports.first(), Some(&10000));
+        assert_eq!(ports.last(), Some(&29999));
+    }
+    // Tags count per sender: refused with more than one worker.
+    let o = netrig(&[
+        "gen",
+        l,
+        "h1",
+        "udp",
+        "da=198.51.100.2,dp=1-10",
+        "-P",
+        "2",
+        "--tag",
+        "1:1:2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+}
