@@ -276,7 +276,14 @@ where
     ];
     let summary = cats
         .iter()
-        .map(|(what, n, lim, _)| format!("{what} {n} (limit {lim})"))
+        .map(|(what, n, lim, _)| {
+            // u64::MAX is how callers say "not checked".
+            if *lim == u64::MAX {
+                format!("{what} {n} (unchecked)")
+            } else {
+                format!("{what} {n} (limit {lim})")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let first = format!(

@@ -274,21 +274,63 @@ fn run_scenario(
                 message: format!("not run: {why}"),
                 duration_s: 0.0,
                 verdicts: Vec::new(),
+                failed_checks: Vec::new(),
             });
             continue;
         }
         events.send(&format!("step {} {}", step.index, step.name));
         let mut res = ctx.exec_step(step);
-        // `expect.fail = true`: this step is known to fail; the case is xfail.
-        if step.expect.fail == Some(true) {
+        // `expect.fail`: this step is known to fail; the case is xfail, but
+        // only when it fails by the named checks (any, for `fail = true`). A
+        // pass, a broken step or another check failing is a failure: an
+        // xfail that holds for the wrong reason proves nothing.
+        if let Some(f) = step.expect.fail.as_ref().filter(|f| f.expected()) {
+            let want = f.checks();
             res.state = match res.state {
-                State::Fail => State::Xfail,
+                State::Fail
+                    if want.is_empty()
+                        || (!res.failed_checks.is_empty()
+                            && res.failed_checks.iter().all(|c| want.contains(c))) =>
+                {
+                    State::Xfail
+                }
+                State::Fail => {
+                    res.message = format!(
+                        "expected to fail by {}, but failed by {}: {}",
+                        want.join("+"),
+                        if res.failed_checks.is_empty() {
+                            "an unnamed check".to_string()
+                        } else {
+                            res.failed_checks.join("+")
+                        },
+                        res.message
+                    );
+                    State::Fail
+                }
                 State::Pass => {
-                    res.message = format!("passed although marked expect.fail {}", res.message);
+                    res.message = format!(
+                        "passed although marked expect.fail{} {}",
+                        if want.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" = {}", want.join("+"))
+                        },
+                        res.message
+                    );
                     State::Fail
                 }
                 s => s,
             };
+        }
+        if res.state == State::Skip {
+            // A requirement found unmet at run time (e.g. tracepoints in a
+            // rootless lab): the case is a skip with this reason.
+            verdict = Some((
+                State::Skip,
+                format!("step {} `{}`: {}", step.index, step.name, res.message),
+            ));
+            subtests.push(res);
+            continue;
         }
         if !res.state.ok() {
             let first = res.message.lines().next().unwrap_or("").to_string();

@@ -63,6 +63,19 @@ impl Host {
                 }
             }
         }
+        for tp in &r.tracepoints {
+            // The runner itself may be root while its cases are rootless:
+            // judge by the mode the cases run in, then try for real.
+            if self.mode == Some(Mode::Rootless) {
+                return Some(format!(
+                    "requires tracepoint {tp}: counting tracepoints (perf_event_open) needs root \
+                     in the initial user namespace; running rootless"
+                ));
+            }
+            if let Err(e) = crate::tpcount::FilteredCounter::open(tp, None) {
+                return Some(format!("requires tracepoint {tp}: {e}"));
+            }
+        }
         for c in &r.commands {
             if !on_path(c) {
                 return Some(format!("requires command `{c}`, not found on PATH"));

@@ -64,6 +64,10 @@ pub struct SubResult {
     /// Verdicts (netrig-judge) behind this result, as JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<serde_json::Value>,
+    /// Which checks failed (`split`, `streams`, `exit`, ...), as
+    /// `expect.fail` names them: an expected failure must be one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<String>,
 }
 
 /// A process a case started (run, daemon, matrix client/server, executable).

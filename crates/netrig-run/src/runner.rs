@@ -539,6 +539,7 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
                 message: String::new(),
                 duration_s: 0.0,
                 verdicts: Vec::new(),
+                failed_checks: Vec::new(),
             }
         })
         .collect();

@@ -4,12 +4,17 @@
 
 use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
-use netrig_judge::{judge_affinity, judge_split, Outcome, SplitConfig, Verdict};
-use netrig_lab::{Lab, LinkStats};
+use crate::tpcount::FilteredCounter;
+use netrig_judge::{
+    judge_affinity, judge_ratio, judge_streams, Arrival, Outcome, RatioBounds, SplitConfig,
+    SplitTest, StreamLimits, Verdict,
+};
+use netrig_lab::{tune::Offload, Lab, LinkStats};
 use netrig_spec::scenario::{Expect, Step, StepKind};
 use netrig_wire::{
-    probe_client, Capture, CaptureOptions, CaptureSet, FlowSpec, NoProgress, Packet, PingOptions,
-    PortRange, ProbeClientOptions, ProbeProto, ProbeServer, ProbeServerHandle, Sender, StopWhen,
+    probe_client, Capture, CaptureOptions, CaptureSet, FlowSpec, NoProgress, Packet, PerfError,
+    PingOptions, PortRange, ProbeClientOptions, ProbeOutcome, ProbeProto, ProbeServer,
+    ProbeServerHandle, Sender, TagSpec,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -31,15 +36,25 @@ pub struct Ctx {
     pub warnings: Vec<String>,
 }
 
-/// Why a step did not pass, and whether that is the system's fault (Fail) or
-/// the harness's (Broken).
-struct Problem(State, String);
+/// Why a step did not pass: the system's fault (Fail, with the checks that
+/// failed, as `expect.fail` names them), the harness's (Broken), or a
+/// requirement this machine does not meet (Skip).
+struct Problem(State, String, Vec<&'static str>);
 
+/// A failure not attributed to a named check (only `expect.fail = true`
+/// accepts it).
 fn fail(msg: impl Into<String>) -> Problem {
-    Problem(State::Fail, msg.into())
+    Problem(State::Fail, msg.into(), Vec::new())
+}
+/// A failure of the check `check` (an `expect` key).
+fn fail_by(check: &'static str, msg: impl Into<String>) -> Problem {
+    Problem(State::Fail, msg.into(), vec![check])
 }
 fn broken(msg: impl Into<String>) -> Problem {
-    Problem(State::Broken, msg.into())
+    Problem(State::Broken, msg.into(), Vec::new())
+}
+fn skip(msg: impl Into<String>) -> Problem {
+    Problem(State::Skip, msg.into(), Vec::new())
 }
 
 type StepOut = Result<(String, Vec<Verdict>), Problem>;
@@ -120,9 +135,9 @@ impl Ctx {
     pub fn exec_step(&mut self, step: &Step) -> SubResult {
         let start = Instant::now();
         let out = self.exec_kind(step);
-        let (state, message, verdicts) = match out {
-            Ok((msg, v)) => (State::Pass, msg, v),
-            Err(Problem(s, msg)) => (s, msg, Vec::new()),
+        let (state, message, verdicts, checks) = match out {
+            Ok((msg, v)) => (State::Pass, msg, v, Vec::new()),
+            Err(Problem(s, msg, checks)) => (s, msg, Vec::new(), checks),
         };
         SubResult {
             index: step.index,
@@ -134,6 +149,7 @@ impl Ctx {
                 .iter()
                 .filter_map(|v| serde_json::to_value(v).ok())
                 .collect(),
+            failed_checks: checks.iter().map(|c| c.to_string()).collect(),
         }
     }
 
@@ -216,6 +232,7 @@ impl Ctx {
                     ..PingOptions::default()
                 };
                 let want = e.reachable.unwrap_or(true);
+                let _lock = TracepointLock::shared();
                 let mut msgs = Vec::new();
                 for ip in to {
                     let r = self
@@ -224,21 +241,24 @@ impl Ctx {
                     let got = r.received;
                     msgs.push(format!("{ip}: {}/{} answered", got, r.sent));
                     if want && got < r.sent {
-                        return Err(fail(format!(
-                            "ping {ip}: {got}/{} answered{}",
-                            r.sent,
-                            if r.errors.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({})", r.errors.join("; "))
-                            }
-                        )));
+                        return Err(fail_by(
+                            "reachable",
+                            format!(
+                                "ping {ip}: {got}/{} answered{}",
+                                r.sent,
+                                if r.errors.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" ({})", r.errors.join("; "))
+                                }
+                            ),
+                        ));
                     }
                     if !want && got > 0 {
-                        return Err(fail(format!(
-                            "ping {ip}: {got}/{} answered, expected none",
-                            r.sent
-                        )));
+                        return Err(fail_by(
+                            "reachable",
+                            format!("ping {ip}: {got}/{} answered, expected none", r.sent),
+                        ));
                     }
                 }
                 Ok((msgs.join(", "), vec![]))
@@ -267,7 +287,10 @@ impl Ctx {
                 };
                 if let Some(want) = &e.value {
                     if &now != want {
-                        return Err(fail(format!("{key} is `{now}`, expected `{want}`")));
+                        return Err(fail_by(
+                            "value",
+                            format!("{key} is `{now}`, expected `{want}`"),
+                        ));
                     }
                 }
                 Ok((format!("{key} = {now}"), vec![]))
@@ -300,6 +323,7 @@ impl Ctx {
                 }
                 let vals = counter_map(&now, &base);
                 let mut bad = Vec::new();
+                let mut which = Vec::new();
                 for (k, min) in e.min.iter().flatten() {
                     match vals.get(k.as_str()) {
                         None => {
@@ -308,14 +332,20 @@ impl Ctx {
                                 vals.keys().copied().collect::<Vec<_>>().join(", ")
                             )))
                         }
-                        Some(v) if v < min => bad.push(format!("{k} = {v} < {min}")),
+                        Some(v) if v < min => {
+                            bad.push(format!("{k} = {v} < {min}"));
+                            which.push("min");
+                        }
                         _ => {}
                     }
                 }
                 for (k, max) in e.max.iter().flatten() {
                     match vals.get(k.as_str()) {
                         None => return Err(broken(format!("unknown counter `{k}`"))),
-                        Some(v) if v > max => bad.push(format!("{k} = {v} > {max}")),
+                        Some(v) if v > max => {
+                            bad.push(format!("{k} = {v} > {max}"));
+                            which.push("max");
+                        }
                         _ => {}
                     }
                 }
@@ -326,7 +356,12 @@ impl Ctx {
                 if bad.is_empty() {
                     Ok((shown, vec![]))
                 } else {
-                    Err(fail(format!("{node}:{iface}: {}", bad.join(", "))))
+                    which.dedup();
+                    Err(Problem(
+                        State::Fail,
+                        format!("{node}:{iface}: {}", bad.join(", ")),
+                        which,
+                    ))
                 }
             }
             StepKind::Sleep { duration } => {
@@ -359,44 +394,8 @@ impl Ctx {
                 udp,
                 count,
                 src_port,
-            } => {
-                let mut opts = ProbeClientOptions::new(
-                    *to,
-                    if *udp {
-                        ProbeProto::Udp
-                    } else {
-                        ProbeProto::Tcp
-                    },
-                    *count,
-                );
-                if let Some(p) = src_port {
-                    let end = p
-                        .checked_add((*count - 1) as u16)
-                        .ok_or_else(|| broken("source ports run past 65535"))?;
-                    opts.src_ports = PortRange::new(*p, end);
-                }
-                let rep = self
-                    .in_node(Some(from), || probe_client(&opts))?
-                    .map_err(|err| broken(format!("probe {to}: {err}")))?;
-                let want = e.answered.unwrap_or(*count as u64);
-                if rep.answered() < want {
-                    return Err(fail(format!(
-                        "{} answered, expected at least {want}: {rep}",
-                        rep.answered()
-                    )));
-                }
-                let mut verdicts = Vec::new();
-                if let Some(s) = &e.split {
-                    let by = rep.by_name();
-                    let counts: Vec<u64> = s
-                        .over
-                        .iter()
-                        .map(|n| by.get(n).copied().unwrap_or(0))
-                        .collect();
-                    verdicts.push(split_verdict(&step.name, &counts, s)?);
-                }
-                judged(rep.to_string(), verdicts)
-            }
+                rounds,
+            } => self.probe(step, from, *to, *udp, *count, *src_port, *rounds),
             StepKind::Capture { node, iface } => {
                 let cap = self
                     .in_node(Some(node), || {
@@ -406,7 +405,189 @@ impl Ctx {
                 self.captures.push((format!("{node}-{iface}"), cap));
                 Ok((String::new(), vec![]))
             }
+            StepKind::Route { route } => {
+                self.lab_mut()?
+                    .replace_route(route)
+                    .map_err(|err| broken(netrig_lab::persist::error_chain(&err)))?;
+                Ok((String::new(), vec![]))
+            }
+            StepKind::Offload {
+                node,
+                iface,
+                gro,
+                tso,
+                gso,
+                tx_checksum,
+            } => {
+                let lab = self.lab()?;
+                let mut now = Vec::new();
+                for (what, want) in [
+                    (Offload::Gro, gro),
+                    (Offload::Tso, tso),
+                    (Offload::Gso, gso),
+                    (Offload::TxChecksum, tx_checksum),
+                ] {
+                    let Some(on) = want else { continue };
+                    lab.set_offload(node, iface, what, *on)
+                        .map_err(|err| broken(netrig_lab::persist::error_chain(&err)))?;
+                    // Read back: a driver may refuse a feature without an error.
+                    let got = lab
+                        .offload(node, iface, what)
+                        .map_err(|err| broken(netrig_lab::persist::error_chain(&err)))?;
+                    if got != *on {
+                        return Err(broken(format!(
+                            "{node}:{iface}: {what:?} stays {} after setting it {}",
+                            if got { "on" } else { "off" },
+                            if *on { "on" } else { "off" }
+                        )));
+                    }
+                    now.push(format!("{what:?} {}", if got { "on" } else { "off" }));
+                }
+                Ok((now.join(", "), vec![]))
+            }
+            StepKind::Sysfs { node, path, value } => {
+                let lab = self.lab()?;
+                if let Some(v) = value {
+                    lab.write_sysfs(node, path, v)
+                        .map_err(|err| broken(netrig_lab::persist::error_chain(&err)))?;
+                }
+                let now = lab
+                    .read_sysfs(node, path)
+                    .map_err(|err| broken(netrig_lab::persist::error_chain(&err)))?;
+                let now = now.trim().to_string();
+                if let Some(want) = &e.value {
+                    if &now != want {
+                        return Err(fail_by(
+                            "value",
+                            format!("/sys/{path} is `{now}`, expected `{want}`"),
+                        ));
+                    }
+                }
+                Ok((format!("/sys/{path} = {now}"), vec![]))
+            }
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn probe(
+        &mut self,
+        step: &Step,
+        from: &str,
+        to: std::net::SocketAddr,
+        udp: bool,
+        count: u32,
+        src_port: Option<u16>,
+        rounds: u32,
+    ) -> StepOut {
+        let e = &step.expect;
+        let mut opts = ProbeClientOptions::new(
+            to,
+            if udp {
+                ProbeProto::Udp
+            } else {
+                ProbeProto::Tcp
+            },
+            count,
+        );
+        if let Some(p) = src_port {
+            let end = u16::try_from(u32::from(p) + count - 1)
+                .map_err(|_| broken("source ports run past 65535"))?;
+            opts.src_ports = PortRange::new(p, end);
+        }
+        let _lock = TracepointLock::shared();
+        // Round r probes the same source ports again: each port is one flow,
+        // so every round must reach the same server (affinity).
+        let mut reports = Vec::new();
+        for _ in 0..rounds {
+            let rep = self
+                .in_node(Some(from), || probe_client(&opts))?
+                .map_err(|err| broken(format!("probe {to}: {err}")))?;
+            reports.push(rep);
+        }
+        let mut all = netrig_wire::ProbeReport::default();
+        for r in &reports {
+            all.records.extend(r.records.iter().cloned());
+        }
+        let summary = if rounds > 1 {
+            format!("{rounds} rounds, {all}")
+        } else {
+            all.to_string()
+        };
+        let mut failures: Vec<(&'static str, String)> = Vec::new();
+        let want = e.answered.unwrap_or(u64::from(count) * u64::from(rounds));
+        if all.answered() < want {
+            failures.push((
+                "answered",
+                format!("{} answered, expected at least {want}", all.answered()),
+            ));
+        }
+        if let Some(max) = e.resets {
+            if all.resets() > max {
+                failures.push((
+                    "resets",
+                    format!(
+                        "{} connections reset after being established, at most {max} allowed",
+                        all.resets()
+                    ),
+                ));
+            }
+        }
+        // Flow (source port) -> servers that answered it, over all rounds.
+        let mut flows: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+        for r in &all.records {
+            let slot = flows.entry(r.src_port).or_default();
+            if let ProbeOutcome::Answered(n) = &r.outcome {
+                slot.insert(n.clone());
+            }
+        }
+        let mut verdicts = Vec::new();
+        if let Some(s) = &e.split {
+            // Distinct flows per server: with rounds, a flow counts once.
+            let counts: Vec<u64> = s
+                .over
+                .iter()
+                .map(|n| flows.values().filter(|set| set.contains(n)).count() as u64)
+                .collect();
+            verdicts.push(("split", split_verdict(&step.name, &counts, s)?));
+        }
+        if let Some(over) = &e.affinity {
+            let v = judge_affinity(
+                &step.name,
+                flows
+                    .iter()
+                    .filter(|(_, set)| !set.is_empty())
+                    .map(|(p, set)| {
+                        (
+                            format!("sport {p}"),
+                            // A server outside `over` counts as a path of its
+                            // own, so an answer from elsewhere breaks affinity.
+                            set.iter().cloned().collect::<Vec<_>>(),
+                        )
+                    }),
+            );
+            let strays: Vec<&String> = flows
+                .values()
+                .flatten()
+                .filter(|n| !over.contains(n))
+                .collect();
+            if !strays.is_empty() {
+                failures.push((
+                    "affinity",
+                    format!(
+                        "answers from servers outside {}: {}",
+                        over.join(", "),
+                        strays
+                            .iter()
+                            .take(netrig_judge::MAX_LISTED)
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            verdicts.push(("affinity", v));
+        }
+        judged(summary, verdicts, failures)
     }
 
     fn run(&mut self, step: &Step, node: Option<&str>, cmd: &str, e: &Expect) -> StepOut {
@@ -495,12 +676,13 @@ impl Ctx {
         }
         paths.extend(e.affinity.iter().flatten().cloned());
         paths.extend(e.received.iter().flat_map(|m| m.keys().cloned()));
-        let lab = self.lab()?;
+        paths.extend(e.streams.iter().flat_map(|s| s.over.iter().cloned()));
         let dst: netrig_wire::IpRange = to
             .parse()
             .map_err(|err| broken(format!("destination `{to}`: {err}")))?;
         let v6 = dst.is_v6();
-        let src = lab
+        let src = self
+            .lab()?
             .topo
             .ifaces_of(from)
             .find(|i| i.name == dev)
@@ -516,9 +698,45 @@ impl Ctx {
             "tcp" => FlowSpec::tcp_syn(src, dst),
             _ => FlowSpec::udp(src, dst),
         };
-        let spec = base
+        let mut spec = base
             .with_args(args)
             .map_err(|err| broken(format!("flow `{args}`: {err}")))?;
+        if e.streams.is_some() && spec.tag.is_none() {
+            // Loss is told from payload tags; stream 1 unless the flow names one.
+            spec.tag = Some(TagSpec {
+                stream: 1,
+                ..TagSpec::default()
+            });
+        }
+
+        // A tracepoint window: exclusive of other cases' traffic (see
+        // TracepointLock), opened before anything is sent.
+        let (lock, counter, ratio_base) = match &e.ratio {
+            Some(r) => {
+                let mut terms = Vec::new();
+                if let Some(p) = &r.iif {
+                    let (n, i) = p
+                        .split_once(':')
+                        .ok_or_else(|| broken(format!("path `{p}` is not node:iface")))?;
+                    let idx = self
+                        .lab()?
+                        .ifindex(n, i)
+                        .map_err(|err| broken(err.to_string()))?;
+                    terms.push(format!("iif == {idx}"));
+                }
+                if let Some(t) = r.table {
+                    terms.push(format!("tb_id == {t}"));
+                }
+                let filter = (!terms.is_empty()).then(|| terms.join(" && "));
+                let c = open_tracepoint(&r.tracepoint, filter.as_deref())?;
+                let lock = TracepointLock::exclusive();
+                let counter = r.counter.as_deref().unwrap_or("tx_packets");
+                let before = sum_counter(self.lab_mut()?, &r.per, counter)?;
+                (lock, Some(c), before)
+            }
+            None => (TracepointLock::shared(), None, 0),
+        };
+        let lab = self.lab()?;
         let mut set = CaptureSet::new();
         let mut order = Vec::new();
         for p in &paths {
@@ -532,21 +750,93 @@ impl Ctx {
             set.push(cap);
             order.push(p.clone());
         }
+        if let Some(c) = &counter {
+            c.start()
+                .map_err(|err| broken(format!("starting {}: {err}", c.name)))?;
+        }
+        let t_send = Instant::now();
         let stats = lab
             .run_in(from, || {
                 Sender::open(dev).and_then(|mut s| s.send_flow(&spec, &mut NoProgress))
             })
             .map_err(|err| broken(err.to_string()))?
             .map_err(|err| broken(format!("sending: {err}")))?;
+        let t_cap = Instant::now();
         let per_path: Vec<Vec<Packet>> = if order.is_empty() {
             Vec::new()
         } else {
-            set.collect(StopWhen::quiet(
-                Duration::from_millis(300),
-                Duration::from_secs(20),
-            ))
-            .map_err(|err| broken(format!("capturing: {err}")))?
+            collect_quiet(set.into_inner(), QUIET, Duration::from_secs(20))
         };
+        let t_capture = t_cap.elapsed();
+        let mut verdicts = Vec::new();
+        let mut failures: Vec<(&'static str, String)> = Vec::new();
+        let mut msgs = vec![format!(
+            "sent {} packets in {:.1} ms ({:.1} ms with neighbour resolution), captured for {:.1} ms",
+            stats.sent,
+            stats.elapsed.as_secs_f64() * 1e3,
+            t_send.elapsed().as_secs_f64() * 1e3 - t_capture.as_secs_f64() * 1e3,
+            t_capture.as_secs_f64() * 1e3
+        )];
+        if let (Some(r), Some(c)) = (&e.ratio, &counter) {
+            let name = r.counter.as_deref().unwrap_or("tx_packets");
+            // Forwarding runs on after the sender returns (softirq, NAPI):
+            // wait until the counters stand still before closing the window.
+            let mut last = ratio_base;
+            let mut still_since = Instant::now();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                std::thread::sleep(Duration::from_millis(20));
+                let now = sum_counter(self.lab_mut()?, &r.per, name)?;
+                if now != last {
+                    last = now;
+                    still_since = Instant::now();
+                } else if still_since.elapsed() >= Duration::from_millis(100)
+                    || Instant::now() >= deadline
+                {
+                    break;
+                }
+            }
+            let hits = c
+                .stop()
+                .map_err(|err| broken(format!("reading {}: {err}", c.name)))?;
+            let exclusive = lock.held();
+            drop(lock);
+            let bounds = RatioBounds {
+                min: r.min,
+                max: r.max,
+            };
+            let mut v = judge_ratio(
+                &step.name,
+                (
+                    &format!(
+                        "{} hits{}{}",
+                        r.tracepoint,
+                        r.iif
+                            .as_ref()
+                            .map(|p| format!(" with iif {p}"))
+                            .unwrap_or_default(),
+                        r.table
+                            .map(|t| format!(" in table {t}"))
+                            .unwrap_or_default()
+                    ),
+                    hits,
+                ),
+                (&format!("{name} on {}", r.per.join("+")), last - ratio_base),
+                bounds,
+            )
+            .map_err(|err| broken(format!("ratio check: {err}")))?;
+            v.explanation.push_str(&format!(
+                " (tracepoints fire host-wide; window {} other netrig traffic)",
+                if exclusive {
+                    "exclusive of"
+                } else {
+                    "NOT exclusive of"
+                }
+            ));
+            verdicts.push(("ratio", v));
+        } else {
+            drop(lock);
+        }
         // Distinct flows per path: packets of a flow follow one path, so
         // flows, not packets, are the independent draws a split test needs.
         let mut flows: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -559,15 +849,13 @@ impl Ctx {
                 }
             }
         }
-        let mut verdicts = Vec::new();
-        let mut msgs = vec![format!("sent {} packets", stats.sent)];
         if let Some(s) = &e.split {
             let counts: Vec<u64> = s
                 .over
                 .iter()
                 .map(|p| flows.values().filter(|set| set.contains(p)).count() as u64)
                 .collect();
-            verdicts.push(split_verdict(&step.name, &counts, s)?);
+            verdicts.push(("split", split_verdict(&step.name, &counts, s)?));
         }
         if let Some(over) = &e.affinity {
             let v = judge_affinity(
@@ -582,21 +870,58 @@ impl Ctx {
                     )
                 }),
             );
-            verdicts.push(v);
+            verdicts.push(("affinity", v));
+        }
+        if let Some(st) = &e.streams {
+            let stream = spec.tag.map(|t| t.stream).unwrap_or(1);
+            let mut arrivals = Vec::new();
+            for (p, pkts) in order.iter().zip(&per_path) {
+                if !st.over.contains(p) {
+                    continue;
+                }
+                for pkt in pkts {
+                    if let Some(t) = netrig_wire::Tag::from_frame(&pkt.data) {
+                        // Anycast: any path of `over` is a right place, so the
+                        // intended place is where it arrived.
+                        arrivals.push((
+                            pkt.ts_ns,
+                            Arrival {
+                                stream: t.stream,
+                                seq: t.seq,
+                                at: p.clone(),
+                                intended: p.clone(),
+                            },
+                        ));
+                    }
+                }
+            }
+            // Merged by capture time, so reordering is judged across paths.
+            arrivals.sort_by_key(|(ts, _)| *ts);
+            let arrivals = arrivals.into_iter().map(|(_, a)| a);
+            let limits = StreamLimits {
+                lost: st.lost.unwrap_or(0),
+                duplicated: st.duplicated.unwrap_or(0),
+                reordered: st.reordered.unwrap_or(u64::MAX),
+                misrouted: st.misrouted.unwrap_or(u64::MAX),
+                unknown: 0,
+            };
+            let v = judge_streams(&step.name, &[(stream, stats.sent)], arrivals, &limits)
+                .map_err(|err| broken(format!("streams check: {err}")))?;
+            verdicts.push(("streams", v));
         }
         if let Some(rx) = &e.received {
             for (p, min) in rx {
                 let got = packets.get(p.as_str()).copied().unwrap_or(0);
                 if got < *min {
-                    return Err(fail(format!(
-                        "{p} received {got} matching packets, expected at least {min} ({})",
-                        msgs.join(", ")
-                    )));
+                    failures.push((
+                        "received",
+                        format!("{p} received {got} matching packets, expected at least {min}"),
+                    ));
                 }
                 msgs.push(format!("{p}: {got} packets"));
             }
         }
-        judged(msgs.join(", "), verdicts)
+        judged(msgs.join(", "), verdicts, failures)
     }
 
     /// End daemons and servers, keep captures of failed cases, record statuses.
@@ -627,20 +952,33 @@ impl Ctx {
     }
 }
 
-fn judged(msg: String, verdicts: Vec<Verdict>) -> StepOut {
-    let lines: Vec<String> = verdicts.iter().map(|v| v.to_string()).collect();
-    let msg = std::iter::once(msg)
-        .chain(lines.iter().cloned())
-        .collect::<Vec<_>>()
-        .join("\n");
-    match verdicts.iter().map(|v| v.outcome).max_by_key(|o| match o {
-        Outcome::Pass => 0,
-        Outcome::Fail => 1,
-        Outcome::Broken => 2,
-    }) {
-        Some(Outcome::Fail) => Err(fail(msg)),
-        Some(Outcome::Broken) => Err(broken(msg)),
-        _ => Ok((msg, verdicts)),
+/// Combine a step's summary, its verdicts (each with the check it stands
+/// for) and plain failures into the step outcome. Every check is evaluated,
+/// so a failure lists all the checks that failed, not just the first.
+fn judged(
+    msg: String,
+    verdicts: Vec<(&'static str, Verdict)>,
+    failures: Vec<(&'static str, String)>,
+) -> StepOut {
+    let mut lines = vec![msg];
+    lines.extend(failures.iter().map(|(c, m)| format!("FAIL {c}: {m}")));
+    lines.extend(verdicts.iter().map(|(_, v)| v.to_string()));
+    let msg = lines.join("\n");
+    if verdicts.iter().any(|(_, v)| v.outcome == Outcome::Broken) {
+        return Err(broken(msg));
+    }
+    let mut failed: Vec<&'static str> = failures.iter().map(|(c, _)| *c).collect();
+    failed.extend(
+        verdicts
+            .iter()
+            .filter(|(_, v)| v.outcome == Outcome::Fail)
+            .map(|(c, _)| *c),
+    );
+    failed.dedup();
+    if failed.is_empty() {
+        Ok((msg, verdicts.into_iter().map(|(_, v)| v).collect()))
+    } else {
+        Err(Problem(State::Fail, msg, failed))
     }
 }
 
@@ -656,7 +994,139 @@ fn split_verdict(
     if let Some(t) = s.tolerance {
         cfg.tolerance = t;
     }
-    judge_split(name, counts, &s.weights, &cfg).map_err(|e| broken(format!("split check: {e}")))
+    SplitTest::new(&s.weights, cfg)
+        .and_then(|t| t.with_labels(s.over.iter().map(String::as_str)))
+        .and_then(|t| t.judge(name, counts))
+        .map_err(|e| broken(format!("split check: {e}")))
+}
+
+/// How long captures must see no test traffic before a traffic step ends.
+/// Forwarding through veth takes microseconds; a neighbour resolved late
+/// releases its queue within this too (ARP replies are local).
+const QUIET: Duration = Duration::from_millis(200);
+
+/// Drain captures until `quiet` passes without a packet that is not link
+/// housekeeping, or `max`. Fresh links send MLD reports for up to a second
+/// after coming up; counting them as activity (as a plain quiet window
+/// does) kept every traffic step open about a second longer.
+fn collect_quiet(mut caps: Vec<Capture>, quiet: Duration, max: Duration) -> Vec<Vec<Packet>> {
+    let start = Instant::now();
+    let mut out: Vec<Vec<Packet>> = caps.iter().map(|_| Vec::new()).collect();
+    let mut last = Instant::now();
+    loop {
+        for (c, sink) in caps.iter_mut().zip(out.iter_mut()) {
+            let mut fresh = false;
+            c.drain(&mut |p| {
+                if !netrig_wire::Decoded::parse(&p.data).is_some_and(|d| d.is_link_control()) {
+                    fresh = true;
+                }
+                sink.push(p);
+            });
+            if fresh {
+                last = Instant::now();
+            }
+        }
+        if last.elapsed() >= quiet || start.elapsed() >= max {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Serialises tracepoint windows against the traffic of other cases.
+///
+/// Tracepoints count system-wide, not per namespace, so packets another case
+/// forwards at the same moment would be counted as ours. Steps that send
+/// traffic hold a shared lock; a counting window holds it exclusively. The
+/// lock is a file under the temp dir, advisory and best effort: if it cannot
+/// be opened (permissions), steps proceed unlocked, and the ratio verdict's
+/// explanation says so.
+struct TracepointLock(Option<std::fs::File>);
+
+/// Where the lock lives; the same for every netrig process on the host.
+fn lock_path() -> PathBuf {
+    std::env::temp_dir().join("netrig-tracepoint.lock")
+}
+
+impl TracepointLock {
+    fn take(exclusive: bool) -> TracepointLock {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let path = lock_path();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o666)
+            .open(&path)
+            .or_else(|_| std::fs::File::open(&path));
+        let Ok(f) = f else {
+            return TracepointLock(None);
+        };
+        // Let rootless cases (other uids) share it; the umask may have cut 0o666.
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o666));
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        loop {
+            // SAFETY: flock on a descriptor we own; released when it closes.
+            let r = unsafe { libc::flock(f.as_raw_fd(), op) };
+            if r == 0 {
+                return TracepointLock(Some(f));
+            }
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return TracepointLock(None);
+            }
+        }
+    }
+
+    fn shared() -> TracepointLock {
+        Self::take(false)
+    }
+
+    fn exclusive() -> TracepointLock {
+        Self::take(true)
+    }
+
+    fn held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// Open a tracepoint counter; unavailability (rootless, no tracefs, unknown
+/// to this kernel) is a skip with the reason, not a failure.
+fn open_tracepoint(name: &str, filter: Option<&str>) -> Result<FilteredCounter, Problem> {
+    FilteredCounter::open(name, filter).map_err(|err| {
+        let why = err
+            .skip_reason()
+            .or_else(|| matches!(err, PerfError::Unknown(_)).then(|| err.to_string()));
+        match why {
+            Some(w) => skip(format!("tracepoint {name} cannot be counted here: {w}")),
+            None => broken(format!("tracepoint {name}: {err}")),
+        }
+    })
+}
+
+/// Sum of one counter over `paths` (`node:iface`).
+fn sum_counter(lab: &mut Lab, paths: &[String], counter: &str) -> Result<u64, Problem> {
+    let mut total = 0u64;
+    for p in paths {
+        let (n, i) = p
+            .split_once(':')
+            .ok_or_else(|| broken(format!("path `{p}` is not node:iface")))?;
+        let st = lab
+            .link_stats(n, i)
+            .map_err(|err| broken(err.to_string()))?;
+        let vals = counter_map(&st, &LinkStats::default());
+        total += vals
+            .get(counter)
+            .copied()
+            .ok_or_else(|| broken(format!("unknown counter `{counter}`")))?;
+    }
+    Ok(total)
 }
 
 /// A flow's identity for the split and affinity checks: the fields the

@@ -55,6 +55,7 @@ pub fn parse_results(text: &str) -> Vec<SubResult> {
             message,
             duration_s: 0.0,
             verdicts: Vec::new(),
+            failed_checks: Vec::new(),
         });
     }
     out

@@ -10,7 +10,8 @@
 //! # Reference
 //!
 //! Top level: `name`, `topology`, `timeout` (`"30s"`, default 60 s),
-//! `requires = { root, kconfig = [..], commands = [..], kernel = "5.10" }`,
+//! `requires = { root, kconfig = [..], commands = [..], kernel = "5.10",
+//! tracepoints = ["fib:fib_table_lookup"] }`,
 //! `variants = { key = [values] }` (cartesian product; case names read
 //! `name[key=value,...]`, arrays as `2:1`; `{key}` is substituted in step
 //! strings, and a string that is exactly `"{key}"` takes the value's type),
@@ -32,13 +33,29 @@
 //! | `link` | `{ node, iface, state = "up"/"down" }` | |
 //! | `counters` | `{ node, iface, save = "tag", since = "tag" }` | `min`, `max` (e.g. `{ rx_packets = 3 }`) |
 //! | `sleep` | `"100ms"` | |
-//! | `traffic` | `{ from, dev, to, udp/tcp = "sp=1024,dp=0-4000" }` | `split = { over = ["r1:eth1", ..], weights = [..] }`, `affinity = [paths]`, `received = { "h2:eth0" = n }` |
+//! | `traffic` | `{ from, dev, to, udp/tcp = "sp=1024,dp=0-4000" }` | `split = { over = ["r1:eth1", ..], weights = [..] }`, `affinity = [paths]`, `received = { "h2:eth0" = n }`, `streams = { over = [paths], lost, duplicated, reordered, misrouted }` (from payload tags), `ratio = { tracepoint, per = [paths], counter, min, max }` |
 //! | `serve` | `{ node, addr = "0.0.0.0:7000", name, tcp, udp }` | |
-//! | `probe` | `{ from, to = "addr:port", udp, count, src_port }` | `answered`, `split` (over server names) |
+//! | `probe` | `{ from, to = "addr:port", udp, count, src_port, rounds }` | `answered`, `resets` (at most), `split` and `affinity` (over server names) |
 //! | `capture` | `{ node, iface }` (pcapng kept if the case fails) | |
+//! | `route` | `{ node, to = "prefix", via = addr or [addrs], weights = [..] }` or `nexthops = [{ via, dev, weight }]`: replace a route | |
+//! | `offload` | `{ node, iface, gro, tso, gso, tx_checksum }` (booleans; absent ones untouched) | |
+//! | `sysfs` | `{ node, path = "class/net/eth0/gro_flush_timeout", value }` (no value: read) | `value` |
 //!
-//! Any step takes `expect.fail = true`: it is known to fail, and the case is
-//! xfail when it does.
+//! `expect.ratio` counts a kernel tracepoint (e.g. `fib:fib_table_lookup`)
+//! while the traffic crosses the lab and divides it by the change of a
+//! counter (default `tx_packets`) summed over `per`; where tracepoints cannot
+//! be counted (rootless, no tracefs) the step, and so the case, is a SKIP with
+//! the reason.
+//!
+//! Variant values may be tables: `{key.field}` substitutes one field, and the
+//! case name shows the table's `name` field (e.g. `family = [{ name = "ipv4",
+//! vip = "198.18.0.1" }, ...]`, then `to = "{family.vip}"`).
+//!
+//! Any step takes `expect.fail`: it is known to fail, and the case is xfail
+//! when it does. `fail = true` accepts any failure; `fail = "split"` (or a
+//! list) accepts only a failure of those checks (the `expect` keys, also for
+//! defaults: `exit`, `reachable`, `answered`), so that a case which fails for
+//! another reason, or is broken, is not mistaken for the expected failure.
 //!
 //! # Adding a step kind
 //!
@@ -91,6 +108,10 @@ pub struct Requires {
     /// Minimum kernel version, e.g. `5.10`.
     #[serde(default)]
     pub kernel: Option<String>,
+    /// Kernel tracepoints that must be countable (`fib:fib_table_lookup`):
+    /// perf needs root in the initial user namespace, so rootless runs skip.
+    #[serde(default)]
+    pub tracepoints: Vec<String>,
 }
 
 /// One case of a scenario: one point of the variant x matrix product.
@@ -201,12 +222,35 @@ pub enum StepKind {
         count: u32,
         /// First source port; probe `i` uses `src_port + i`.
         src_port: Option<u16>,
+        /// How many times each source port is probed (>= 2 makes affinity
+        /// checkable: one flow, several connections).
+        rounds: u32,
     },
     /// Capture on an interface until the case ends; the pcapng is kept when
     /// the case does not pass.
     Capture {
         node: String,
         iface: String,
+    },
+    /// Replace a route of a node (e.g. other weights for a variant, or a
+    /// nexthop removed).
+    Route {
+        route: crate::model::Route,
+    },
+    /// Turn interface offloads on or off (`None`: leave as is).
+    Offload {
+        node: String,
+        iface: String,
+        gro: Option<bool>,
+        tso: Option<bool>,
+        gso: Option<bool>,
+        tx_checksum: Option<bool>,
+    },
+    /// Write (with `value`) or read a sysfs attribute as a node sees it.
+    Sysfs {
+        node: String,
+        path: String,
+        value: Option<String>,
     },
 }
 
@@ -226,6 +270,9 @@ impl StepKind {
             StepKind::Serve { .. } => "serve",
             StepKind::Probe { .. } => "probe",
             StepKind::Capture { .. } => "capture",
+            StepKind::Route { .. } => "route",
+            StepKind::Offload { .. } => "offload",
+            StepKind::Sysfs { .. } => "sysfs",
         }
     }
 }
@@ -263,9 +310,83 @@ pub struct Expect {
     pub received: Option<BTreeMap<String, u64>>,
     /// probe: how many probes must be answered (default: all).
     pub answered: Option<u64>,
+    /// probe: most connections that may be reset after being established.
+    pub resets: Option<u64>,
+    /// traffic: loss, duplication, reordering and misrouting from payload tags.
+    pub streams: Option<StreamsExpect>,
+    /// traffic: a tracepoint count per counted packet, within bounds.
+    pub ratio: Option<RatioExpect>,
     /// Marks an expected failure of this step: the case becomes xfail.
-    pub fail: Option<bool>,
+    pub fail: Option<FailExpect>,
 }
+
+/// `expect.fail`: `true` (any failure), or the checks that must fail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum FailExpect {
+    Any(bool),
+    One(String),
+    Many(Vec<String>),
+}
+
+impl FailExpect {
+    /// Is a failure expected at all (`fail = false` means no)?
+    pub fn expected(&self) -> bool {
+        !matches!(self, FailExpect::Any(false))
+    }
+
+    /// The checks whose failure is expected; empty means any.
+    pub fn checks(&self) -> Vec<String> {
+        match self {
+            FailExpect::Any(_) => Vec::new(),
+            FailExpect::One(s) => vec![s.clone()],
+            FailExpect::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `expect.streams`: tagged packets captured on `over` (`node:iface`); each
+/// limit is the most packets allowed in that category. `lost` and
+/// `duplicated` default to 0; `reordered` and `misrouted` are unchecked
+/// unless given (multipath spreads a stream over paths, so arrival order
+/// across captures means little).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsExpect {
+    pub over: Vec<String>,
+    pub lost: Option<u64>,
+    pub duplicated: Option<u64>,
+    pub reordered: Option<u64>,
+    pub misrouted: Option<u64>,
+}
+
+/// `expect.ratio`: hits of `tracepoint` during the traffic divided by the
+/// change of `counter` (default `tx_packets`) summed over `per` (`node:iface`).
+/// `iif = "r1:eth0"` counts only events whose `iif` field is that interface
+/// (a router's lookups for packets it received there): tracepoints fire for
+/// every namespace on the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RatioExpect {
+    pub tracepoint: String,
+    pub iif: Option<String>,
+    /// Count only events of this routing table (`tb_id`; main is 254).
+    pub table: Option<u32>,
+    pub per: Vec<String>,
+    pub counter: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Counters `expect.ratio` can divide by (those of `counters` steps).
+pub const RATIO_COUNTERS: &[&str] = &[
+    "rx_packets",
+    "tx_packets",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_dropped",
+    "tx_dropped",
+];
 
 /// `expect.split`: paths (`node:iface` for traffic, server names for probes)
 /// and their configured weights.
@@ -374,6 +495,47 @@ struct RawStep {
     serve: Option<RawServe>,
     probe: Option<RawProbe>,
     capture: Option<RawCapture>,
+    route: Option<RawRoute>,
+    offload: Option<RawOffload>,
+    sysfs: Option<RawSysfs>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    node: Option<String>,
+    to: String,
+    via: Option<StrOrList>,
+    weights: Option<Vec<u32>>,
+    nexthops: Option<Vec<RawNexthop>>,
+    metric: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNexthop {
+    via: Option<String>,
+    dev: Option<String>,
+    weight: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffload {
+    node: Option<String>,
+    iface: String,
+    gro: Option<bool>,
+    tso: Option<bool>,
+    gso: Option<bool>,
+    tx_checksum: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSysfs {
+    node: Option<String>,
+    path: String,
+    value: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -461,6 +623,7 @@ struct RawProbe {
     udp: bool,
     count: Option<u32>,
     src_port: Option<u16>,
+    rounds: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -612,7 +775,7 @@ fn parse_filtered(
                 c.err_help(
                     r.span(),
                     format!("in `requires`: {}", e.message().trim()),
-                    "requires takes root (bool), kconfig, commands (lists of strings), kernel (\"5.10\")",
+                    "requires takes root (bool), kconfig, commands, tracepoints (lists of strings), kernel (\"5.10\")",
                 );
                 Requires::default()
             }
@@ -785,40 +948,62 @@ pub fn parse_version(s: &str) -> Option<Vec<u32>> {
 }
 
 /// How a parameter value reads in a case name or a step string: arrays are
-/// joined with `:` (weights `[2,1]` read `2:1`).
+/// joined with `:` (weights `[2,1]` read `2:1`), tables by their `name` field.
 pub fn display_value(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Array(a) => a.iter().map(display_value).collect::<Vec<_>>().join(":"),
+        toml::Value::Table(t) => t
+            .get("name")
+            .map(display_value)
+            .unwrap_or_else(|| v.to_string()),
         other => other.to_string(),
     }
 }
 
-/// Replace `{key}` in every string of `v`. A string that is exactly `{key}`
-/// becomes the parameter's value with its type (so `weights = "{weights}"`
-/// yields an array). Unknown `{words}` are left alone: shell text has braces.
+/// `(placeholder, value)` pairs of the parameters: `{key}` for every value,
+/// plus `{key.field}` for every field of a table value.
+fn placeholders(params: &[(String, toml::Value)]) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    for (k, val) in params {
+        out.push((format!("{{{k}}}"), val.clone()));
+        if let toml::Value::Table(t) = val {
+            for (f, fv) in t {
+                out.push((format!("{{{k}.{f}}}"), fv.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Replace `{key}` (and `{key.field}` of table values) in every string of
+/// `v`. A string that is exactly a placeholder becomes the value with its
+/// type (so `weights = "{weights}"` yields an array). Unknown `{words}` are
+/// left alone: shell text has braces.
 fn substitute(v: &toml::Value, params: &[(String, toml::Value)]) -> toml::Value {
+    subst(v, &placeholders(params))
+}
+
+fn subst(v: &toml::Value, ph: &[(String, toml::Value)]) -> toml::Value {
     match v {
         toml::Value::String(s) => {
-            for (k, val) in params {
-                if s == &format!("{{{k}}}") {
+            for (p, val) in ph {
+                if s == p {
                     return val.clone();
                 }
             }
             let mut out = s.clone();
-            for (k, val) in params {
-                out = out.replace(&format!("{{{k}}}"), &display_value(val));
+            for (p, val) in ph {
+                if out.contains(p.as_str()) {
+                    out = out.replace(p.as_str(), &display_value(val));
+                }
             }
             toml::Value::String(out)
         }
-        toml::Value::Array(a) => {
-            toml::Value::Array(a.iter().map(|x| substitute(x, params)).collect())
+        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| subst(x, ph)).collect()),
+        toml::Value::Table(t) => {
+            toml::Value::Table(t.iter().map(|(k, x)| (k.clone(), subst(x, ph))).collect())
         }
-        toml::Value::Table(t) => toml::Value::Table(
-            t.iter()
-                .map(|(k, x)| (k.clone(), substitute(x, params)))
-                .collect(),
-        ),
         other => other.clone(),
     }
 }
@@ -839,8 +1024,9 @@ fn allowed_expect(kind: &StepKind) -> &'static [&'static str] {
         StepKind::Ping { .. } => &["reachable", "fail"],
         StepKind::Sysctl { .. } => &["value", "fail"],
         StepKind::Counters { .. } => &["min", "max", "fail"],
-        StepKind::Traffic { .. } => &["split", "affinity", "received", "fail"],
-        StepKind::Probe { .. } => &["split", "answered", "fail"],
+        StepKind::Traffic { .. } => &["split", "affinity", "received", "streams", "ratio", "fail"],
+        StepKind::Probe { .. } => &["split", "answered", "resets", "affinity", "fail"],
+        StepKind::Sysfs { .. } => &["value", "fail"],
         _ => &["fail"],
     }
 }
@@ -864,11 +1050,24 @@ fn expect_keys(e: &Expect) -> Vec<&'static str> {
     add(e.affinity.is_some(), "affinity");
     add(e.received.is_some(), "received");
     add(e.answered.is_some(), "answered");
+    add(e.resets.is_some(), "resets");
+    add(e.streams.is_some(), "streams");
+    add(e.ratio.is_some(), "ratio");
     add(e.fail.is_some(), "fail");
     k
 }
 
-const ACTIONS: &str = "run, daemon, wait_port, wait_log, ping, sysctl, link, counters, sleep, traffic, serve, probe, capture";
+const ACTIONS: &str = "run, daemon, wait_port, wait_log, ping, sysctl, link, counters, sleep, traffic, serve, probe, capture, route, offload, sysfs";
+
+/// The checks a step kind can fail by, as `expect.fail` names them: its
+/// expect keys, including the default checks (`exit`, `reachable`, `answered`).
+pub fn failable_checks(kind: &StepKind) -> Vec<&'static str> {
+    allowed_expect(kind)
+        .iter()
+        .copied()
+        .filter(|k| *k != "fail")
+        .collect()
+}
 
 impl Checker {
     fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
@@ -1036,6 +1235,104 @@ impl Checker {
                 return None;
             }
         }
+        if let Some(f) = &expect.fail {
+            let can = failable_checks(&kind);
+            for c in f.checks() {
+                if !can.contains(&c.as_str()) {
+                    self.err_help(
+                        span.clone(),
+                        format!(
+                            "step {index}: expect.fail names `{c}`, which a `{}` step cannot fail by",
+                            kind.keyword()
+                        ),
+                        if can.is_empty() {
+                            "this step kind only takes fail = true".to_string()
+                        } else {
+                            format!("its checks: {}", can.join(", "))
+                        },
+                    );
+                    return None;
+                }
+            }
+        }
+        let mut paths: Vec<&String> = Vec::new();
+        if let Some(st) = &expect.streams {
+            if st.over.is_empty() {
+                self.err(
+                    span.clone(),
+                    format!("step {index}: expect.streams needs paths in `over`"),
+                );
+                return None;
+            }
+            paths.extend(&st.over);
+        }
+        if let Some(r) = &expect.ratio {
+            if r.per.is_empty() {
+                self.err(
+                    span.clone(),
+                    format!("step {index}: expect.ratio needs counters in `per`"),
+                );
+                return None;
+            }
+            let bad_bound = |b: Option<f64>| b.is_some_and(|x| !x.is_finite() || x < 0.0);
+            if (r.min.is_none() && r.max.is_none())
+                || bad_bound(r.min)
+                || bad_bound(r.max)
+                || matches!((r.min, r.max), (Some(a), Some(b)) if a > b)
+            {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: expect.ratio needs min and/or max, with 0 <= min <= max"),
+                    "e.g. ratio = { tracepoint = \"fib:fib_table_lookup\", per = [\"r1:eth1\", \"r1:eth2\"], min = 0.95 }",
+                );
+                return None;
+            }
+            let tp_ok = r.tracepoint.split_once(':').is_some_and(|(a, b)| {
+                let id = |s: &str| {
+                    !s.is_empty()
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                };
+                id(a) && id(b)
+            });
+            if !tp_ok {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed tracepoint `{}`", r.tracepoint),
+                    "write subsystem:event, e.g. fib:fib_table_lookup or fib6:fib6_table_lookup",
+                );
+                return None;
+            }
+            if let Some(c) = &r.counter {
+                if !RATIO_COUNTERS.contains(&c.as_str()) {
+                    self.err_help(
+                        span.clone(),
+                        format!("step {index}: unknown counter `{c}` in expect.ratio"),
+                        format!("counters: {}", RATIO_COUNTERS.join(", ")),
+                    );
+                    return None;
+                }
+            }
+            paths.extend(&r.per);
+            paths.extend(&r.iif);
+        }
+        for p in paths {
+            let Some((n, i)) = p.split_once(':') else {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: `{p}` is not node:iface"),
+                    "e.g. \"r1:eth1\"",
+                );
+                return None;
+            };
+            if self
+                .need_node(&span, Some(n.to_string()), topo, "expect")
+                .is_none()
+                || !self.check_iface(&span, topo, n, i)
+            {
+                return None;
+            }
+        }
         if let Some(s) = &expect.split {
             if s.over.len() != s.weights.len() || s.over.len() < 2 {
                 self.err_help(
@@ -1082,6 +1379,9 @@ impl Checker {
             raw.serve.is_some(),
             raw.probe.is_some(),
             raw.capture.is_some(),
+            raw.route.is_some(),
+            raw.offload.is_some(),
+            raw.sysfs.is_some(),
         ]
         .iter()
         .filter(|b| **b)
@@ -1342,7 +1642,22 @@ impl Checker {
                 return None;
             };
             let count = p.count.unwrap_or(1).max(1);
-            let name = format!("probe {from} -> {to} x{count}");
+            let rounds = p.rounds.unwrap_or(1).max(1);
+            if let Some(sp) = p.src_port {
+                if u32::from(sp) + count - 1 > u32::from(u16::MAX) {
+                    self.err_help(
+                        span.clone(),
+                        format!("step {index}: source ports {sp}+{count} run past 65535"),
+                        "lower src_port or count",
+                    );
+                    return None;
+                }
+            }
+            let name = if rounds > 1 {
+                format!("probe {from} -> {to} x{count} x{rounds} rounds")
+            } else {
+                format!("probe {from} -> {to} x{count}")
+            };
             return Some((
                 StepKind::Probe {
                     from,
@@ -1350,6 +1665,7 @@ impl Checker {
                     udp: p.udp,
                     count,
                     src_port: p.src_port,
+                    rounds,
                 },
                 name,
             ));
@@ -1368,7 +1684,253 @@ impl Checker {
                 name,
             ));
         }
+        if let Some(r) = raw.route {
+            let node = self.need_node(span, pick(r.node.clone()), topo, "route")?;
+            return self.route_step(span, index, topo, node, r);
+        }
+        if let Some(o) = raw.offload {
+            let node = self.need_node(span, pick(o.node), topo, "offload")?;
+            if !self.check_iface(span, topo, &node, &o.iface) {
+                return None;
+            }
+            let mut parts = Vec::new();
+            for (k, v) in [
+                ("gro", o.gro),
+                ("tso", o.tso),
+                ("gso", o.gso),
+                ("tx_checksum", o.tx_checksum),
+            ] {
+                if let Some(v) = v {
+                    parts.push(format!("{k} {}", if v { "on" } else { "off" }));
+                }
+            }
+            if parts.is_empty() {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: offload changes nothing"),
+                    "set at least one of gro, tso, gso, tx_checksum = true/false",
+                );
+                return None;
+            }
+            let name = format!("offload {node}:{} {}", o.iface, parts.join(", "));
+            return Some((
+                StepKind::Offload {
+                    node,
+                    iface: o.iface,
+                    gro: o.gro,
+                    tso: o.tso,
+                    gso: o.gso,
+                    tx_checksum: o.tx_checksum,
+                },
+                name,
+            ));
+        }
+        if let Some(f) = raw.sysfs {
+            let node = self.need_node(span, pick(f.node), topo, "sysfs")?;
+            let path = f.path.trim_start_matches("/sys/").to_string();
+            if path.is_empty()
+                || path.starts_with('/')
+                || path
+                    .split('/')
+                    .any(|c| c.is_empty() || c == "." || c == "..")
+            {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed sysfs path `{}`", f.path),
+                    "a path below /sys, e.g. \"class/net/eth0/gro_flush_timeout\"",
+                );
+                return None;
+            }
+            let value = f.value.map(|v| match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            });
+            let name = match &value {
+                Some(v) => format!("sysfs {node} {path}={v}"),
+                None => format!("sysfs {node} {path}"),
+            };
+            return Some((StepKind::Sysfs { node, path, value }, name));
+        }
         None
+    }
+
+    fn route_step(
+        &mut self,
+        span: &Range<usize>,
+        index: usize,
+        topo: Option<&Topology>,
+        node: String,
+        r: RawRoute,
+    ) -> Option<(StepKind, String)> {
+        use crate::model::{Nexthop, Route};
+        let dst = match crate::net::IpNet::parse(&r.to) {
+            Ok(n) if !n.has_host_bits() && crate::net::is_test_prefix(&n) => n,
+            Ok(n) if n.has_host_bits() => {
+                self.err_help(
+                    span.clone(),
+                    format!(
+                        "step {index}: route destination `{}` has host bits set",
+                        r.to
+                    ),
+                    format!("write the network, {}", n.network()),
+                );
+                return None;
+            }
+            Ok(_) => {
+                self.err_help(
+                    span.clone(),
+                    format!(
+                        "step {index}: route destination `{}` is outside the test prefixes",
+                        r.to
+                    ),
+                    format!("labs use only {}", crate::net::TEST_PREFIXES.join(", ")),
+                );
+                return None;
+            }
+            Err(_) => {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed prefix `{}`", r.to),
+                    "write e.g. to = \"198.18.0.0/24\"",
+                );
+                return None;
+            }
+        };
+        // (via, dev, weight) in the given order.
+        let mut hops: Vec<(Option<String>, Option<String>, u32)> = Vec::new();
+        match (r.via, r.nexthops) {
+            (Some(via), None) => {
+                let list = match via {
+                    StrOrList::One(s) => vec![s],
+                    StrOrList::Many(v) => v,
+                };
+                let weights = r.weights.unwrap_or_else(|| vec![1; list.len()]);
+                if weights.len() != list.len() {
+                    self.err_help(
+                        span.clone(),
+                        format!(
+                            "step {index}: route has {} gateways but {} weights",
+                            list.len(),
+                            weights.len()
+                        ),
+                        "give one weight per gateway, e.g. via = [\"198.51.100.2\", \"203.0.113.2\"], weights = [11, 45]",
+                    );
+                    return None;
+                }
+                hops.extend(
+                    list.into_iter()
+                        .zip(weights)
+                        .map(|(v, w)| (Some(v), None, w)),
+                );
+            }
+            (None, Some(nh)) if r.weights.is_none() => {
+                hops.extend(
+                    nh.into_iter()
+                        .map(|h| (h.via, h.dev, h.weight.unwrap_or(1))),
+                );
+            }
+            _ => {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: a route needs either via (with optional weights) or nexthops"),
+                    "e.g. via = [\"198.51.100.2\", \"203.0.113.2\"], weights = [11, 45], or nexthops = [{ via = \"198.51.100.2\", weight = 11 }]",
+                );
+                return None;
+            }
+        }
+        if hops.is_empty() {
+            self.err(
+                span.clone(),
+                format!("step {index}: a route needs a nexthop"),
+            );
+            return None;
+        }
+        let mut nexthops = Vec::new();
+        for (via, dev, weight) in hops {
+            if !(1..=256).contains(&weight) {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: nexthop weight {weight} is outside 1..=256"),
+                    "ip route accepts weights 1 to 256",
+                );
+                return None;
+            }
+            let gateway = match via.as_deref().map(str::parse::<IpAddr>) {
+                None => None,
+                Some(Ok(ip))
+                    if ip.is_ipv4() == dst.is_ipv4()
+                        && (crate::net::is_test_address(ip) || crate::net::is_link_local(ip)) =>
+                {
+                    Some(ip)
+                }
+                Some(Ok(ip)) if ip.is_ipv4() != dst.is_ipv4() => {
+                    self.err(
+                        span.clone(),
+                        format!("step {index}: gateway {ip} is of another family than {dst}"),
+                    );
+                    return None;
+                }
+                Some(Ok(ip)) => {
+                    self.err_help(
+                        span.clone(),
+                        format!("step {index}: gateway {ip} is outside the test prefixes"),
+                        format!("labs use only {}", crate::net::TEST_PREFIXES.join(", ")),
+                    );
+                    return None;
+                }
+                Some(Err(_)) => {
+                    self.err(
+                        span.clone(),
+                        format!(
+                            "step {index}: malformed gateway `{}`",
+                            via.unwrap_or_default()
+                        ),
+                    );
+                    return None;
+                }
+            };
+            if let Some(d) = &dev {
+                if !self.check_iface(span, topo, &node, d) {
+                    return None;
+                }
+            }
+            if gateway.is_none() && dev.is_none() {
+                self.err(
+                    span.clone(),
+                    format!("step {index}: a nexthop needs via or dev"),
+                );
+                return None;
+            }
+            nexthops.push(Nexthop {
+                gateway,
+                dev,
+                // Checked above: 1..=256 fits.
+                weight: weight as u16,
+            });
+        }
+        let shown: Vec<String> = nexthops
+            .iter()
+            .map(|h| {
+                let at = h
+                    .gateway
+                    .map(|g| g.to_string())
+                    .or_else(|| h.dev.clone())
+                    .unwrap_or_default();
+                format!("{at} w{}", h.weight)
+            })
+            .collect();
+        let name = format!("route {node} {dst} via {}", shown.join(", "));
+        Some((
+            StepKind::Route {
+                route: Route {
+                    node,
+                    dst,
+                    nexthops,
+                    metric: r.metric,
+                },
+            },
+            name,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1542,6 +2104,30 @@ mod tests {
             e.contains("t.toml:1:11") && e.contains("malformed timeout"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn table_variants_route_steps_and_named_failures() {
+        let s = parse(&format!(
+            "name = \"t\"\nvariants = {{ fam = [{{ name = \"v4\", net = \"198.18.0.0/24\", gw = [\"192.0.2.2\", \"192.0.2.3\"] }}], w = [[2, 1]] }}\n{LAB}\n[[steps]]\nroute = {{ node = \"a\", to = \"{{fam.net}}\", via = \"{{fam.gw}}\", weights = \"{{w}}\" }}\n[[steps]]\ntraffic = {{ from = \"a\", to = \"192.0.2.2\", udp = \"dp=1-10\" }}\nexpect.split = {{ over = [\"a:eth0\", \"b:eth0\"], weights = \"{{w}}\" }}\nexpect.fail = \"split\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.cases[0].name, "t[fam=v4,w=2:1]");
+        match &s.cases[0].steps[0].kind {
+            StepKind::Route { route } => {
+                assert_eq!(route.dst.to_string(), "198.18.0.0/24");
+                let w: Vec<u16> = route.nexthops.iter().map(|h| h.weight).collect();
+                assert_eq!(w, [2, 1]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let f = s.cases[0].steps[1].expect.fail.clone().unwrap();
+        assert_eq!(f.checks(), ["split"]);
+        let e = parse(&format!(
+            "{LAB}\n[[steps]]\ntraffic = {{ from = \"a\", to = \"192.0.2.2\", udp = \"dp=1-10\" }}\nexpect.fail = \"exit\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("cannot fail by") && e.contains("t.toml:6:1"), "{e}");
     }
 
     #[test]
