@@ -2127,7 +2127,10 @@ mod tests {
             "{LAB}\n[[steps]]\ntraffic = {{ from = \"a\", to = \"192.0.2.2\", udp = \"dp=1-10\" }}\nexpect.fail = \"exit\"\n"
         ))
         .unwrap_err();
-        assert!(e.contains("cannot fail by") && e.contains("t.toml:6:1"), "{e}");
+        assert!(
+            e.contains("cannot fail by") && e.contains("t.toml:6:1"),
+            "{e}"
+        );
     }
 
     #[test]
