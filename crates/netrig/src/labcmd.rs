@@ -106,9 +106,62 @@ pub fn summary(topo: &Topology) -> String {
 }
 
 pub fn check(file: &Path) -> CliResult {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::usage(miette!("cannot read {}: {e}", file.display())))?;
+    if netrig_spec::scenario::is_scenario_text(&text) {
+        return check_scenario(file, &text);
+    }
     let topo = load(file)?;
     println!("{}: valid", file.display());
     print!("{}", summary(&topo));
+    Ok(0)
+}
+
+/// A scenario file: its cases (variants and matrix expanded), steps and lab.
+fn check_scenario(file: &Path, text: &str) -> CliResult {
+    let sc = netrig_spec::scenario::parse_scenario(file, text).map_err(|e| match e {
+        netrig_spec::LoadError::Invalid(mut errs) if errs.errors.len() == 1 => {
+            CliError::usage(errs.errors.remove(0))
+        }
+        other => CliError::usage(other),
+    })?;
+    println!("{}: valid scenario", file.display());
+    println!(
+        "scenario `{}`: {} case(s), timeout {:?}{}",
+        sc.name,
+        sc.cases.len(),
+        sc.timeout,
+        sc.xfail
+            .as_ref()
+            .map(|x| format!(", xfail: {x}"))
+            .unwrap_or_default()
+    );
+    let r = &sc.requires;
+    let mut needs = Vec::new();
+    if r.root {
+        needs.push("root".to_string());
+    }
+    needs.extend(r.kconfig.iter().cloned());
+    needs.extend(r.commands.iter().map(|c| format!("command {c}")));
+    if let Some(k) = &r.kernel {
+        needs.push(format!("kernel >= {k}"));
+    }
+    if !needs.is_empty() {
+        println!("  requires {}", needs.join(", "));
+    }
+    for case in &sc.cases {
+        let steps: Vec<&str> = case.steps.iter().map(|s| s.kind.keyword()).collect();
+        println!(
+            "  case {}: {} step(s): {}",
+            case.name,
+            steps.len(),
+            steps.join(", ")
+        );
+    }
+    match &sc.topology {
+        Some(t) => print!("{}", summary(t)),
+        None => println!("  no lab: steps run in an empty network namespace"),
+    }
     Ok(0)
 }
 

@@ -761,3 +761,33 @@ fn graph_prints_dot_and_svg() {
         "{svg}"
     );
 }
+
+#[test]
+fn check_validates_scenario_files_too() {
+    let o = run(netrig()
+        .arg("check")
+        .arg(examples().join("multipath-vip/udp-split.toml")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("valid scenario") && out.contains("6 case(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mpvip-udp[family=ipv6,weights=11:45]"),
+        "{out}"
+    );
+    assert!(out.contains("topology `seed`"), "{out}");
+    let dir = std::env::temp_dir().join(unique("netrig-badsc-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[[steps]]\npng = { from = \"h1\" }\n").unwrap();
+    let o = run(netrig().arg("check").arg(&bad));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.toml:3:1"),
+        "{}",
+        text(&o)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
