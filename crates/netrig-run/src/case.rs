@@ -389,16 +389,6 @@ fn host_pid() -> Option<i32> {
         .ok()
 }
 
-fn start_time(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
-            rest.split_whitespace().nth(19)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
 /// Make this process look like a persistent-lab holder to `netrig exec`: a
 /// state file naming our PID and the descriptors of the node namespaces.
 /// Nothing is mounted, so nothing outlives the case.
@@ -410,29 +400,8 @@ fn publish(
     mode: Mode,
 ) -> Result<LabState, String> {
     let lab = ctx.lab.as_ref().ok_or("no lab")?;
-    let pid = host_pid().ok_or("cannot tell our host PID")?;
-    use std::os::fd::AsRawFd;
-    let state = LabState {
-        name: name.to_string(),
-        file: file.to_string(),
-        mode,
-        holder_pid: pid,
-        holder_start: start_time(pid),
-        nodes: lab
-            .node_names()
-            .filter_map(|n| lab.netns(n).ok().map(|fd| (n.to_string(), fd.as_raw_fd())))
-            .collect(),
-        netns_mounts: Vec::new(),
-        created_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
-    std::fs::create_dir_all(state_dir)
-        .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
-    let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
-    std::fs::write(state_dir.join(format!("{name}.json")), text).map_err(|e| e.to_string())?;
-    Ok(state)
+    netrig_lab::persist::publish(state_dir, lab, name, file, mode)
+        .map_err(|e| netrig_lab::persist::error_chain(&e))
 }
 
 /// `--pause-on-fail`: publish the lab, tell the runner, and wait to be killed.
