@@ -68,7 +68,6 @@ pub mod result;
 pub mod runner;
 pub mod steps;
 pub mod tapparse;
-pub mod tpcount;
 
 pub use discover::{discover, CaseDef, CaseSource, DiscoverError};
 pub use report::Format;

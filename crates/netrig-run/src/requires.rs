@@ -72,7 +72,7 @@ impl Host {
                      in the initial user namespace; running rootless"
                 ));
             }
-            if let Err(e) = crate::tpcount::FilteredCounter::open(tp, None) {
+            if let Err(e) = netrig_wire::perf::TracepointCounter::open(tp) {
                 return Some(format!("requires tracepoint {tp}: {e}"));
             }
         }

@@ -4,13 +4,13 @@
 
 use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
-use crate::tpcount::FilteredCounter;
 use netrig_judge::{
     judge_affinity, judge_ratio, judge_streams, Arrival, Outcome, RatioBounds, SplitConfig,
     SplitTest, StreamLimits, Verdict,
 };
 use netrig_lab::{tune::Offload, Lab, LinkStats};
 use netrig_spec::scenario::{Expect, Step, StepKind};
+use netrig_wire::perf::TracepointCounter;
 use netrig_wire::{
     probe_client, Capture, CaptureOptions, CaptureSet, FlowSpec, NoProgress, Packet, PerfError,
     PingOptions, PortRange, ProbeClientOptions, ProbeOutcome, ProbeProto, ProbeServer,
@@ -752,7 +752,7 @@ impl Ctx {
         }
         if let Some(c) = &counter {
             c.start()
-                .map_err(|err| broken(format!("starting {}: {err}", c.name)))?;
+                .map_err(|err| broken(format!("starting {}: {err}", c.name())))?;
         }
         let t_send = Instant::now();
         let stats = lab
@@ -798,7 +798,7 @@ impl Ctx {
             }
             let hits = c
                 .stop()
-                .map_err(|err| broken(format!("reading {}: {err}", c.name)))?;
+                .map_err(|err| broken(format!("reading {}: {err}", c.name())))?;
             let exclusive = lock.held();
             drop(lock);
             let bounds = RatioBounds {
@@ -1098,8 +1098,8 @@ impl TracepointLock {
 
 /// Open a tracepoint counter; unavailability (rootless, no tracefs, unknown
 /// to this kernel) is a skip with the reason, not a failure.
-fn open_tracepoint(name: &str, filter: Option<&str>) -> Result<FilteredCounter, Problem> {
-    FilteredCounter::open(name, filter).map_err(|err| {
+fn open_tracepoint(name: &str, filter: Option<&str>) -> Result<TracepointCounter, Problem> {
+    TracepointCounter::open_filtered(name, filter).map_err(|err| {
         let why = err
             .skip_reason()
             .or_else(|| matches!(err, PerfError::Unknown(_)).then(|| err.to_string()));

@@ -26,6 +26,8 @@ const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
 const PERF_EVENT_IOC_DISABLE: libc::c_ulong = 0x2401;
 const PERF_EVENT_IOC_RESET: libc::c_ulong = 0x2403;
+/// `_IOW('$', 6, char *)` on 64-bit.
+const PERF_EVENT_IOC_SET_FILTER: libc::c_ulong = 0x4008_2406;
 
 /// Why a tracepoint could not be counted.
 #[derive(Debug, thiserror::Error)]
@@ -282,13 +284,25 @@ fn parse_cpu_list(s: &str) -> Option<Vec<i32>> {
 #[derive(Debug)]
 pub struct TracepointCounter {
     name: String,
+    filter: Option<String>,
     fds: Vec<OwnedFd>,
 }
 
 impl TracepointCounter {
     /// Open `sys:name` on all online CPUs, disabled and at zero.
     pub fn open(spec: &str) -> Result<Self, PerfError> {
+        Self::open_filtered(spec, None)
+    }
+
+    /// Like [`open`](Self::open), keeping only events that match an ftrace
+    /// `filter` such as `iif == 10 && tb_id == 254`. Tracepoints fire
+    /// host-wide, so within a lab (whose interface indexes are unique) a
+    /// filter on the ingress interface counts one router's lookups only.
+    pub fn open_filtered(spec: &str, filter: Option<&str>) -> Result<Self, PerfError> {
         let id = tracepoint_id(spec)?;
+        let cfilter = filter
+            .map(|f| std::ffi::CString::new(f).map_err(|_| PerfError::BadName(f.to_string())))
+            .transpose()?;
         let mut fds = Vec::new();
         for cpu in online_cpus()? {
             let attr = PerfEventAttr {
@@ -321,12 +335,44 @@ impl TracepointCounter {
                 });
             }
             // SAFETY: a fresh descriptor we own.
-            fds.push(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            if let Some(f) = &cfilter {
+                // SAFETY: a perf fd and a NUL-terminated filter string.
+                if unsafe {
+                    libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_FILTER as _, f.as_ptr())
+                } < 0
+                {
+                    return Err(PerfError::Io {
+                        op: format!("setting filter `{}` on {spec}", f.to_string_lossy()),
+                        source: io::Error::last_os_error(),
+                    });
+                }
+            }
+            fds.push(fd);
         }
         Ok(TracepointCounter {
             name: spec.to_string(),
+            filter: filter.map(str::to_string),
             fds,
         })
+    }
+
+    /// The ftrace filter, if any.
+    pub fn filter(&self) -> Option<&str> {
+        self.filter.as_deref()
+    }
+
+    /// Zero and start counting.
+    pub fn start(&self) -> Result<(), PerfError> {
+        self.disable()?;
+        self.reset()?;
+        self.enable()
+    }
+
+    /// Stop counting and return the hits, summed over CPUs.
+    pub fn stop(&self) -> Result<u64, PerfError> {
+        self.disable()?;
+        self.read()
     }
 
     /// The `sys:name` this counts.
