@@ -24,6 +24,11 @@ fn tmpfile(name: &str) -> std::path::PathBuf {
 fn capture_to_pcapng_read_back_by_tshark() {
     require_netns!();
     let Ok(tshark) = which("tshark") else {
+        // CI installs it and sets NETRIG_REQUIRE_TOOLS so this never skips there.
+        assert!(
+            std::env::var_os("NETRIG_REQUIRE_TOOLS").is_none(),
+            "tshark is required (apt-get install -y tshark)"
+        );
         eprintln!("SKIP: tshark not installed");
         return;
     };

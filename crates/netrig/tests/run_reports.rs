@@ -251,7 +251,13 @@ fn xmllint() -> Option<std::path::PathBuf> {
 #[test]
 fn junit_validates_against_the_schema() {
     let Some(xmllint) = xmllint() else {
-        panic!("xmllint is needed to validate JUnit output: apt-get install libxml2-utils");
+        // CI installs it and sets NETRIG_REQUIRE_TOOLS so this never skips there.
+        assert!(
+            std::env::var_os("NETRIG_REQUIRE_TOOLS").is_none(),
+            "xmllint is needed to validate JUnit output: apt-get install libxml2-utils"
+        );
+        eprintln!("SKIP: xmllint is not installed (apt-get install libxml2-utils)");
+        return;
     };
     let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run_junit.xsd");
     let s = Scratch::new("junit");

@@ -118,6 +118,11 @@ fn tshark() -> Option<&'static str> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        // CI installs it and sets NETRIG_REQUIRE_TOOLS so this never skips there.
+        assert!(
+            std::env::var_os("NETRIG_REQUIRE_TOOLS").is_none(),
+            "tshark is required (apt-get install -y tshark)"
+        );
         eprintln!("SKIP: tshark is not installed (apt-get install -y tshark)");
         return None;
     }
