@@ -321,6 +321,10 @@ fn main() {
             if let (Some(b), Some(t)) = (get("netrig sendmmsg x2"), get("trafgen -P 2")) {
                 println!("netrig/trafgen   2 cores: {:.2}", b / t);
             }
+            // mausezahn has no multi-core mode: this is each tool at its best here.
+            if let (Some(b), Some(m)) = (get("netrig sendmmsg x2"), get("mausezahn")) {
+                println!("netrig 2 cores/mausezahn: {:.2} (target 2x)", b / m);
+            }
         }
     });
 }
