@@ -379,6 +379,41 @@ impl Netlink {
         self.batch(vec![(msg, what.into())])
     }
 
+    /// A request answered by one message (such as RTM_GETROUTE for one
+    /// destination): returns that message's type and payload.
+    pub fn get(&mut self, msg: Msg) -> Result<(u16, Vec<u8>), NetlinkError> {
+        let seq = self.next_seq();
+        let ty = u16::from_ne_bytes([msg.buf[4], msg.buf[5]]);
+        self.send(&msg.finish(seq))?;
+        loop {
+            let n = self.recv()?;
+            let mut off = 0;
+            while off + 16 <= n {
+                let b = &self.rbuf[off..n];
+                let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+                if len < 16 || len > b.len() {
+                    break;
+                }
+                let mty = u16::from_ne_bytes([b[4], b[5]]);
+                let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+                off += align4(len);
+                if mseq != seq {
+                    continue; // a late answer to an earlier request
+                }
+                if mty == NLMSG_ERROR && len >= 20 {
+                    let errno = -i32::from_ne_bytes([b[16], b[17], b[18], b[19]]);
+                    return Err(NlError {
+                        what: format!("request (message type {ty})"),
+                        errno,
+                        detail: ext_ack_msg(&b[..len], u16::from_ne_bytes([b[6], b[7]])),
+                    }
+                    .into());
+                }
+                return Ok((mty, b[16..len].to_vec()));
+            }
+        }
+    }
+
     /// A dump request; returns each reply message's payload (after the nlmsghdr).
     pub fn dump(&mut self, msg: Msg) -> Result<Vec<Vec<u8>>, NetlinkError> {
         let seq = self.next_seq();

@@ -4,31 +4,19 @@
 //! resolve it (RTM_NEWNEIGH with NTF_USE), which sends only ARP/NS.
 
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
+
+use netrig_lab::netlink::{
+    ndmsg, rtmsg, Msg, Netlink, NetlinkError, NDA_DST, NDA_LLADDR, NLM_F_CREATE, RTA_DST,
+    RTA_GATEWAY, RTA_OIF, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWNEIGH, RTM_NEWROUTE,
+};
 
 use crate::error::{Result, WireError};
 use crate::flow::MacAddr;
 use crate::sys;
 
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP: u16 = 0x300;
-const NLM_F_CREATE: u16 = 0x400;
-const RTM_NEWROUTE: u16 = 24;
-const RTM_GETROUTE: u16 = 26;
-const RTM_NEWNEIGH: u16 = 28;
-const RTM_GETNEIGH: u16 = 30;
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
 const RTA_PREFSRC: u16 = 7;
 const RTA_VIA: u16 = 18;
-const NDA_DST: u16 = 1;
-const NDA_LLADDR: u16 = 2;
 const NTF_USE: u8 = 0x01;
 /// Neighbour states whose lladdr can be used.
 const NUD_VALID: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80;
@@ -69,11 +57,6 @@ impl Neighbour {
     }
 }
 
-struct Netlink {
-    fd: OwnedFd,
-    seq: u32,
-}
-
 fn family(ip: IpAddr) -> u8 {
     if ip.is_ipv4() {
         libc::AF_INET as u8
@@ -97,127 +80,34 @@ fn ip_from(b: &[u8]) -> Option<IpAddr> {
     }
 }
 
-fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
-    let len = 4 + data.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&ty.to_ne_bytes());
-    buf.extend_from_slice(data);
-    while buf.len() % 4 != 0 {
-        buf.push(0);
-    }
+/// The lab's rtnetlink client, opened in the calling thread's namespace.
+fn netlink() -> Result<Netlink> {
+    Netlink::open().map_err(|e| WireError::io("socket(NETLINK_ROUTE)", e))
 }
 
-/// Iterate (type, payload) of the rtattrs in `b`.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if b.len() < 4 {
-            return None;
-        }
-        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
-        let ty = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
-        if len < 4 || len > b.len() {
-            return None;
-        }
-        let data = &b[4..len];
-        b = &b[((len + 3) & !3).min(b.len())..];
-        Some((ty, data))
-    })
-}
-
-impl Netlink {
-    fn open() -> Result<Self> {
-        let fd = sys::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW,
-            libc::NETLINK_ROUTE,
-            "socket(NETLINK_ROUTE)",
-        )?;
-        Ok(Netlink { fd, seq: 1 })
-    }
-
-    /// Send one request and collect its reply messages (type, body) until DONE,
-    /// an ACK, or the first non-multipart answer.
-    fn request(&mut self, ty: u16, flags: u16, body: &[u8]) -> Result<Vec<(u16, Vec<u8>)>> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        let mut msg = Vec::with_capacity(NLMSG_HDRLEN + body.len());
-        msg.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
-        msg.extend_from_slice(&ty.to_ne_bytes());
-        msg.extend_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
-        msg.extend_from_slice(&seq.to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        msg.extend_from_slice(body);
-        // SAFETY: msg is a valid buffer; the kernel is the default destination.
-        let r = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        if r < 0 {
-            return Err(WireError::last_os("netlink send"));
-        }
-        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: buf is writable for its length.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(WireError::io("netlink recv", e));
-            }
-            let mut b = &buf[..n as usize];
-            while b.len() >= NLMSG_HDRLEN {
-                let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                let mty = u16::from_ne_bytes([b[4], b[5]]);
-                let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
-                if len < NLMSG_HDRLEN || len > b.len() {
-                    return Err(WireError::Netlink("truncated message".into()));
-                }
-                let payload = &b[NLMSG_HDRLEN..len];
-                b = &b[((len + 3) & !3).min(b.len())..];
-                if mseq != seq {
-                    continue; // stale answer to an earlier request
-                }
-                match mty {
-                    NLMSG_DONE => return Ok(out),
-                    NLMSG_ERROR => {
-                        let code = payload
-                            .get(..4)
-                            .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                            .unwrap_or(-libc::EIO);
-                        if code == 0 {
-                            return Ok(out); // ACK
-                        }
-                        return Err(WireError::Io {
-                            op: "netlink request",
-                            source: std::io::Error::from_raw_os_error(-code),
-                        });
-                    }
-                    _ => {
-                        out.push((mty, payload.to_vec()));
-                        if !dump {
-                            return Ok(out);
-                        }
-                    }
-                }
-            }
-        }
+/// The kernel's refusal as an I/O error with its errno, so callers can tell
+/// "no route" from other failures.
+fn nl_err(e: NetlinkError) -> WireError {
+    match e {
+        NetlinkError::Refused(r) => WireError::Io {
+            op: "netlink request",
+            source: std::io::Error::from_raw_os_error(r.errno),
+        },
+        NetlinkError::Io(source) => WireError::io("netlink", source),
     }
 }
 
 /// Look up the route to `dst` (optionally forcing output interface `oif`),
 /// as `ip route get` does.
 pub fn route_get(dst: IpAddr, oif: Option<i32>) -> Result<RouteInfo> {
-    let mut nl = Netlink::open()?;
-    let mut body = vec![0u8; 12]; // struct rtmsg
-    body[0] = family(dst);
-    body[1] = if dst.is_ipv4() { 32 } else { 128 };
-    push_attr(&mut body, RTA_DST, &ip_bytes(dst));
+    let mut nl = netlink()?;
+    let prefix = if dst.is_ipv4() { 32 } else { 128 };
+    let mut msg = Msg::new(RTM_GETROUTE, 0).header(&rtmsg(family(dst), prefix, 0, 0, 0, 0));
+    msg.attr(RTA_DST, &ip_bytes(dst));
     if let Some(oif) = oif {
-        push_attr(&mut body, RTA_OIF, &oif.to_ne_bytes());
+        msg.attr(RTA_OIF, &oif.to_ne_bytes());
     }
-    let msgs = nl.request(RTM_GETROUTE, 0, &body).map_err(|e| match e {
+    let reply = nl.get(msg).map_err(nl_err).map_err(|e| match e {
         WireError::Io { source, .. }
             if matches!(
                 source.raw_os_error(),
@@ -228,16 +118,15 @@ pub fn route_get(dst: IpAddr, oif: Option<i32>) -> Result<RouteInfo> {
         }
         e => e,
     })?;
-    let (_, m) = msgs
-        .into_iter()
-        .find(|(t, _)| *t == RTM_NEWROUTE)
+    let (_, m) = Some(reply)
+        .filter(|(t, _)| *t == RTM_NEWROUTE)
         .ok_or(WireError::NoRoute(dst))?;
     let mut info = RouteInfo {
         oif: 0,
         gateway: None,
         prefsrc: None,
     };
-    for (ty, data) in attrs(m.get(12..).unwrap_or(&[])) {
+    for (ty, data) in netrig_lab::netlink::attrs(m.get(12..).unwrap_or(&[])) {
         match ty {
             RTA_OIF if data.len() >= 4 => {
                 info.oif = i32::from_ne_bytes([data[0], data[1], data[2], data[3]])
@@ -257,12 +146,13 @@ pub fn route_get(dst: IpAddr, oif: Option<i32>) -> Result<RouteInfo> {
 
 /// Dump the neighbour table (both families), optionally for one interface.
 pub fn neighbours(ifindex: Option<i32>) -> Result<Vec<Neighbour>> {
-    let mut nl = Netlink::open()?;
-    let body = [0u8; 12]; // struct ndmsg, AF_UNSPEC
-    let msgs = nl.request(RTM_GETNEIGH, NLM_F_DUMP, &body)?;
+    let mut nl = netlink()?;
+    let msgs = nl
+        .dump(Msg::new(RTM_GETNEIGH, 0).header(&ndmsg(0, 0, 0)))
+        .map_err(nl_err)?;
     let mut out = Vec::new();
-    for (ty, m) in msgs {
-        if ty != RTM_NEWNEIGH || m.len() < 12 {
+    for m in msgs {
+        if m.len() < 12 {
             continue;
         }
         let idx = i32::from_ne_bytes([m[4], m[5], m[6], m[7]]);
@@ -271,7 +161,7 @@ pub fn neighbours(ifindex: Option<i32>) -> Result<Vec<Neighbour>> {
         }
         let state = u16::from_ne_bytes([m[8], m[9]]);
         let (mut ip, mut mac) = (None, None);
-        for (t, d) in attrs(&m[12..]) {
+        for (t, d) in netrig_lab::netlink::attrs(&m[12..]) {
             match t {
                 NDA_DST => ip = ip_from(d),
                 NDA_LLADDR if d.len() == 6 => {
@@ -297,14 +187,12 @@ pub fn neighbours(ifindex: Option<i32>) -> Result<Vec<Neighbour>> {
 /// Ask the kernel to start resolving `ip` on `ifindex` (NTF_USE), creating
 /// the entry if needed. Only ARP/NS goes on the wire.
 pub fn neighbour_trigger(ifindex: i32, ip: IpAddr) -> Result<()> {
-    let mut nl = Netlink::open()?;
-    let mut body = vec![0u8; 12];
-    body[0] = family(ip);
-    body[4..8].copy_from_slice(&ifindex.to_ne_bytes());
-    body[10] = NTF_USE;
-    push_attr(&mut body, NDA_DST, &ip_bytes(ip));
-    nl.request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK, &body)?;
-    Ok(())
+    let mut nl = netlink()?;
+    let mut hdr = ndmsg(family(ip), ifindex, 0);
+    hdr[10] = NTF_USE;
+    let mut msg = Msg::new(RTM_NEWNEIGH, NLM_F_CREATE).header(&hdr);
+    msg.attr(NDA_DST, &ip_bytes(ip));
+    nl.request(msg, format!("resolving {ip}")).map_err(nl_err)
 }
 
 /// MAC of the next hop towards `dst` out of `ifindex`, resolving it if needed
