@@ -79,3 +79,41 @@ fn refused_and_timeouts_are_recorded() {
         assert!(probe_client(&o).is_err());
     });
 }
+
+/// A server that accepts and then aborts (SO_LINGER 0: RST instead of FIN)
+/// must show up as resets, so a "none reset" expectation can fail.
+#[test]
+fn resets_are_recorded() {
+    require_netns!();
+    Pair::with(|p| {
+        let listener = p.in_b(|| std::net::TcpListener::bind("192.0.2.2:7100").unwrap());
+        let count = 6;
+        let server = p.spawn_in_b(move || {
+            use std::os::fd::AsRawFd;
+            for _ in 0..count {
+                let (conn, _) = listener.accept().unwrap();
+                let linger = libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                };
+                // SAFETY: setting SO_LINGER on a socket we own.
+                unsafe {
+                    libc::setsockopt(
+                        conn.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        &linger as *const libc::linger as *const libc::c_void,
+                        std::mem::size_of::<libc::linger>() as u32,
+                    );
+                }
+                drop(conn);
+            }
+        });
+        let mut o = ProbeClientOptions::new(sa("192.0.2.2:7100"), ProbeProto::Tcp, count);
+        o.timeout = Duration::from_secs(2);
+        let rep = probe_client(&o).unwrap();
+        server.join().unwrap();
+        assert_eq!(rep.resets(), u64::from(count), "{rep}");
+        assert_eq!(rep.answered(), 0, "{rep}");
+    });
+}
