@@ -233,6 +233,46 @@ pub fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// One received netlink message: header fields, the whole message (header
+/// included) and the errno of an NLMSG_ERROR (0 for an ACK).
+struct Received<'a> {
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    whole: &'a [u8],
+    errno: Option<i32>,
+}
+
+impl Received<'_> {
+    fn payload(&self) -> &[u8] {
+        &self.whole[16..]
+    }
+}
+
+/// The messages in one datagram read from a netlink socket.
+fn messages(mut buf: &[u8]) -> impl Iterator<Item = Received<'_>> {
+    std::iter::from_fn(move || {
+        if buf.len() < 16 {
+            return None;
+        }
+        let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if len < 16 || len > buf.len() {
+            return None;
+        }
+        let whole = &buf[..len];
+        buf = &buf[align4(len).min(buf.len())..];
+        let ty = u16::from_ne_bytes([whole[4], whole[5]]);
+        Some(Received {
+            ty,
+            flags: u16::from_ne_bytes([whole[6], whole[7]]),
+            seq: u32::from_ne_bytes([whole[8], whole[9], whole[10], whole[11]]),
+            errno: (ty == NLMSG_ERROR && len >= 20)
+                .then(|| -i32::from_ne_bytes([whole[16], whole[17], whole[18], whole[19]])),
+            whole,
+        })
+    })
+}
+
 impl Netlink {
     /// Open a NETLINK_ROUTE socket in the calling thread's network namespace.
     pub fn open() -> io::Result<Netlink> {
@@ -338,33 +378,21 @@ impl Netlink {
             let mut acked = 0;
             while acked < pending.len() {
                 let n = self.recv()?;
-                let mut off = 0;
-                while off + 16 <= n {
-                    let b = &self.rbuf[off..n];
-                    let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                    if len < 16 || len > b.len() {
-                        break;
+                for m in messages(&self.rbuf[..n]) {
+                    let Some(errno) = m.errno else { continue };
+                    acked += 1;
+                    if errno != 0 && first_err.is_none() {
+                        let what = pending
+                            .iter()
+                            .find(|(s, _)| *s == m.seq)
+                            .map(|(_, w)| w.clone())
+                            .unwrap_or_else(|| format!("request {}", m.seq));
+                        first_err = Some(NlError {
+                            what,
+                            errno,
+                            detail: ext_ack_msg(m.whole, m.flags),
+                        });
                     }
-                    let ty = u16::from_ne_bytes([b[4], b[5]]);
-                    let flags = u16::from_ne_bytes([b[6], b[7]]);
-                    let seq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
-                    if ty == NLMSG_ERROR && len >= 20 {
-                        acked += 1;
-                        let errno = -i32::from_ne_bytes([b[16], b[17], b[18], b[19]]);
-                        if errno != 0 && first_err.is_none() {
-                            let what = pending
-                                .iter()
-                                .find(|(s, _)| *s == seq)
-                                .map(|(_, w)| w.clone())
-                                .unwrap_or_else(|| format!("request {seq}"));
-                            first_err = Some(NlError {
-                                what,
-                                errno,
-                                detail: ext_ack_msg(&b[..len], flags),
-                            });
-                        }
-                    }
-                    off += align4(len);
                 }
             }
             if let Some(e) = first_err {
@@ -387,29 +415,17 @@ impl Netlink {
         self.send(&msg.finish(seq))?;
         loop {
             let n = self.recv()?;
-            let mut off = 0;
-            while off + 16 <= n {
-                let b = &self.rbuf[off..n];
-                let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                if len < 16 || len > b.len() {
-                    break;
-                }
-                let mty = u16::from_ne_bytes([b[4], b[5]]);
-                let mseq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
-                off += align4(len);
-                if mseq != seq {
-                    continue; // a late answer to an earlier request
-                }
-                if mty == NLMSG_ERROR && len >= 20 {
-                    let errno = -i32::from_ne_bytes([b[16], b[17], b[18], b[19]]);
+            // A late answer to an earlier request has another sequence number.
+            if let Some(m) = messages(&self.rbuf[..n]).find(|m| m.seq == seq) {
+                if let Some(errno) = m.errno {
                     return Err(NlError {
                         what: format!("request (message type {ty})"),
                         errno,
-                        detail: ext_ack_msg(&b[..len], u16::from_ne_bytes([b[6], b[7]])),
+                        detail: ext_ack_msg(m.whole, m.flags),
                     }
                     .into());
                 }
-                return Ok((mty, b[16..len].to_vec()));
+                return Ok((m.ty, m.payload().to_vec()));
             }
         }
     }
@@ -425,30 +441,20 @@ impl Netlink {
         let mut out = Vec::new();
         loop {
             let n = self.recv()?;
-            let mut off = 0;
-            while off + 16 <= n {
-                let b = &self.rbuf[off..n];
-                let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                if len < 16 || len > b.len() {
-                    break;
-                }
-                let mty = u16::from_ne_bytes([b[4], b[5]]);
-                match mty {
-                    NLMSG_DONE => return Ok(out),
-                    NLMSG_ERROR => {
-                        let errno = -i32::from_ne_bytes([b[16], b[17], b[18], b[19]]);
-                        if errno != 0 {
-                            return Err(NlError {
-                                what: format!("dump (message type {ty})"),
-                                errno,
-                                detail: None,
-                            }
-                            .into());
+            for m in messages(&self.rbuf[..n]) {
+                match (m.ty, m.errno) {
+                    (NLMSG_DONE, _) => return Ok(out),
+                    (_, Some(errno)) if errno != 0 => {
+                        return Err(NlError {
+                            what: format!("dump (message type {ty})"),
+                            errno,
+                            detail: None,
                         }
+                        .into())
                     }
-                    _ => out.push(b[16..len].to_vec()),
+                    (NLMSG_ERROR, _) => {}
+                    _ => out.push(m.payload().to_vec()),
                 }
-                off += align4(len);
             }
         }
     }

@@ -412,3 +412,32 @@ fn processes_in_a_node_see_its_own_sys() {
         "{mounts}"
     );
 }
+
+/// A request the kernel refuses comes back as an error naming the request and
+/// carrying the kernel's own explanation (extended ACK).
+#[test]
+fn kernel_refusals_name_the_request_and_the_reason() {
+    need_root!();
+    let mut lab = seed();
+    let mut route = lab
+        .topo
+        .routes
+        .iter()
+        .find(|r| r.node == "r1" && r.is_multipath())
+        .unwrap()
+        .clone();
+    // A gateway on none of r1's subnets, forced out of eth1.
+    route.nexthops[0].gateway = Some("192.0.2.77".parse().unwrap());
+    route.nexthops[0].dev = Some("eth1".into());
+    let err = netrig_lab::persist::error_chain(&lab.replace_route(&route).unwrap_err());
+    assert!(
+        err.contains("r1") && err.contains("replacing route to 198.18.0.0/24"),
+        "{err}"
+    );
+    assert!(
+        err.to_lowercase().contains("gateway") || err.contains("unreachable"),
+        "{err}"
+    );
+    // The lab is still usable afterwards.
+    assert!(lab.routes("r1").unwrap().iter().any(|r| r.hops.len() == 2));
+}
