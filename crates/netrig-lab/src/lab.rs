@@ -16,8 +16,9 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The first interface index a lab assigns in each namespace. Chosen above the
-/// handful of fallback tunnel devices some kernels create in every new netns.
+/// The first interface index a lab assigns; indexes then count up across the
+/// whole lab. Chosen above the handful of fallback tunnel devices some kernels
+/// create in every new netns.
 const FIRST_IFINDEX: i32 = 10;
 
 #[derive(Debug, thiserror::Error)]
