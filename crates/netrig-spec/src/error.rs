@@ -91,3 +91,27 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     }
     i
 }
+
+/// Collects every problem of one file, so a user fixes them in one pass. The
+/// topology and scenario checks add their own methods to it.
+pub(crate) struct Checker {
+    pub(crate) src: Source,
+    pub(crate) errors: Vec<SpecError>,
+}
+
+impl Checker {
+    pub(crate) fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
+        let e = self.src.error(span, msg);
+        self.errors.push(e);
+    }
+
+    pub(crate) fn err_help(
+        &mut self,
+        span: Range<usize>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let e = self.src.error(span, msg).with_help(help);
+        self.errors.push(e);
+    }
+}

@@ -2,7 +2,7 @@
 //! (syntax errors and unknown keys come out of toml with their spans), then
 //! `Checker` resolves names and addresses, collecting every problem it finds.
 
-use crate::error::{Source, SpecError, SpecErrors};
+use crate::error::{Checker, Source, SpecErrors};
 use crate::model::*;
 use crate::net::{self, IpNet};
 use serde::Deserialize;
@@ -166,11 +166,6 @@ type RawHop<'a> = (
     Option<&'a Spanned<i64>>,
 );
 
-struct Checker {
-    src: Source,
-    errors: Vec<SpecError>,
-}
-
 /// An interface end as written, before resolution: `node:iface addr... key=value...`.
 struct EndText<'a> {
     node: (&'a str, Range<usize>),
@@ -209,16 +204,6 @@ fn inner(s: &Spanned<String>) -> Range<usize> {
 }
 
 impl Checker {
-    fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
-        let e = self.src.error(span, msg);
-        self.errors.push(e);
-    }
-
-    fn err_help(&mut self, span: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
-        let e = self.src.error(span, msg).with_help(help);
-        self.errors.push(e);
-    }
-
     fn check(&mut self, raw: RawTopology) -> Topology {
         let name = match &raw.name {
             Some(n) => {

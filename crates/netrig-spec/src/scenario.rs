@@ -68,7 +68,7 @@
 //! Expectations share one table type ([`Expect`]) so that the runner can carry
 //! them generically; which keys make sense is decided per kind here.
 
-use crate::error::{Source, SpecError, SpecErrors};
+use crate::error::{Checker, Source, SpecErrors};
 use crate::model::Topology;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -1012,11 +1012,6 @@ fn inner<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
-struct Checker {
-    src: Source,
-    errors: Vec<SpecError>,
-}
-
 /// Which `expect` keys each step kind understands.
 fn allowed_expect(kind: &StepKind) -> &'static [&'static str] {
     match kind {
@@ -1070,16 +1065,6 @@ pub fn failable_checks(kind: &StepKind) -> Vec<&'static str> {
 }
 
 impl Checker {
-    fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
-        let e = self.src.error(span, msg);
-        self.errors.push(e);
-    }
-
-    fn err_help(&mut self, span: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
-        let e = self.src.error(span, msg).with_help(help);
-        self.errors.push(e);
-    }
-
     /// Point at a key inside a step when serde names one, else at the step.
     fn key_span(&self, span: &Range<usize>, msg: &str) -> Range<usize> {
         let key = msg
