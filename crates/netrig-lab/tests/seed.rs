@@ -3,8 +3,9 @@
 //! path is covered through the CLI tests).
 
 use netrig_lab::{BuildOptions, Lab};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
+use std::time::Duration;
 
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -17,6 +18,56 @@ fn is_root() -> bool {
 fn seed() -> Lab {
     let topo = netrig_spec::load_topology(&examples().join("seed.toml")).expect("seed parses");
     Lab::build(&topo, &BuildOptions::default()).expect("seed builds")
+}
+
+/// A UDP socket bound in `node`.
+fn udp_in(lab: &Lab, node: &str, addr: SocketAddr) -> UdpSocket {
+    lab.run_in(node, || UdpSocket::bind(addr))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("binding {addr} in {node}: {e}"))
+}
+
+/// The wildcard address of `ip`'s family, any port.
+fn any_addr(ip: IpAddr) -> SocketAddr {
+    let unspecified: IpAddr = if ip.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    SocketAddr::new(unspecified, 0)
+}
+
+/// One datagram from `from` to `ip:port`, bound in `to`: the source address
+/// the receiver saw, or `None` if nothing arrived within `wait`.
+fn udp_once(
+    lab: &Lab,
+    from: &str,
+    to: &str,
+    ip: IpAddr,
+    port: u16,
+    wait: Duration,
+) -> Option<IpAddr> {
+    let server = udp_in(lab, to, SocketAddr::new(ip, port));
+    server.set_read_timeout(Some(wait)).unwrap();
+    let client = udp_in(lab, from, any_addr(ip));
+    client.send_to(b"netrig", (ip, port)).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, src) = server.recv_from(&mut buf).ok()?;
+    assert_eq!(&buf[..n], b"netrig");
+    Some(src.ip())
+}
+
+/// (gateway, weight) of each nexthop of a route.
+fn hops(r: &netrig_lab::RouteInfo) -> Vec<(String, u16)> {
+    r.hops
+        .iter()
+        .map(|h| {
+            (
+                h.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                h.weight,
+            )
+        })
+        .collect()
 }
 
 macro_rules! need_root {
@@ -70,30 +121,11 @@ fn multipath_routes_carry_the_weights_in_both_families() {
     };
     let v4 = find("198.18.0.0");
     assert_eq!(v4.dst_len, 24);
-    let w: Vec<(String, u16)> = v4
-        .hops
-        .iter()
-        .map(|h| (h.gateway.unwrap().to_string(), h.weight))
-        .collect();
+    let want = |a: &str, b: &str| vec![(a.to_string(), 11), (b.to_string(), 45)];
+    assert_eq!(hops(v4), want("198.51.100.2", "203.0.113.2"));
     assert_eq!(
-        w,
-        [
-            ("198.51.100.2".to_string(), 11),
-            ("203.0.113.2".to_string(), 45)
-        ]
-    );
-    let v6 = find("2001:db8:18::");
-    let w: Vec<(String, u16)> = v6
-        .hops
-        .iter()
-        .map(|h| (h.gateway.unwrap().to_string(), h.weight))
-        .collect();
-    assert_eq!(
-        w,
-        [
-            ("2001:db8:2::2".to_string(), 11),
-            ("2001:db8:3::2".to_string(), 45)
-        ]
+        hops(find("2001:db8:18::")),
+        want("2001:db8:2::2", "2001:db8:3::2")
     );
 }
 
@@ -141,25 +173,6 @@ fn h1_reaches_h2_and_h3_over_ipv4_and_ipv6() {
         ("h3", "2001:db8:3::2"),
     ] {
         let ip: IpAddr = dst.parse().unwrap();
-        let server = lab
-            .run_in(node, || std::net::UdpSocket::bind((ip, 7000)))
-            .unwrap()
-            .unwrap();
-        let client = lab
-            .run_in("h1", || {
-                std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-            })
-            .unwrap()
-            .unwrap();
-        client.send_to(b"hello", (ip, 7000)).unwrap();
-        server
-            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .unwrap();
-        let mut buf = [0u8; 16];
-        let (n, from) = server
-            .recv_from(&mut buf)
-            .unwrap_or_else(|e| panic!("{node} got nothing from h1 at {dst}: {e}"));
-        assert_eq!(&buf[..n], b"hello");
         let h1: IpAddr = if ip.is_ipv4() {
             "192.0.2.2"
         } else {
@@ -167,7 +180,8 @@ fn h1_reaches_h2_and_h3_over_ipv4_and_ipv6() {
         }
         .parse()
         .unwrap();
-        assert_eq!(from.ip(), h1);
+        let seen = udp_once(&lab, "h1", node, ip, 7000, Duration::from_secs(2));
+        assert_eq!(seen, Some(h1), "{node} at {dst}");
     }
 }
 
@@ -177,41 +191,32 @@ fn the_vip_is_reached_through_both_paths() {
     let lab = seed();
     for vip in ["198.18.0.0", "2001:db8:18::"] {
         let ip: IpAddr = vip.parse().unwrap();
-        let mut servers = Vec::new();
-        for node in ["h2", "h3"] {
-            let s = lab
-                .run_in(node, || std::net::UdpSocket::bind((ip, 7001)))
-                .unwrap()
-                .unwrap();
-            s.set_nonblocking(true).unwrap();
-            servers.push(s);
-        }
-        let client = lab
-            .run_in("h1", || {
-                std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+        let servers: Vec<UdpSocket> = ["h2", "h3"]
+            .iter()
+            .map(|node| {
+                let s = udp_in(&lab, node, SocketAddr::new(ip, 7001));
+                s.set_nonblocking(true).unwrap();
+                s
             })
-            .unwrap()
-            .unwrap();
+            .collect();
         // 200 flows (distinct source ports via fresh sockets) hashed over L4.
-        let mut sent = 0;
-        for _ in 0..200 {
-            let c = lab
-                .run_in("h1", || {
-                    std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-                })
-                .unwrap()
+        let sent = 200;
+        for _ in 0..sent {
+            udp_in(&lab, "h1", any_addr(ip))
+                .send_to(b"x", (ip, 7001))
                 .unwrap();
-            c.send_to(b"x", (ip, 7001)).unwrap();
-            sent += 1;
         }
-        drop(client);
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // Drain until every datagram is accounted for (or 2 s pass).
         let mut counts = [0usize; 2];
-        for (i, s) in servers.iter().enumerate() {
-            let mut buf = [0u8; 4];
-            while s.recv_from(&mut buf).is_ok() {
-                counts[i] += 1;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while counts[0] + counts[1] < sent && std::time::Instant::now() < deadline {
+            for (i, s) in servers.iter().enumerate() {
+                let mut buf = [0u8; 4];
+                while s.recv_from(&mut buf).is_ok() {
+                    counts[i] += 1;
+                }
             }
+            std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(counts[0] + counts[1], sent, "{vip}: {counts:?}");
         assert!(
@@ -268,25 +273,8 @@ fn lan_example_bridges_three_hosts_and_routes_to_the_server() {
         } else {
             "srv"
         };
-        let server = lab
-            .run_in(owner, || std::net::UdpSocket::bind((ip, 7002)))
-            .unwrap()
-            .unwrap();
-        server
-            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .unwrap();
-        let client = lab
-            .run_in(from, || {
-                std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-            })
-            .unwrap()
-            .unwrap();
-        client.send_to(b"ping", (ip, 7002)).unwrap();
-        let mut buf = [0u8; 8];
-        let (n, _) = server
-            .recv_from(&mut buf)
-            .unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
-        assert_eq!(&buf[..n], b"ping");
+        let seen = udp_once(&lab, from, owner, ip, 7002, Duration::from_secs(2));
+        assert!(seen.is_some(), "{from} -> {to}: nothing arrived");
     }
     // The bridge is in its own namespace; the lab knows it.
     assert_eq!(lab.switch_netns().count(), 1);
@@ -300,25 +288,15 @@ fn two_labs_of_one_file_run_side_by_side() {
     let b = seed();
     // Same addresses in both, isolated from each other.
     let ip: IpAddr = "198.51.100.2".parse().unwrap();
-    let sa = a
-        .run_in("h2", || std::net::UdpSocket::bind((ip, 7003)))
-        .unwrap()
-        .unwrap();
-    let sb = b
-        .run_in("h2", || std::net::UdpSocket::bind((ip, 7003)))
-        .unwrap()
-        .unwrap();
+    let sa = udp_in(&a, "h2", SocketAddr::new(ip, 7003));
+    let sb = udp_in(&b, "h2", SocketAddr::new(ip, 7003));
     sb.set_nonblocking(true).unwrap();
-    sa.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-        .unwrap();
-    let c = a
-        .run_in("h1", || std::net::UdpSocket::bind("0.0.0.0:0"))
-        .unwrap()
-        .unwrap();
+    sa.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let c = udp_in(&a, "h1", any_addr(ip));
     c.send_to(b"a", (ip, 7003)).unwrap();
     let mut buf = [0u8; 4];
     assert!(sa.recv_from(&mut buf).is_ok());
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::thread::sleep(Duration::from_millis(50));
     assert!(sb.recv_from(&mut buf).is_err(), "lab b saw lab a's packet");
 }
 
@@ -366,22 +344,7 @@ fn the_first_packets_after_build_arrive() {
         let lab = Lab::build(&topo, &BuildOptions::default()).unwrap();
         for (node, dst) in [("h2", "198.51.100.2"), ("h3", "2001:db8:3::2")] {
             let ip: IpAddr = dst.parse().unwrap();
-            let server = lab
-                .run_in(node, || std::net::UdpSocket::bind((ip, 9000)))
-                .unwrap()
-                .unwrap();
-            server
-                .set_read_timeout(Some(std::time::Duration::from_millis(500)))
-                .unwrap();
-            let client = lab
-                .run_in("h1", || {
-                    std::net::UdpSocket::bind(if ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-                })
-                .unwrap()
-                .unwrap();
-            client.send_to(b"first", (ip, 9000)).unwrap();
-            let mut buf = [0u8; 8];
-            if server.recv_from(&mut buf).is_err() {
+            if udp_once(&lab, "h1", node, ip, 9000, Duration::from_millis(500)).is_none() {
                 lost.push(format!("round {round}: {dst}"));
             }
         }
