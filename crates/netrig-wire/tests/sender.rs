@@ -78,7 +78,9 @@ fn rate_and_duration_bounds() {
         let el = t.elapsed();
         assert_eq!(st.sent, 100);
         assert!(
-            el >= Duration::from_millis(230) && el < Duration::from_millis(600),
+            // The lower bound shows the pacing; the upper one is loose so a
+            // busy CI machine cannot fail it.
+            el >= Duration::from_millis(230) && el < Duration::from_secs(2),
             "{el:?}"
         );
         // Duration only: stops by itself.
@@ -87,7 +89,7 @@ fn rate_and_duration_bounds() {
         let st = tx.send_flow(&spec, &mut NoProgress).unwrap();
         let el = t.elapsed();
         assert!(
-            el >= Duration::from_millis(150) && el < Duration::from_millis(400),
+            el >= Duration::from_millis(150) && el < Duration::from_secs(2),
             "{el:?}"
         );
         assert!((2000..=3200).contains(&st.sent), "sent {}", st.sent);
