@@ -61,6 +61,7 @@
 pub mod case;
 pub mod discover;
 pub mod harness;
+pub mod observe;
 pub mod procs;
 pub mod report;
 pub mod requires;
@@ -68,6 +69,7 @@ pub mod result;
 pub mod runner;
 pub mod steps;
 pub mod tapparse;
+pub mod verdicts;
 
 pub use discover::{discover, CaseDef, CaseSource, DiscoverError};
 pub use report::Format;

@@ -2,21 +2,23 @@
 //! [`SubResult`]; expectations are checked here, statistical ones through
 //! netrig-judge so that the verdict (with its error bound) lands in the report.
 
+use crate::observe::{verdict_ring, Plan, Watch};
 use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
-use netrig_judge::{
-    judge_affinity, judge_ratio, judge_streams, Arrival, Outcome, RatioBounds, SplitConfig,
-    SplitTest, StreamLimits, Verdict,
+use crate::verdicts::{
+    affinity_of_flows, broken, fail, fail_by, group_indexes, judge_traffic, judged, skip,
+    split_of_flows, watched_paths, FlowPaths, Observation, PathCapture, Problem, StepOut,
 };
+use netrig_judge::{judge_ratio, RatioBounds, Verdict};
 use netrig_lab::{tune::Offload, Lab, LinkStats};
 use netrig_spec::scenario::{Expect, Step, StepKind};
 use netrig_wire::perf::TracepointCounter;
 use netrig_wire::{
-    probe_client, Capture, CaptureOptions, CaptureSet, FlowSpec, NoProgress, Packet, PerfError,
-    PingOptions, PortRange, ProbeClientOptions, ProbeOutcome, ProbeProto, ProbeServer,
-    ProbeServerHandle, Sender, TagSpec,
+    probe_client, Capture, CaptureOptions, FlowSpec, Match, NoProgress, PerfError, PingOptions,
+    PortRange, ProbeClientOptions, ProbeOutcome, ProbeProto, ProbeServer, ProbeServerHandle,
+    Sender, TagSpec,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -34,30 +36,9 @@ pub struct Ctx {
     servers: Vec<(String, ProbeServerHandle)>,
     captures: Vec<(String, Capture)>,
     pub warnings: Vec<String>,
+    /// Ring geometry of the captures traffic verdicts use.
+    pub capture_ring: CaptureOptions,
 }
-
-/// Why a step did not pass: the system's fault (Fail, with the checks that
-/// failed, as `expect.fail` names them), the harness's (Broken), or a
-/// requirement this machine does not meet (Skip).
-struct Problem(State, String, Vec<&'static str>);
-
-/// A failure not attributed to a named check (only `expect.fail = true`
-/// accepts it).
-fn fail(msg: impl Into<String>) -> Problem {
-    Problem(State::Fail, msg.into(), Vec::new())
-}
-/// A failure of the check `check` (an `expect` key).
-fn fail_by(check: &'static str, msg: impl Into<String>) -> Problem {
-    Problem(State::Fail, msg.into(), vec![check])
-}
-fn broken(msg: impl Into<String>) -> Problem {
-    Problem(State::Broken, msg.into(), Vec::new())
-}
-fn skip(msg: impl Into<String>) -> Problem {
-    Problem(State::Skip, msg.into(), Vec::new())
-}
-
-type StepOut = Result<(String, Vec<Verdict>), Problem>;
 
 impl Ctx {
     pub fn new(lab: Option<Lab>, dir: PathBuf, t0: Instant) -> Ctx {
@@ -71,6 +52,7 @@ impl Ctx {
             servers: Vec::new(),
             captures: Vec::new(),
             warnings: Vec::new(),
+            capture_ring: verdict_ring(),
         }
     }
 
@@ -533,9 +515,9 @@ impl Ctx {
             }
         }
         // Flow (source port) -> servers that answered it, over all rounds.
-        let mut flows: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+        let mut flows = FlowPaths::new();
         for r in &all.records {
-            let slot = flows.entry(r.src_port).or_default();
+            let slot = flows.entry(format!("sport {}", r.src_port)).or_default();
             if let ProbeOutcome::Answered(n) = &r.outcome {
                 slot.insert(n.clone());
             }
@@ -543,28 +525,12 @@ impl Ctx {
         let mut verdicts = Vec::new();
         if let Some(s) = &e.split {
             // Distinct flows per server: with rounds, a flow counts once.
-            let counts: Vec<u64> = s
-                .over
-                .iter()
-                .map(|n| flows.values().filter(|set| set.contains(n)).count() as u64)
-                .collect();
-            verdicts.push(("split", split_verdict(&step.name, &counts, s)?));
+            verdicts.push(("split", split_of_flows(&step.name, &flows, s)?));
         }
         if let Some(over) = &e.affinity {
-            let v = judge_affinity(
-                &step.name,
-                flows
-                    .iter()
-                    .filter(|(_, set)| !set.is_empty())
-                    .map(|(p, set)| {
-                        (
-                            format!("sport {p}"),
-                            // A server outside `over` counts as a path of its
-                            // own, so an answer from elsewhere breaks affinity.
-                            set.iter().cloned().collect::<Vec<_>>(),
-                        )
-                    }),
-            );
+            // A server outside `over` counts as a path of its own, so an
+            // answer from elsewhere breaks affinity.
+            let v = affinity_of_flows(&step.name, &flows, None);
             let strays: Vec<&String> = flows
                 .values()
                 .flatten()
@@ -669,14 +635,6 @@ impl Ctx {
         args: &str,
     ) -> StepOut {
         let e = &step.expect;
-        // Every `node:iface` an expectation names gets a capture, opened before sending.
-        let mut paths: BTreeSet<String> = BTreeSet::new();
-        if let Some(s) = &e.split {
-            paths.extend(s.over.iter().cloned());
-        }
-        paths.extend(e.affinity.iter().flatten().cloned());
-        paths.extend(e.received.iter().flat_map(|m| m.keys().cloned()));
-        paths.extend(e.streams.iter().flat_map(|s| s.over.iter().cloned()));
         let dst: netrig_wire::IpRange = to
             .parse()
             .map_err(|err| broken(format!("destination `{to}`: {err}")))?;
@@ -736,47 +694,52 @@ impl Ctx {
             }
             None => (TracepointLock::shared(), None, 0),
         };
-        let lab = self.lab()?;
-        let mut set = CaptureSet::new();
-        let mut order = Vec::new();
-        for p in &paths {
-            let (n, i) = p
-                .split_once(':')
-                .ok_or_else(|| broken(format!("path `{p}` is not node:iface")))?;
-            let cap = lab
-                .run_in(n, || Capture::open(Some(i), CaptureOptions::default()))
-                .map_err(|err| broken(err.to_string()))?
-                .map_err(|err| broken(format!("capture on {p}: {err}")))?;
-            set.push(cap);
-            order.push(p.clone());
-        }
+        // Every `node:iface` an expectation names gets a capture, drained
+        // from before the first packet is sent until the path settles.
+        let paths = watched_paths(e);
+        let flow = Match::of_flow(&spec);
+        let mut watch = if paths.is_empty() {
+            None
+        } else {
+            let plan = Plan {
+                groups: group_indexes(e, &paths),
+                received: e
+                    .received
+                    .iter()
+                    .flatten()
+                    .filter_map(|(p, min)| Some((paths.iter().position(|q| q == p)?, *min)))
+                    .collect(),
+                flow: flow.clone(),
+                tagged: spec.tag.is_some(),
+                paths,
+            };
+            let ring = self.capture_ring.clone();
+            Some(Watch::start(self.lab_mut()?, plan, &ring)?)
+        };
         if let Some(c) = &counter {
             c.start()
                 .map_err(|err| broken(format!("starting {}: {err}", c.name())))?;
         }
         let t_send = Instant::now();
-        let stats = lab
+        let stats = self
+            .lab()?
             .run_in(from, || {
                 Sender::open(dev).and_then(|mut s| s.send_flow(&spec, &mut NoProgress))
             })
             .map_err(|err| broken(err.to_string()))?
             .map_err(|err| broken(format!("sending: {err}")))?;
-        let t_cap = Instant::now();
-        let per_path: Vec<Vec<Packet>> = if order.is_empty() {
-            Vec::new()
-        } else {
-            collect_quiet(set.into_inner(), QUIET, Duration::from_secs(20))
+        let send_time = t_send.elapsed();
+        let observed = match watch.as_mut() {
+            Some(w) => Some(w.settle(self.lab_mut()?, stats.sent, send_time)),
+            None => None,
         };
-        let t_capture = t_cap.elapsed();
-        let mut verdicts = Vec::new();
-        let mut failures: Vec<(&'static str, String)> = Vec::new();
-        let mut msgs = vec![format!(
-            "sent {} packets in {:.1} ms ({:.1} ms with neighbour resolution), captured for {:.1} ms",
+        let summary = format!(
+            "sent {} packets in {:.1} ms ({:.1} ms with neighbour resolution)",
             stats.sent,
             stats.elapsed.as_secs_f64() * 1e3,
-            t_send.elapsed().as_secs_f64() * 1e3 - t_capture.as_secs_f64() * 1e3,
-            t_capture.as_secs_f64() * 1e3
-        )];
+            send_time.as_secs_f64() * 1e3,
+        );
+        let mut ratio = None;
         if let (Some(r), Some(c)) = (&e.ratio, &counter) {
             let name = r.counter.as_deref().unwrap_or("tx_packets");
             // Forwarding runs on after the sender returns (softirq, NAPI):
@@ -800,7 +763,6 @@ impl Ctx {
                 .stop()
                 .map_err(|err| broken(format!("reading {}: {err}", c.name())))?;
             let exclusive = lock.held();
-            drop(lock);
             let bounds = RatioBounds {
                 min: r.min,
                 max: r.max,
@@ -833,95 +795,43 @@ impl Ctx {
                     "NOT exclusive of"
                 }
             ));
-            verdicts.push(("ratio", v));
-        } else {
-            drop(lock);
+            ratio = Some(v);
         }
-        // Distinct flows per path: packets of a flow follow one path, so
-        // flows, not packets, are the independent draws a split test needs.
-        let mut flows: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut packets: BTreeMap<&str, u64> = BTreeMap::new();
-        for (p, pkts) in order.iter().zip(&per_path) {
-            for pkt in pkts {
-                if let Some(key) = flow_key(&pkt.data) {
-                    flows.entry(key).or_default().insert(p.clone());
-                    *packets.entry(p.as_str()).or_default() += 1;
+        drop(lock);
+        let ratio: Vec<(&'static str, Verdict)> = ratio.map(|v| ("ratio", v)).into_iter().collect();
+        match (watch, observed) {
+            (Some(w), Some(ending)) => {
+                let (captures, host) = w.finish(self.lab_mut()?)?;
+                let obs = Observation {
+                    sent: stats.sent,
+                    captures,
+                    host,
+                    ending,
+                };
+                let stream = spec.tag.map(|t| t.stream);
+                let out = judge_traffic(&step.name, e, &flow, stream, &obs, summary, ratio);
+                if out.is_err() {
+                    self.keep_step_pcaps(step, &obs.captures);
                 }
+                out
+            }
+            _ => judged(summary, ratio, Vec::new()),
+        }
+    }
+
+    /// Save a failed traffic step's captures as pcapng in the case folder.
+    fn keep_step_pcaps(&mut self, step: &Step, captures: &[PathCapture]) {
+        for c in captures {
+            let name = format!("step{:02}-{}.pcapng", step.index, c.path.replace(':', "-"));
+            let path = self.dir.join(name);
+            let res = std::fs::File::create(&path).and_then(|f| {
+                netrig_wire::write_pcapng(f, &[(c.path.as_str(), &c.packets)]).map(|_| ())
+            });
+            if let Err(err) = res {
+                self.warnings
+                    .push(format!("writing {}: {err}", path.display()));
             }
         }
-        if let Some(s) = &e.split {
-            let counts: Vec<u64> = s
-                .over
-                .iter()
-                .map(|p| flows.values().filter(|set| set.contains(p)).count() as u64)
-                .collect();
-            verdicts.push(("split", split_verdict(&step.name, &counts, s)?));
-        }
-        if let Some(over) = &e.affinity {
-            let v = judge_affinity(
-                &step.name,
-                flows.iter().map(|(f, set)| {
-                    (
-                        f.clone(),
-                        set.iter()
-                            .filter(|p| over.contains(p))
-                            .cloned()
-                            .collect::<Vec<_>>(),
-                    )
-                }),
-            );
-            verdicts.push(("affinity", v));
-        }
-        if let Some(st) = &e.streams {
-            let stream = spec.tag.map(|t| t.stream).unwrap_or(1);
-            let mut arrivals = Vec::new();
-            for (p, pkts) in order.iter().zip(&per_path) {
-                if !st.over.contains(p) {
-                    continue;
-                }
-                for pkt in pkts {
-                    if let Some(t) = netrig_wire::Tag::from_frame(&pkt.data) {
-                        // Anycast: any path of `over` is a right place, so the
-                        // intended place is where it arrived.
-                        arrivals.push((
-                            pkt.ts_ns,
-                            Arrival {
-                                stream: t.stream,
-                                seq: t.seq,
-                                at: p.clone(),
-                                intended: p.clone(),
-                            },
-                        ));
-                    }
-                }
-            }
-            // Merged by capture time, so reordering is judged across paths.
-            arrivals.sort_by_key(|(ts, _)| *ts);
-            let arrivals = arrivals.into_iter().map(|(_, a)| a);
-            let limits = StreamLimits {
-                lost: st.lost.unwrap_or(0),
-                duplicated: st.duplicated.unwrap_or(0),
-                reordered: st.reordered.unwrap_or(u64::MAX),
-                misrouted: st.misrouted.unwrap_or(u64::MAX),
-                unknown: 0,
-            };
-            let v = judge_streams(&step.name, &[(stream, stats.sent)], arrivals, &limits)
-                .map_err(|err| broken(format!("streams check: {err}")))?;
-            verdicts.push(("streams", v));
-        }
-        if let Some(rx) = &e.received {
-            for (p, min) in rx {
-                let got = packets.get(p.as_str()).copied().unwrap_or(0);
-                if got < *min {
-                    failures.push((
-                        "received",
-                        format!("{p} received {got} matching packets, expected at least {min}"),
-                    ));
-                }
-                msgs.push(format!("{p}: {got} packets"));
-            }
-        }
-        judged(msgs.join(", "), verdicts, failures)
     }
 
     /// End daemons and servers, keep captures of failed cases, record statuses.
@@ -949,87 +859,6 @@ impl Ctx {
                     .push(format!("writing {}: {e}", path.display()));
             }
         }
-    }
-}
-
-/// Combine a step's summary, its verdicts (each with the check it stands
-/// for) and plain failures into the step outcome. Every check is evaluated,
-/// so a failure lists all the checks that failed, not just the first.
-fn judged(
-    msg: String,
-    verdicts: Vec<(&'static str, Verdict)>,
-    failures: Vec<(&'static str, String)>,
-) -> StepOut {
-    let mut lines = vec![msg];
-    lines.extend(failures.iter().map(|(c, m)| format!("FAIL {c}: {m}")));
-    lines.extend(verdicts.iter().map(|(_, v)| v.to_string()));
-    let msg = lines.join("\n");
-    if verdicts.iter().any(|(_, v)| v.outcome == Outcome::Broken) {
-        return Err(broken(msg));
-    }
-    let mut failed: Vec<&'static str> = failures.iter().map(|(c, _)| *c).collect();
-    failed.extend(
-        verdicts
-            .iter()
-            .filter(|(_, v)| v.outcome == Outcome::Fail)
-            .map(|(c, _)| *c),
-    );
-    failed.dedup();
-    if failed.is_empty() {
-        Ok((msg, verdicts.into_iter().map(|(_, v)| v).collect()))
-    } else {
-        Err(Problem(State::Fail, msg, failed))
-    }
-}
-
-fn split_verdict(
-    name: &str,
-    counts: &[u64],
-    s: &netrig_spec::scenario::SplitExpect,
-) -> Result<Verdict, Problem> {
-    let mut cfg = SplitConfig::default();
-    if let Some(a) = s.alpha {
-        cfg.alpha = a;
-    }
-    if let Some(t) = s.tolerance {
-        cfg.tolerance = t;
-    }
-    SplitTest::new(&s.weights, cfg)
-        .and_then(|t| t.with_labels(s.over.iter().map(String::as_str)))
-        .and_then(|t| t.judge(name, counts))
-        .map_err(|e| broken(format!("split check: {e}")))
-}
-
-/// How long captures must see no test traffic before a traffic step ends.
-/// Forwarding through veth takes microseconds; a neighbour resolved late
-/// releases its queue within this too (ARP replies are local).
-const QUIET: Duration = Duration::from_millis(200);
-
-/// Drain captures until `quiet` passes without a packet that is not link
-/// housekeeping, or `max`. Fresh links send MLD reports for up to a second
-/// after coming up; counting them as activity (as a plain quiet window
-/// does) kept every traffic step open about a second longer.
-fn collect_quiet(mut caps: Vec<Capture>, quiet: Duration, max: Duration) -> Vec<Vec<Packet>> {
-    let start = Instant::now();
-    let mut out: Vec<Vec<Packet>> = caps.iter().map(|_| Vec::new()).collect();
-    let mut last = Instant::now();
-    loop {
-        for (c, sink) in caps.iter_mut().zip(out.iter_mut()) {
-            let mut fresh = false;
-            c.drain(&mut |p| {
-                if !netrig_wire::Decoded::parse(&p.data).is_some_and(|d| d.is_link_control()) {
-                    fresh = true;
-                }
-                sink.push(p);
-            });
-            if fresh {
-                last = Instant::now();
-            }
-        }
-        if last.elapsed() >= quiet || start.elapsed() >= max {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -1127,21 +956,6 @@ fn sum_counter(lab: &mut Lab, paths: &[String], counter: &str) -> Result<u64, Pr
             .ok_or_else(|| broken(format!("unknown counter `{counter}`")))?;
     }
     Ok(total)
-}
-
-/// A flow's identity for the split and affinity checks: the fields the
-/// sender varies, read back from the captured frame.
-fn flow_key(frame: &[u8]) -> Option<String> {
-    use netrig_wire::decode::{Net, Transport};
-    let d = netrig_wire::Decoded::parse(frame)?;
-    let Net::Ip { src, dst, .. } = d.net else {
-        return None;
-    };
-    let (sp, dp) = match d.transport {
-        Transport::Udp { sp, dp, .. } | Transport::Tcp { sp, dp, .. } => (sp, dp),
-        _ => return None,
-    };
-    Some(format!("{src}:{sp}->{dst}:{dp}"))
 }
 
 fn counter_map(now: &LinkStats, base: &LinkStats) -> BTreeMap<&'static str, u64> {

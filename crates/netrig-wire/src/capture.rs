@@ -190,6 +190,9 @@ pub struct Capture {
     ifindex: i32,
     names: HashMap<i32, String>,
     stats: RingStats,
+    /// Packets taken out of the ring so far, whatever the direction filter
+    /// kept: with [`RingStats`] this tells whether the ring still holds some.
+    handed: u64,
 }
 
 // The ring mapping is owned by this value only.
@@ -274,6 +277,7 @@ impl Capture {
             ifindex,
             names: HashMap::new(),
             stats: RingStats::default(),
+            handed: 0,
         };
         if cap.opts.direction == Direction::In {
             // Cheaper than filtering in user space; ignore if unsupported.
@@ -361,6 +365,7 @@ impl Capture {
             unsafe {
                 let h = ptr::addr_of!((*b).hdr.bh1);
                 let n = (*h).num_pkts;
+                self.handed += u64::from(n);
                 let mut p = b.cast::<u8>().add((*h).offset_to_first_pkt as usize);
                 for _ in 0..n {
                     let ph = p.cast::<libc::tpacket3_hdr>();
@@ -434,6 +439,20 @@ impl Capture {
         Ok(collect_many(&mut [self], stop)?.pop().unwrap_or_default())
     }
 
+    /// Packets taken out of the ring since it was opened (received and sent,
+    /// before the direction filter).
+    pub fn handed_over(&self) -> u64 {
+        self.handed
+    }
+
+    /// Packets the ring counted but has not handed over yet (they wait in a
+    /// block the kernel has not retired), with the ring statistics read for
+    /// it. Zero means the capture holds nothing back.
+    pub fn pending(&mut self) -> Result<(u64, RingStats)> {
+        let st = self.stats()?;
+        Ok((st.packets.saturating_sub(st.drops + self.handed), st))
+    }
+
     /// Cumulative ring statistics (the kernel resets its counters on read,
     /// so we accumulate).
     pub fn stats(&mut self) -> Result<RingStats> {
@@ -447,6 +466,12 @@ impl Capture {
         self.stats.drops += u64::from(s.tp_drops);
         self.stats.freeze_q_cnt += u64::from(s.tp_freeze_q_cnt);
         Ok(self.stats)
+    }
+}
+
+impl AsRawFd for Capture {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 }
 

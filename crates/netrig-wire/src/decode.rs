@@ -428,6 +428,47 @@ impl Match {
         self
     }
 
+    /// The packets of one flow a sender emits, and nothing else: by its payload
+    /// tag when it has one (a tag survives NAT and tunnels), else by protocol,
+    /// address ranges and port ranges (ICMP: echo requests of its family).
+    /// Replies travel with swapped addresses, so they do not match.
+    pub fn of_flow(spec: &crate::flow::FlowSpec) -> Self {
+        use crate::flow::L4;
+        if let Some(t) = spec.tag {
+            return Match {
+                tag_stream: Some(t.stream),
+                tag_src: Some(t.src),
+                tag_dst: Some(t.dst),
+                ..Match::default()
+            };
+        }
+        let base = Match::default().src(spec.src_ip).dst(spec.dst_ip);
+        match spec.l4 {
+            L4::Udp { sp, dp } => Match {
+                proto: Some(MatchProto::Udp),
+                ..base
+            }
+            .sport(sp)
+            .dport(dp),
+            L4::Tcp { sp, dp, .. } => Match {
+                proto: Some(MatchProto::Tcp),
+                ..base
+            }
+            .sport(sp)
+            .dport(dp),
+            L4::IcmpEcho { .. } => Match {
+                proto: Some(MatchProto::Icmp),
+                icmp_type: Some(8),
+                ..base
+            },
+            L4::Icmpv6Echo { .. } => Match {
+                proto: Some(MatchProto::Icmpv6),
+                icmp_type: Some(128),
+                ..base
+            },
+        }
+    }
+
     /// Whether a decoded frame satisfies every given field.
     pub fn matches(&self, d: &Decoded) -> bool {
         if !self.include_link_control && d.is_link_control() && self.proto != Some(MatchProto::Arp)

@@ -61,6 +61,9 @@ pub use decode::{
     Outcome, Quantity, Scope,
 };
 pub mod ping;
+pub mod softnet;
+
+pub use softnet::{Softnet, SoftnetCpu};
 
 pub use ping::{ping, PingMode, PingOptions, PingResult};
 pub mod perf;

@@ -1,0 +1,481 @@
+//! Observing a traffic step: captures drained while the sender runs, an end
+//! decided by accounting, and the host's own drop counters across the window.
+//!
+//! A verdict may only blame the system under test for what the harness could
+//! see. So the captures are drained by a thread from before the first packet
+//! is sent (a ring nobody drains fills up: TPACKET_V3 retires a block every
+//! few milliseconds, however empty, and a busy machine makes the sender slow),
+//! and the observation ends when every packet sent is accounted for, or else
+//! when the path has *settled*:
+//!
+//! - every capture ring has handed over all it received (its own count),
+//! - every captured interface's receive counter has been matched by the
+//!   capture (nothing counted in is still queued before the tap),
+//! - the host's per-CPU backlogs are empty (`/proc/net/softnet_stat`), and
+//! - nothing of the flow arrived for a window that scales with the largest
+//!   gap seen while the flow was arriving (so a descheduled softirq on a busy
+//!   machine stretches it),
+//!
+//! or at a hard limit that scales with the send time. The host's drop
+//! counters (per-CPU backlog drops, `tx_dropped` of the lab's veth ends whose
+//! peer is up, ring drops) are read before and after, so that
+//! [`crate::verdicts::judge_traffic`] can tell the machine's loss from the
+//! system's.
+
+use crate::verdicts::{broken, Ending, HostDrops, PathCapture, Problem};
+use netrig_lab::{Lab, LinkStats};
+use netrig_wire::{Capture, CaptureOptions, Decoded, Match, Packet, RingStats, Softnet};
+use std::collections::{BTreeMap, HashSet};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Ring geometry for verdict captures: many small blocks, so that a drainer
+/// descheduled on a busy machine has 64 block timeouts (about 320 ms at low
+/// rates) before the ring is full, and 8 MiB (some 55,000 small frames) at
+/// high rates.
+pub(crate) fn verdict_ring() -> CaptureOptions {
+    CaptureOptions {
+        block_size: 128 << 10,
+        block_count: 64,
+        ..CaptureOptions::default()
+    }
+}
+
+/// Shortest and longest "nothing of the flow arrived" window.
+const STILL_MIN: Duration = Duration::from_millis(20);
+const STILL_MAX: Duration = Duration::from_secs(1);
+/// Bounds of the wait for missing packets: ten times the send time, within these.
+const WAIT_MIN: Duration = Duration::from_secs(2);
+const WAIT_MAX: Duration = Duration::from_secs(20);
+/// How often the drainer wakes without a packet, and the settle loop polls.
+const TICK: Duration = Duration::from_millis(2);
+
+/// What the step expects to see, for accounting.
+pub(crate) struct Plan {
+    /// `node:iface` per capture.
+    pub paths: Vec<String>,
+    /// Groups of capture indexes; each packet sent should cross one path of each.
+    pub groups: Vec<Vec<usize>>,
+    /// Lower bounds of packets of the flow per capture index.
+    pub received: Vec<(usize, u64)>,
+    /// The step's own packets.
+    pub flow: Match,
+    /// Count distinct tag sequence numbers rather than packets.
+    pub tagged: bool,
+}
+
+#[derive(Clone, Default)]
+struct CapProgress {
+    /// Packets taken out of the ring, and those received (not sent) here.
+    handed: u64,
+    incoming: u64,
+    /// Packets of the flow.
+    matching: u64,
+    ring: RingStats,
+    /// Ring handed over everything it counted.
+    ring_caught_up: bool,
+}
+
+struct Progress {
+    caps: Vec<CapProgress>,
+    /// Distinct sequence numbers (tagged) seen per group.
+    group_seqs: Vec<HashSet<u64>>,
+    /// Packets of the flow seen, over all captures.
+    matching: u64,
+    first_match: Option<Instant>,
+    last_match: Option<Instant>,
+    /// Longest wait between two arrivals of the flow.
+    max_gap: Duration,
+    error: Option<String>,
+}
+
+/// Each capture with the packets taken out of it.
+type Drained = Vec<(Capture, Vec<Packet>)>;
+
+/// Captures on a step's paths, drained by a thread until [`Watch::finish`].
+pub(crate) struct Watch {
+    plan: Arc<Plan>,
+    progress: Arc<Mutex<Progress>>,
+    stop: Arc<AtomicBool>,
+    drainer: Option<JoinHandle<Drained>>,
+    /// Interface counters and host counters when the captures opened.
+    base_links: BTreeMap<String, LinkStats>,
+    base_softnet: Option<Softnet>,
+}
+
+impl Watch {
+    /// Open a capture on every path of `plan` (in its node) and start draining.
+    pub fn start(lab: &mut Lab, plan: Plan, opts: &CaptureOptions) -> Result<Watch, Problem> {
+        let mut caps = Vec::with_capacity(plan.paths.len());
+        for p in &plan.paths {
+            let (n, i) = split_path(p)?;
+            let mut cap = lab
+                .run_in(n, || Capture::open(Some(i), opts.clone()))
+                .map_err(|err| broken(err.to_string()))?
+                .map_err(|err| broken(format!("capture on {p}: {err}")))?;
+            cap.set_label(p.clone());
+            caps.push(cap);
+        }
+        // After the captures: a packet counted before this is captured too,
+        // so a capture can only lead these counters, never trail them.
+        let base_links = lab_links(lab)?;
+        let base_softnet = Softnet::read().ok();
+        let progress = Arc::new(Mutex::new(Progress {
+            caps: vec![CapProgress::default(); caps.len()],
+            group_seqs: vec![HashSet::new(); plan.groups.len()],
+            matching: 0,
+            first_match: None,
+            last_match: None,
+            max_gap: Duration::ZERO,
+            error: None,
+        }));
+        let plan = Arc::new(plan);
+        let stop = Arc::new(AtomicBool::new(false));
+        let drainer = {
+            let (plan, progress, stop) = (plan.clone(), progress.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("netrig-drain".into())
+                .spawn(move || drain_loop(caps, &plan, &progress, &stop))
+                .map_err(|err| broken(format!("starting the capture thread: {err}")))?
+        };
+        Ok(Watch {
+            plan,
+            progress,
+            stop,
+            drainer: Some(drainer),
+            base_links,
+            base_softnet,
+        })
+    }
+
+    /// Wait until `sent` packets are accounted for or the path has settled
+    /// (see the module docs), at most a bound scaled from `send_time`.
+    pub fn settle(&mut self, lab: &mut Lab, sent: u64, send_time: Duration) -> Ending {
+        let start = Instant::now();
+        let limit = (send_time * 10).clamp(WAIT_MIN, WAIT_MAX);
+        let mut quiet_since: Option<(Instant, u64)> = None;
+        let mut links_still: Option<(Instant, u64)> = None;
+        loop {
+            let p = self.snapshot();
+            let backlog = Softnet::read().ok().and_then(|s| s.backlog());
+            let links = lab_links(lab).unwrap_or_default();
+            let rings = p.caps.iter().all(|c| c.ring_caught_up);
+            // A capture has caught up with its interface when it saw at
+            // least what the interface counted in since it opened.
+            let behind: Vec<&str> = self
+                .plan
+                .paths
+                .iter()
+                .zip(&p.caps)
+                .filter(|(path, c)| {
+                    let now = links.get(*path).map_or(0, |s| s.rx_packets);
+                    let then = self.base_links.get(*path).map_or(0, |s| s.rx_packets);
+                    c.incoming + c.ring.drops < now.saturating_sub(then)
+                })
+                .map(|(path, _)| path.as_str())
+                .collect();
+            // Where a capture can never catch up (a driver that counts
+            // packets it drops before the tap), counters that stand still
+            // say the same.
+            let rx_total: u64 = links.values().map(|s| s.rx_packets).sum();
+            let counters_still = match links_still {
+                Some((t, n)) if n == rx_total => t.elapsed() >= still(&p),
+                _ => {
+                    links_still = Some((Instant::now(), rx_total));
+                    false
+                }
+            };
+            let caught_up = behind.is_empty() || counters_still;
+            let quiet = rings && caught_up && backlog.unwrap_or(0) == 0;
+            if quiet && self.accounted(&p, sent) {
+                return Ending::Accounted {
+                    after: start.elapsed(),
+                };
+            }
+            if quiet {
+                match quiet_since {
+                    Some((t, n)) if n == p.matching => {
+                        let still = still(&p);
+                        if t.elapsed() >= still {
+                            return Ending::Settled {
+                                after: start.elapsed(),
+                                still,
+                            };
+                        }
+                    }
+                    _ => quiet_since = Some((Instant::now(), p.matching)),
+                }
+            } else {
+                quiet_since = None;
+            }
+            if start.elapsed() >= limit {
+                let mut why = Vec::new();
+                if !rings {
+                    why.push("a capture ring still held packets".to_string());
+                }
+                if !caught_up {
+                    why.push(format!(
+                        "the captures on {} trailed their interface counters",
+                        behind.join(", ")
+                    ));
+                }
+                if let Some(n) = backlog.filter(|n| *n > 0) {
+                    why.push(format!("{n} packets waited in the host's per-CPU backlogs"));
+                }
+                if why.is_empty() {
+                    why.push("packets of the flow kept arriving".to_string());
+                }
+                return Ending::Unsettled {
+                    after: start.elapsed(),
+                    why: why.join("; "),
+                };
+            }
+            if let Some(e) = p.error {
+                return Ending::Unsettled {
+                    after: start.elapsed(),
+                    why: e,
+                };
+            }
+            std::thread::sleep(TICK);
+        }
+    }
+
+    /// Stop draining; the captures' packets and ring counts, and the host's
+    /// drops since [`Watch::start`].
+    pub fn finish(mut self, lab: &mut Lab) -> Result<(Vec<PathCapture>, HostDrops), Problem> {
+        let caps = self.stop_drainer()?;
+        let softnet = Softnet::read().ok();
+        let links_now = lab_links(lab)?;
+        let veth_up = lab_veth_up(lab)?;
+        let mut host = HostDrops {
+            backlog: match (&softnet, &self.base_softnet) {
+                (Some(now), Some(then)) => Some(now.dropped_since(then)),
+                _ => None,
+            },
+            cpus: softnet.as_ref().map_or(0, |s| s.cpus.len()),
+            ..HostDrops::default()
+        };
+        for path in &veth_up {
+            host.veth_ends += 1;
+            let now = links_now.get(path).map_or(0, |s| s.tx_dropped);
+            let then = self.base_links.get(path).map_or(0, |s| s.tx_dropped);
+            if now > then {
+                host.veth.insert(path.clone(), now - then);
+            }
+        }
+        let captures = self
+            .plan
+            .paths
+            .iter()
+            .zip(caps)
+            .map(|(path, (mut cap, packets))| PathCapture {
+                path: path.clone(),
+                packets,
+                ring: cap.stats().unwrap_or_default(),
+            })
+            .collect();
+        Ok((captures, host))
+    }
+
+    fn stop_drainer(&mut self) -> Result<Drained, Problem> {
+        self.stop.store(true, Ordering::Release);
+        let caps = match self.drainer.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| broken("the capture thread panicked"))?,
+            None => Vec::new(),
+        };
+        if let Some(e) = self.snapshot().error {
+            return Err(broken(e));
+        }
+        Ok(caps)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        Snapshot {
+            caps: p.caps.clone(),
+            group_seen: p.group_seqs.iter().map(|s| s.len() as u64).collect(),
+            matching: p.matching,
+            max_gap: p.max_gap,
+            error: p.error.clone(),
+        }
+    }
+
+    /// Every packet sent seen in every group (by tag, or by count), and
+    /// every `received` bound met. Nothing to account means never accounted.
+    fn accounted(&self, p: &Snapshot, sent: u64) -> bool {
+        if self.plan.groups.is_empty() && self.plan.received.is_empty() {
+            return false;
+        }
+        let groups = self.plan.groups.iter().enumerate().all(|(g, members)| {
+            let seen = if self.plan.tagged {
+                p.group_seen[g]
+            } else {
+                members.iter().map(|&i| p.caps[i].matching).sum()
+            };
+            seen >= sent
+        });
+        groups
+            && self
+                .plan
+                .received
+                .iter()
+                .all(|&(i, min)| p.caps[i].matching >= min)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.drainer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Snapshot {
+    caps: Vec<CapProgress>,
+    group_seen: Vec<u64>,
+    matching: u64,
+    max_gap: Duration,
+    error: Option<String>,
+}
+
+/// The "nothing of the flow arrived" window: three times the longest gap
+/// between arrivals seen so far, within [STILL_MIN, STILL_MAX].
+fn still(p: &Snapshot) -> Duration {
+    (p.max_gap * 3).clamp(STILL_MIN, STILL_MAX)
+}
+
+fn split_path(p: &str) -> Result<(&str, &str), Problem> {
+    p.split_once(':')
+        .ok_or_else(|| broken(format!("path `{p}` is not node:iface")))
+}
+
+/// Counters of every interface of the lab, by `node:iface`.
+fn lab_links(lab: &mut Lab) -> Result<BTreeMap<String, LinkStats>, Problem> {
+    let nodes: Vec<String> = lab.node_names().map(str::to_string).collect();
+    let mut out = BTreeMap::new();
+    for n in nodes {
+        for l in lab.links(&n).map_err(|err| broken(err.to_string()))? {
+            out.insert(format!("{n}:{}", l.name), l.stats);
+        }
+    }
+    Ok(out)
+}
+
+/// The lab's veth ends that are up with carrier (so their peer is up too).
+fn lab_veth_up(lab: &mut Lab) -> Result<Vec<String>, Problem> {
+    const IFF_UP: u32 = 0x1;
+    const IFF_LOWER_UP: u32 = 0x1_0000;
+    let nodes: Vec<String> = lab.node_names().map(str::to_string).collect();
+    let mut out = Vec::new();
+    for n in nodes {
+        for l in lab.links(&n).map_err(|err| broken(err.to_string()))? {
+            let up = l.flags & (IFF_UP | IFF_LOWER_UP) == IFF_UP | IFF_LOWER_UP;
+            if up && l.kind.as_deref() == Some("veth") {
+                out.push(format!("{n}:{}", l.name));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The drainer: take every ready block of every ring, account for the
+/// flow's packets, and publish progress, until told to stop (then one last
+/// pass, so what arrived before the stop is kept).
+fn drain_loop(
+    mut caps: Vec<Capture>,
+    plan: &Plan,
+    progress: &Mutex<Progress>,
+    stop: &AtomicBool,
+) -> Drained {
+    let mut kept: Vec<Vec<Packet>> = caps.iter().map(|_| Vec::new()).collect();
+    // Which groups each capture belongs to.
+    let member_of: Vec<Vec<usize>> = (0..caps.len())
+        .map(|i| {
+            (0..plan.groups.len())
+                .filter(|&g| plan.groups[g].contains(&i))
+                .collect()
+        })
+        .collect();
+    loop {
+        let last_pass = stop.load(Ordering::Acquire);
+        if !last_pass {
+            wait_readable(&caps);
+        }
+        let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut fresh = 0u64;
+        for (i, cap) in caps.iter_mut().enumerate() {
+            let start = kept[i].len();
+            cap.drain(&mut |pkt| kept[i].push(pkt));
+            let prog = &mut p.caps[i];
+            let mut seqs = Vec::new();
+            for pkt in &kept[i][start..] {
+                if !pkt.pkttype.is_outgoing() {
+                    prog.incoming += 1;
+                }
+                let Some(d) = Decoded::parse(&pkt.data) else {
+                    continue;
+                };
+                if plan.flow.matches(&d) {
+                    prog.matching += 1;
+                    fresh += 1;
+                    if let (true, Some(t)) = (plan.tagged, d.tag) {
+                        seqs.push(t.seq);
+                    }
+                }
+            }
+            prog.handed = cap.handed_over();
+            match cap.pending() {
+                Ok((pending, ring)) => {
+                    prog.ring_caught_up = pending == 0;
+                    prog.ring = ring;
+                }
+                Err(e) => p.error = Some(format!("reading the ring of {}: {e}", cap.label())),
+            }
+            for &g in &member_of[i] {
+                p.group_seqs[g].extend(seqs.iter().copied());
+            }
+        }
+        if fresh > 0 {
+            let now = Instant::now();
+            if let Some(last) = p.last_match {
+                p.max_gap = p.max_gap.max(now - last);
+            }
+            p.first_match.get_or_insert(now);
+            p.last_match = Some(now);
+            p.matching += fresh;
+        }
+        drop(p);
+        if last_pass {
+            break;
+        }
+    }
+    caps.into_iter().zip(kept).collect()
+}
+
+/// Sleep until any ring has a block ready, or one tick.
+fn wait_readable(caps: &[Capture]) {
+    let mut fds: Vec<libc::pollfd> = caps
+        .iter()
+        .map(|c| libc::pollfd {
+            fd: c.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLERR,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: poll on descriptors the captures own, for one tick at most; an
+    // error (EINTR) just ends this wait early.
+    unsafe {
+        libc::poll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            TICK.as_millis() as i32,
+        );
+    }
+}
