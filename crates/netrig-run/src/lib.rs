@@ -40,6 +40,16 @@
 //! kept in the step's result, so the JSON report carries the numbers and the
 //! false-failure bound.
 //!
+//! Traffic steps are split in two: [`observe`] does the I/O (captures
+//! drained by a thread while the sender runs, the end decided by accounting
+//! for every packet sent or by a settled path, the host's own drop counters
+//! read across the window) and returns a typed [`verdicts::Observation`];
+//! [`verdicts`] judges it without I/O. Only packets of the step's own flow
+//! count; loss that the host explains (backlog or veth drops), a capture
+//! ring that overflowed, or loss seen before the path settled make the step
+//! Broken, never Fail: the harness does not blame the system under test for
+//! what it failed to see.
+//!
 //! # Executables
 //!
 //! Any executable file under a suite folder is a case. Its lab is a sibling

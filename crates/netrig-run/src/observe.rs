@@ -35,13 +35,27 @@ use std::time::{Duration, Instant};
 /// Ring geometry for verdict captures: many small blocks, so that a drainer
 /// descheduled on a busy machine has 64 block timeouts (about 320 ms at low
 /// rates) before the ring is full, and 8 MiB (some 55,000 small frames) at
-/// high rates.
-pub(crate) fn verdict_ring() -> CaptureOptions {
-    CaptureOptions {
-        block_size: 128 << 10,
-        block_count: 64,
+/// high rates. `NETRIG_CAPTURE_RING=KIB` sets the size per capture (rounded
+/// to 4 KiB pages, blocks of at most 128 KiB); an unusable value is an error.
+pub fn verdict_ring() -> Result<CaptureOptions, String> {
+    const BLOCK: usize = 128 << 10;
+    let total = match std::env::var("NETRIG_CAPTURE_RING") {
+        Err(_) => 64 * BLOCK,
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(kib @ 4..=1_048_576) => (kib << 10) / 4096 * 4096,
+            _ => {
+                return Err(format!(
+                    "NETRIG_CAPTURE_RING={v}: expected the ring size in KiB, 4 to 1048576"
+                ))
+            }
+        },
+    };
+    let block_size = total.min(BLOCK);
+    Ok(CaptureOptions {
+        block_size,
+        block_count: total / block_size,
         ..CaptureOptions::default()
-    }
+    })
 }
 
 /// Shortest and longest "nothing of the flow arrived" window.
@@ -158,6 +172,7 @@ impl Watch {
         let limit = (send_time * 10).clamp(WAIT_MIN, WAIT_MAX);
         let mut quiet_since: Option<(Instant, u64)> = None;
         let mut links_still: Option<(Instant, u64)> = None;
+        let mut accounted_at: Option<Instant> = None;
         loop {
             let p = self.snapshot();
             let backlog = Softnet::read().ok().and_then(|s| s.backlog());
@@ -190,10 +205,16 @@ impl Watch {
             };
             let caught_up = behind.is_empty() || counters_still;
             let quiet = rings && caught_up && backlog.unwrap_or(0) == 0;
-            if quiet && self.accounted(&p, sent) {
-                return Ending::Accounted {
-                    after: start.elapsed(),
-                };
+            // Everything sent is here: end once the rings are handed over and
+            // the host is quiet (a duplicate would still be in flight), or a
+            // still window later on a host whose backlogs other work keeps busy.
+            if rings && self.accounted(&p, sent) {
+                let since = *accounted_at.get_or_insert_with(Instant::now);
+                if quiet || since.elapsed() >= still(&p) {
+                    return Ending::Accounted {
+                        after: start.elapsed(),
+                    };
+                }
             }
             if quiet {
                 match quiet_since {

@@ -42,6 +42,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(lab: Option<Lab>, dir: PathBuf, t0: Instant) -> Ctx {
+        let (capture_ring, ring_warning) = match verdict_ring() {
+            Ok(r) => (r, None),
+            Err(e) => (CaptureOptions::default(), Some(e)),
+        };
         Ctx {
             lab,
             dir,
@@ -51,8 +55,8 @@ impl Ctx {
             saved: HashMap::new(),
             servers: Vec::new(),
             captures: Vec::new(),
-            warnings: Vec::new(),
-            capture_ring: verdict_ring(),
+            warnings: ring_warning.into_iter().collect(),
+            capture_ring,
         }
     }
 

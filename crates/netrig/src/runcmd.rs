@@ -213,6 +213,7 @@ pub fn run(args: &RunArgs) -> CliResult {
     if args.repeat == 0 {
         return Err(CliError::usage(miette!("--repeat must be at least 1")));
     }
+    netrig_run::observe::verdict_ring().map_err(|e| CliError::usage(miette!("{e}")))?;
     let opts = RunOptions {
         exe,
         jobs,

@@ -56,10 +56,16 @@ ends = ["a:eth0 192.0.2.1/24 2001:db8:1::1/64", "b:eth0 192.0.2.2/24 2001:db8:1:
 "#;
 
 pub fn netrig(args: &[&str], cwd: &Path) -> Output {
+    netrig_env(args, cwd, &[])
+}
+
+/// [`netrig`] with extra environment variables.
+pub fn netrig_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(NETRIG)
         .args(args)
         .current_dir(cwd)
         .env_remove("CI")
+        .envs(env.iter().copied())
         .output()
         .expect("running netrig")
 }
@@ -75,9 +81,18 @@ pub fn text(o: &Output) -> String {
 
 /// Run and parse `--format json` from stdout.
 pub fn run_json(args: &[&str], cwd: &Path) -> (i32, serde_json::Value, String) {
+    run_json_env(args, cwd, &[])
+}
+
+/// [`run_json`] with extra environment variables.
+pub fn run_json_env(
+    args: &[&str],
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value, String) {
     let mut a = vec!["run", "--format", "json"];
     a.extend_from_slice(args);
-    let o = netrig(&a, cwd);
+    let o = netrig_env(&a, cwd, env);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&o)));
     (o.status.code().unwrap_or(-1), v, text(&o))
@@ -103,4 +118,54 @@ pub fn procs_with(marker: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// One busy loop per core (what a shared CI runner looks like), ended by PID
+/// when dropped, even when the test panics.
+pub struct BusyLoops(Vec<std::process::Child>);
+
+impl BusyLoops {
+    pub fn start() -> BusyLoops {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        BusyLoops(
+            (0..cores)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("starting a busy loop")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Whether a test that needs root can run: without root it is skipped with
+/// a note, except under CI (`CI` set), where a missing root is a failure
+/// rather than a silent pass.
+pub fn have_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "this test needs root, and CI is set: it must not pass without running"
+    );
+    eprintln!("skipped: needs root");
+    false
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
