@@ -128,3 +128,82 @@ fn an_unusable_ring_size_is_refused_before_anything_runs() {
     );
     assert!(!scratch.path("results").exists(), "nothing created");
 }
+
+#[test]
+fn a_failed_traffic_step_keeps_its_captures_as_pcapng_that_tshark_reads() {
+    if !have_root() {
+        return;
+    }
+    let tshark_ok = std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !tshark_ok {
+        // CI installs it and sets NETRIG_REQUIRE_TOOLS so this never skips there.
+        assert!(
+            std::env::var_os("NETRIG_REQUIRE_TOOLS").is_none(),
+            "tshark is required (apt-get install -y tshark)"
+        );
+        eprintln!("SKIP: tshark is not installed");
+        return;
+    }
+    let scratch = Scratch::new("fail-pcap");
+    // r1 blackholes 100 of the 1,000 flows: the loss check fails (expected).
+    let f = scratch.write(
+        "drops.toml",
+        &format!(
+            r#"name = "drops"
+topology = "{seed}"
+
+[[steps]]
+node = "r1"
+run = "ip rule add dport 100-199 blackhole"
+
+[[steps]]
+traffic = {{ from = "h1", to = "198.18.0.1", udp = "sp=1024,dp=0-999" }}
+expect.streams = {{ over = ["h2:eth0", "h3:eth0"] }}
+expect.fail = "streams"
+"#,
+            seed = seed()
+        ),
+    );
+    let res = scratch.path("res");
+    let (code, report, out) = run_json(
+        &[
+            "--results",
+            &res.display().to_string(),
+            "--tag",
+            "t",
+            &f.display().to_string(),
+        ],
+        &scratch.0,
+    );
+    assert_eq!(code, 0, "an expected failure: {out}");
+    assert_eq!(report["cases"][0]["state"], "xfail", "{out}");
+    let mut frames = 0usize;
+    for node in ["h2", "h3"] {
+        let pcap = res.join(format!("t/drops/step02-{node}-eth0.pcapng"));
+        let o = std::process::Command::new("tshark")
+            .args(["-r", &pcap.display().to_string(), "-Y", "udp and not icmp"])
+            .args(["-T", "fields", "-e", "udp.dstport"])
+            .output()
+            .expect("running tshark");
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            pcap.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let ports: Vec<u16> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        assert!(
+            ports.iter().all(|p| !(100..200).contains(p)),
+            "blackholed ports arrived"
+        );
+        frames += ports.iter().filter(|p| **p < 1000).count();
+    }
+    // Every datagram that got through is in the files.
+    assert_eq!(frames, 900, "{out}");
+}
