@@ -550,6 +550,11 @@ mod tests {
         }
     }
 
+    fn judge(e: &Expect, f: &FlowSpec, o: &Observation) -> StepOut {
+        let stream = f.tag.map(|t| t.stream);
+        judge_traffic("t", e, &Match::of_flow(f), stream, o, "sent".into(), vec![])
+    }
+
     fn state(out: &StepOut) -> State {
         match out {
             Ok(_) => State::Pass,
@@ -563,15 +568,7 @@ mod tests {
     fn loss_the_host_does_not_explain_fails_the_system_under_test() {
         let f = spec("sp=1024,dp=0-999,tag=1");
         let o = obs(observe(&f, &PATHS, |i| (i % 2) as usize, |i| i == 7), 1000);
-        let out = judge_traffic(
-            "t",
-            &streams_over(&PATHS),
-            &Match::of_flow(&f),
-            Some(1),
-            &o,
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&streams_over(&PATHS), &f, &o);
         match out {
             Err(Problem(State::Fail, msg, checks)) => {
                 assert_eq!(checks, vec!["streams"]);
@@ -593,15 +590,7 @@ mod tests {
         let f = spec("sp=1024,dp=0-999,tag=1");
         let mut o = obs(observe(&f, &PATHS, |i| (i % 2) as usize, |i| i < 30), 1000);
         o.host.backlog = Some(30);
-        let out = judge_traffic(
-            "t",
-            &streams_over(&PATHS),
-            &Match::of_flow(&f),
-            Some(1),
-            &o,
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&streams_over(&PATHS), &f, &o);
         let Err(Problem(State::Broken, msg, _)) = out else {
             panic!("expected broken, got {:?}", state(&out));
         };
@@ -613,15 +602,7 @@ mod tests {
         let f = spec("sp=1024,dp=0-999");
         let mut caps = observe(&f, &PATHS, |i| (i % 2) as usize, |_| false);
         caps[1].ring.drops = 12;
-        let out = judge_traffic(
-            "t",
-            &split_over(&PATHS, &[1, 1]),
-            &Match::of_flow(&f),
-            None,
-            &obs(caps, 1000),
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&split_over(&PATHS, &[1, 1]), &f, &obs(caps, 1000));
         let Err(Problem(State::Broken, msg, _)) = out else {
             panic!("expected broken, got {:?}", state(&out));
         };
@@ -639,15 +620,7 @@ mod tests {
             after: Duration::from_secs(2),
             why: "per-CPU backlog not empty".into(),
         };
-        let out = judge_traffic(
-            "t",
-            &streams_over(&PATHS),
-            &Match::of_flow(&f),
-            Some(1),
-            &o,
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&streams_over(&PATHS), &f, &o);
         assert_eq!(state(&out), State::Broken);
         // Without loss an unsettled end changes nothing.
         let mut o = obs(observe(&f, &PATHS, |i| (i % 2) as usize, |_| false), 1000);
@@ -655,15 +628,7 @@ mod tests {
             after: Duration::from_secs(2),
             why: "per-CPU backlog not empty".into(),
         };
-        let out = judge_traffic(
-            "t",
-            &streams_over(&PATHS),
-            &Match::of_flow(&f),
-            Some(1),
-            &o,
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&streams_over(&PATHS), &f, &o);
         assert_eq!(state(&out), State::Pass);
     }
 
@@ -676,15 +641,7 @@ mod tests {
         caps[0]
             .packets
             .extend(observe(&bgp, &PATHS, |_| 0, |_| false).remove(0).packets);
-        let out = judge_traffic(
-            "t",
-            &split_over(&PATHS, &[1, 1]),
-            &Match::of_flow(&f),
-            None,
-            &obs(caps, 1000),
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&split_over(&PATHS, &[1, 1]), &f, &obs(caps, 1000));
         let Ok((msg, verdicts)) = out else {
             panic!("expected a pass");
         };
@@ -700,15 +657,7 @@ mod tests {
     fn a_skewed_split_fails_by_split_alone() {
         let f = spec("sp=1024,dp=0-3999");
         let caps = observe(&f, &PATHS, |i| usize::from(i % 4 == 0), |_| false);
-        let out = judge_traffic(
-            "t",
-            &split_over(&PATHS, &[1, 1]),
-            &Match::of_flow(&f),
-            None,
-            &obs(caps, 4000),
-            "sent".into(),
-            vec![],
-        );
+        let out = judge(&split_over(&PATHS, &[1, 1]), &f, &obs(caps, 4000));
         let Err(Problem(State::Fail, msg, checks)) = out else {
             panic!("expected a failure, got {:?}", state(&out));
         };
