@@ -145,21 +145,10 @@ pub fn is_link_local(ip: IpAddr) -> bool {
     }
 }
 
-/// Parse `aa:bb:cc:dd:ee:ff`.
+/// Parse `aa:bb:cc:dd:ee:ff` (or `-` separated): the flow notation's parser,
+/// so a topology and a flow accept the same MACs.
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for byte in out.iter_mut() {
-        let p = parts.next()?;
-        if p.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(p, 16).ok()?;
-    }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(out)
+    s.parse::<netrig_flow::MacAddr>().ok().map(|m| m.0)
 }
 
 pub fn format_mac(mac: &[u8; 6]) -> String {

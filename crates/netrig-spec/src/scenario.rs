@@ -414,23 +414,16 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
-/// Parse `30s`, `500ms`, `2m`, `1.5s`, `1h`.
+/// Parse `30s`, `500ms`, `100us`, `2m`, `1.5s`, `1h`: the flow notation's
+/// parser (one for all of netrig), except that a scenario must say its unit.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    };
-    let secs = n * mult;
-    (0.0..1e9)
-        .contains(&secs)
-        .then(|| Duration::from_secs_f64(secs))
+    if s.ends_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    netrig_flow::parse_duration(s)
+        .ok()
+        .filter(|d| d.as_secs() < 1_000_000_000)
 }
 
 // ---------------------------------------------------------------------------
@@ -1580,6 +1573,68 @@ impl Checker {
                     return None;
                 }
             };
+            // What `netrig run` would parse, parsed here with the same code.
+            let dst: netrig_flow::IpRange = match t.to.parse() {
+                Ok(d) => d,
+                Err(e) => {
+                    self.err_help(
+                        span.clone(),
+                        format!(
+                            "step {index}: malformed traffic destination `{}`: {e}",
+                            t.to
+                        ),
+                        "an address, a range a-b or a prefix, e.g. to = \"198.18.0.0/24\"",
+                    );
+                    return None;
+                }
+            };
+            let l4 = netrig_flow::L4::default_for(if proto == "tcp" {
+                netrig_flow::Proto::Tcp
+            } else {
+                netrig_flow::Proto::Udp
+            });
+            // The source is the sender's address of the destination's family.
+            let src = match topo {
+                None => Some(dst.first()),
+                Some(tp) => tp
+                    .ifaces_of(&from)
+                    .find(|i| i.name == dev)
+                    .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv6() == dst.is_v6()))
+                    .map(|a| a.addr),
+            };
+            let Some(src) = src else {
+                self.err(
+                    span.clone(),
+                    format!(
+                        "step {index}: {from}:{dev} has no {} address to send to `{}` from",
+                        if dst.is_v6() { "IPv6" } else { "IPv4" },
+                        t.to
+                    ),
+                );
+                return None;
+            };
+            // A loss check tags the flow at run time when it has no tag.
+            let tagged_by_run = raw.expect.as_ref().is_some_and(|e| e.streams.is_some());
+            let flow = netrig_flow::FlowSpec::new(l4, src, dst)
+                .with_args(&args)
+                .map_err(|e| e.to_string())
+                .and_then(|mut f| {
+                    if tagged_by_run && f.tag.is_none() {
+                        f.tag = Some(netrig_flow::TagSpec {
+                            stream: 1,
+                            ..netrig_flow::TagSpec::default()
+                        });
+                    }
+                    f.validate().map_err(|e| e.to_string())
+                });
+            if let Err(e) = flow {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: malformed flow {proto} = \"{args}\": {e}"),
+                    "keys: sp, dp, sa, da, c, pps, d, size, ttl, flags, seq, smac, dmac, tag; e.g. udp = \"sp=1024,dp=0-4095\"",
+                );
+                return None;
+            }
             let name = format!("traffic {from} -> {} {proto} {args}", t.to);
             return Some((
                 StepKind::Traffic {

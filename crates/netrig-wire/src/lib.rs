@@ -33,9 +33,11 @@
 
 pub mod checksum;
 pub mod error;
-pub mod flow;
-pub mod tag;
 pub mod template;
+
+// The notation and value types, re-exported so `netrig_wire::flow::...` and
+// `netrig_wire::tag::...` keep working.
+pub use netrig_flow::{flow, tag};
 
 pub use error::{FlowError, ParseError, ParseErrorKind, WireError};
 pub use flow::{FlowPoint, FlowSpec, IpRange, MacAddr, PortRange, Proto, TagSpec, TcpFlags, L4};
