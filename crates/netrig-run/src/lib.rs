@@ -14,7 +14,7 @@
 //! and gives each to a worker thread, which re-executes the netrig binary as
 //! `netrig __case DIR` ([`case::case_main`]).
 //!
-//! # Process model (design.md section 3)
+//! # Process model (see ARCHITECTURE.md)
 //!
 //! ```text
 //! runner (threads) ── spawn, own process group, PDEATHSIG ──► case process

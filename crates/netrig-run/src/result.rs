@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Result state of a case or a subtest (design.md section 7).
+/// Result state of a case or a subtest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
@@ -191,7 +191,7 @@ impl RunReport {
         s
     }
 
-    /// Exit code per design.md section 7: 0 all passed or skipped, 1 some
+    /// Exit code (ARCHITECTURE.md): 0 all passed or skipped, 1 some
     /// failed, 3 broken or timed out (the graver news wins).
     pub fn exit_code(&self) -> u8 {
         let s = self.stats();
