@@ -17,6 +17,7 @@
 //! one that keeps beating in the same step is slow.
 
 use crate::discover::{CaseDef, CaseSource};
+use crate::protocol::{exit, CaseEvent};
 use crate::result::{CaseResult, ProcRecord, State, SubResult};
 use crate::steps::Ctx;
 use netrig_lab::{persist::LabState, BuildOptions, Lab, Mode};
@@ -47,14 +48,11 @@ pub struct CaseSpec {
 struct Events(Option<Arc<Mutex<std::fs::File>>>);
 
 impl Events {
-    fn send(&self, line: &str) {
+    fn send(&self, event: CaseEvent) {
         if let Some(f) = &self.0 {
             if let Ok(mut f) = f.lock() {
                 // One write per line: atomic on a pipe below PIPE_BUF.
-                let mut l = line.replace('\n', " ");
-                l.truncate(400);
-                l.push('\n');
-                let _ = f.write_all(l.as_bytes());
+                let _ = f.write_all(event.encode().as_bytes());
             }
         }
     }
@@ -198,7 +196,7 @@ fn supervise(
         Events(hb_fd.map(|fd| Arc::new(Mutex::new(unsafe { std::fs::File::from_raw_fd(fd) }))));
     let hb = events.clone();
     std::thread::spawn(move || loop {
-        hb.send("hb");
+        hb.send(CaseEvent::Heartbeat);
         std::thread::sleep(HEARTBEAT_EVERY);
     });
     let t0 = Instant::now();
@@ -224,7 +222,7 @@ fn supervise(
     r.warnings.splice(0..0, warnings);
     r.duration_s = t0.elapsed().as_secs_f64();
     write_result(dir, &r);
-    events.send("done");
+    events.send(CaseEvent::Done);
     0
 }
 
@@ -254,7 +252,7 @@ fn run_scenario(
     let Some(c) = sc.cases.iter().find(|c| c.name == case) else {
         return broken(format!("the scenario no longer has a case `{case}`"));
     };
-    events.send("setup");
+    events.send(CaseEvent::Setup);
     let lab = match &sc.topology {
         Some(t) if !t.nodes.is_empty() => match build(t) {
             Ok(l) => Some(l),
@@ -278,7 +276,10 @@ fn run_scenario(
             });
             continue;
         }
-        events.send(&format!("step {} {}", step.index, step.name));
+        events.send(CaseEvent::Step {
+            index: step.index,
+            name: step.name.clone(),
+        });
         let mut res = ctx.exec_step(step);
         // `expect.fail`: this step is known to fail; the case is xfail, but
         // only when it fails by the named checks (any, for `fail = true`). A
@@ -425,7 +426,10 @@ fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
                 write_result(Path::new(d), r);
             }
             let nodes: Vec<&str> = st.nodes.iter().map(|(n, _)| n.as_str()).collect();
-            events.send(&format!("paused {name} {}", nodes.join(",")));
+            events.send(CaseEvent::Paused {
+                lab: name.clone(),
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            });
             // The runner ends us (SIGKILL) once the user is done; the state
             // file goes with the runner's cleanup.
             loop {
@@ -447,7 +451,7 @@ fn run_exec(
 ) -> CaseResult {
     let src = path.display().to_string();
     let broken = |msg: String| CaseResult::new(&spec.def.name, &src, State::Broken, msg);
-    events.send("setup");
+    events.send(CaseEvent::Setup);
     let lab = match topology {
         None => None,
         Some(t) => match netrig_spec::load_topology(t) {
@@ -495,7 +499,10 @@ fn run_exec(
     }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let cwd = abs.parent().map(Path::to_path_buf);
-    events.send(&format!("step 1 {}", spec.def.name));
+    events.send(CaseEvent::Step {
+        index: 1,
+        name: spec.def.name.clone(),
+    });
     let prog = abs.display().to_string();
     let mut p = match ctx.start(node.as_deref(), "test", &prog, &[], &env, cwd.as_deref()) {
         Ok(p) => p,
@@ -509,7 +516,7 @@ fn run_exec(
     let subtests = crate::tapparse::parse_results(&out);
     let verdict = match (rec.exit, rec.signal) {
         (Some(0), _) => None,
-        (Some(4), _) => {
+        (Some(exit::KSFT_SKIP), _) => {
             // kselftest's KSFT_SKIP; take the reason from its last SKIP line.
             let why = out
                 .lines()
@@ -552,7 +559,7 @@ fn run_rust(
     let Some(body) = resolve(test) else {
         return broken(format!("no Rust test `{test}` in this binary"));
     };
-    events.send("setup");
+    events.send(CaseEvent::Setup);
     let lab = match topology {
         None => None,
         Some(text) => match netrig_spec::parse_topology(test, text) {
@@ -563,7 +570,10 @@ fn run_rust(
             },
         },
     };
-    events.send(&format!("step 1 {test}"));
+    events.send(CaseEvent::Step {
+        index: 1,
+        name: test.to_string(),
+    });
     let mut ctx = RustCtx {
         lab,
         dir: dir.to_path_buf(),

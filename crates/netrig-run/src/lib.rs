@@ -73,6 +73,7 @@ pub mod discover;
 pub mod harness;
 pub mod observe;
 pub mod procs;
+pub mod protocol;
 pub mod report;
 pub mod requires;
 pub mod result;

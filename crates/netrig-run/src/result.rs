@@ -194,13 +194,14 @@ impl RunReport {
     /// Exit code (ARCHITECTURE.md): 0 all passed or skipped, 1 some
     /// failed, 3 broken or timed out (the graver news wins).
     pub fn exit_code(&self) -> u8 {
+        use crate::protocol::exit;
         let s = self.stats();
         if s.broken + s.timedout > 0 {
-            3
+            exit::BROKEN
         } else if s.failed > 0 {
-            1
+            exit::FAIL
         } else {
-            0
+            exit::PASS
         }
     }
 

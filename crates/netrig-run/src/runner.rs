@@ -3,6 +3,7 @@
 
 use crate::case::{CaseSpec, HEARTBEAT_EVERY, HEARTBEAT_FD_ENV, RESULT_FILE, SPEC_FILE};
 use crate::discover::CaseDef;
+use crate::protocol::CaseEvent;
 use crate::requires::Host;
 use crate::result::{CaseResult, RunReport, State, SubResult};
 use netrig_lab::Mode;
@@ -291,20 +292,11 @@ struct Progress {
 impl Progress {
     fn line(&mut self, l: &str) {
         self.last_beat = Some(Instant::now());
-        if let Some(s) = l.strip_prefix("step ") {
-            self.steps.push(s.to_string());
-        } else if let Some(p) = l.strip_prefix("paused ") {
-            let (lab, nodes) = p.split_once(' ').unwrap_or((p, ""));
-            self.paused = Some((
-                lab.to_string(),
-                nodes
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            ));
-        } else if l == "done" {
-            self.done = true;
+        match CaseEvent::decode(l) {
+            Some(CaseEvent::Step { index, name }) => self.steps.push(format!("{index} {name}")),
+            Some(CaseEvent::Paused { lab, nodes }) => self.paused = Some((lab, nodes)),
+            Some(CaseEvent::Done) => self.done = true,
+            Some(CaseEvent::Heartbeat | CaseEvent::Setup) | None => {}
         }
     }
 }

@@ -14,8 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit codes, as the runner contract fixes them.
-pub const EXIT_FAIL: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
+pub use netrig_run::protocol::exit::{FAIL as EXIT_FAIL, USAGE as EXIT_USAGE};
 
 #[derive(Parser)]
 #[command(
