@@ -615,15 +615,8 @@ impl Probe {
         unsafe { libc::syscall(libc::SYS_membarrier, 1, 0, 0) };
         self.probe = None;
         while t.elapsed() < limit {
-            let links = self
-                .watcher
-                .dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))
-                .ok()?;
-            if !links
-                .iter()
-                .filter_map(|p| parse_link(p))
-                .any(|l| l.name == "watch0")
-            {
+            let links = self.watcher.links().ok()?;
+            if !links.iter().any(|l| l.name == "watch0") {
                 return Some(t.elapsed());
             }
             std::thread::sleep(Duration::from_millis(1));

@@ -522,20 +522,16 @@ impl Lab {
             let mut proven: std::collections::HashSet<i32> = std::collections::HashSet::new();
             let mut probing: HashMap<i32, u64> = HashMap::new();
             loop {
-                let links = ns
-                    .nl
-                    .dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))
-                    .map_err(|source| LabError::Netlink {
-                        node: ns.name.clone(),
-                        source,
-                    })?;
+                let links = ns.nl.links().map_err(|source| LabError::Netlink {
+                    node: ns.name.clone(),
+                    source,
+                })?;
                 // Running is not enough: linkwatch marks a link operationally
                 // up a moment before it attaches the real qdisc, and until
                 // then the `noop` qdisc drops everything (the first ARP
                 // request of a test, typically, costing a 1 s retry).
                 let not_up = links
                     .iter()
-                    .filter_map(|p| parse_link(p))
                     .filter(|l| l.index >= FIRST_IFINDEX)
                     .find(|l| l.flags & IFF_RUNNING == 0 || l.qdisc.as_deref() == Some("noop"));
                 let mut pending = not_up.map(|l| {
@@ -544,7 +540,7 @@ impl Lab {
                     } else {
                         "qdisc not attached yet"
                     };
-                    (l.name, state.to_string())
+                    (l.name.clone(), state.to_string())
                 });
                 if pending.is_none() && dad {
                     let addrs = ns
@@ -592,8 +588,7 @@ impl Lab {
                     // first ARP request to a QDISC_DROP). Proof instead: one
                     // frame per interface must leave without a drop.
                     let parsed: Vec<LinkInfo> = links
-                        .iter()
-                        .filter_map(|p| parse_link(p))
+                        .into_iter()
                         .filter(|l| l.index >= FIRST_IFINDEX)
                         .collect();
                     let mut dropped = false;
@@ -761,11 +756,9 @@ impl Lab {
     pub fn links(&mut self, node: &str) -> Result<Vec<LinkInfo>, LabError> {
         let ns = self.node_ns_mut(node)?;
         let name = ns.name.clone();
-        let msgs = ns
-            .nl
-            .dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))
-            .map_err(|source| LabError::Netlink { node: name, source })?;
-        Ok(msgs.iter().filter_map(|p| parse_link(p)).collect())
+        ns.nl
+            .links()
+            .map_err(|source| LabError::Netlink { node: name, source })
     }
 
     pub fn link_stats(&mut self, node: &str, iface: &str) -> Result<LinkStats, LabError> {

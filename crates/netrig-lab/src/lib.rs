@@ -12,7 +12,6 @@ mod lab;
 pub mod netlink;
 pub mod ns;
 pub mod persist;
-pub mod runner_support;
 pub mod tune;
 
 pub use lab::{BuildOptions, Lab, LabError};

@@ -430,6 +430,13 @@ impl Netlink {
         }
     }
 
+    /// Every interface of this socket's namespace, with its counters: the one
+    /// RTM_GETLINK dump the lab, the runner and the CLI share.
+    pub fn links(&mut self) -> Result<Vec<LinkInfo>, NetlinkError> {
+        let msgs = self.dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))?;
+        Ok(msgs.iter().filter_map(|p| parse_link(p)).collect())
+    }
+
     /// A dump request; returns each reply message's payload (after the nlmsghdr).
     pub fn dump(&mut self, msg: Msg) -> Result<Vec<Vec<u8>>, NetlinkError> {
         let seq = self.next_seq();

@@ -229,10 +229,8 @@ fn supervise(
 fn build(topo: &netrig_spec::Topology) -> Result<Lab, String> {
     let opts = BuildOptions::default();
     let chain = |e: netrig_lab::LabError| netrig_lab::persist::error_chain(&e);
-    let lab = Lab::build(topo, &opts).map_err(chain)?;
-    // Links report up a moment before their qdisc works; see runner_support.
-    netrig_lab::runner_support::wait_qdiscs(&lab, opts.ready_timeout).map_err(chain)?;
-    Ok(lab)
+    // Lab::build's readiness includes every link's qdisc being attached.
+    Lab::build(topo, &opts).map_err(chain)
 }
 
 fn run_scenario(

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use miette::{miette, LabeledSpan, NamedSource};
-use netrig_lab::netlink::{ifinfomsg, parse_link, LinkStats, Msg, Netlink, RTM_GETLINK};
+use netrig_lab::netlink::{LinkStats, Netlink};
 use netrig_lab::persist::{self, error_chain, LabState, PersistError};
 use netrig_lab::Mode;
 use netrig_wire::flow::{parse_duration, IpRange, L4};
@@ -846,12 +846,10 @@ pub struct CountersArgs {
 
 fn link_stats(iface: Option<&str>) -> Result<Vec<(String, LinkStats)>, CliError> {
     let mut nl = Netlink::open().map_err(|e| CliError::fail(miette!("netlink: {e}")))?;
-    let msgs = nl
-        .dump(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, 0, 0, 0)))
-        .map_err(|e| CliError::fail(miette!("netlink: {}", error_chain(&e))))?;
-    let mut links: Vec<(String, LinkStats)> = msgs
-        .iter()
-        .filter_map(|p| parse_link(p))
+    let mut links: Vec<(String, LinkStats)> = nl
+        .links()
+        .map_err(|e| CliError::fail(miette!("netlink: {}", error_chain(&e))))?
+        .into_iter()
         .filter(|l| iface.is_none_or(|i| l.name == i))
         .map(|l| (l.name, l.stats))
         .collect();
