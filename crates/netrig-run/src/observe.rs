@@ -115,9 +115,8 @@ pub(crate) struct Watch {
     progress: Arc<Mutex<Progress>>,
     stop: Arc<AtomicBool>,
     drainer: Option<JoinHandle<Drained>>,
-    /// Interface counters and host counters when the captures opened.
-    base_links: BTreeMap<String, LinkStats>,
-    base_softnet: Option<Softnet>,
+    /// Interface and host counters from when the captures opened.
+    host: HostWindow,
 }
 
 impl Watch {
@@ -135,8 +134,7 @@ impl Watch {
         }
         // After the captures: a packet counted before this is captured too,
         // so a capture can only lead these counters, never trail them.
-        let base_links = lab_links(lab)?;
-        let base_softnet = Softnet::read().ok();
+        let host = HostWindow::open(lab)?;
         let progress = Arc::new(Mutex::new(Progress {
             caps: vec![CapProgress::default(); caps.len()],
             group_seqs: vec![HashSet::new(); plan.groups.len()],
@@ -160,8 +158,7 @@ impl Watch {
             progress,
             stop,
             drainer: Some(drainer),
-            base_links,
-            base_softnet,
+            host,
         })
     }
 
@@ -187,7 +184,7 @@ impl Watch {
                 .zip(&p.caps)
                 .filter(|(path, c)| {
                     let now = links.get(*path).map_or(0, |s| s.rx_packets);
-                    let then = self.base_links.get(*path).map_or(0, |s| s.rx_packets);
+                    let then = self.host.links.get(*path).map_or(0, |s| s.rx_packets);
                     c.incoming + c.ring.drops < now.saturating_sub(then)
                 })
                 .map(|(path, _)| path.as_str())
@@ -268,25 +265,7 @@ impl Watch {
     /// drops since [`Watch::start`].
     pub fn finish(mut self, lab: &mut Lab) -> Result<(Vec<PathCapture>, HostDrops), Problem> {
         let caps = self.stop_drainer()?;
-        let softnet = Softnet::read().ok();
-        let links_now = lab_links(lab)?;
-        let veth_up = lab_veth_up(lab)?;
-        let mut host = HostDrops {
-            backlog: match (&softnet, &self.base_softnet) {
-                (Some(now), Some(then)) => Some(now.dropped_since(then)),
-                _ => None,
-            },
-            cpus: softnet.as_ref().map_or(0, |s| s.cpus.len()),
-            ..HostDrops::default()
-        };
-        for path in &veth_up {
-            host.veth_ends += 1;
-            let now = links_now.get(path).map_or(0, |s| s.tx_dropped);
-            let then = self.base_links.get(path).map_or(0, |s| s.tx_dropped);
-            if now > then {
-                host.veth.insert(path.clone(), now - then);
-            }
-        }
+        let host = self.host.close(lab)?;
         let captures = self
             .plan
             .paths
@@ -364,6 +343,47 @@ struct Snapshot {
     matching: u64,
     max_gap: Duration,
     error: Option<String>,
+}
+
+/// The host's drop counters at the start of a window (a traffic step's, a
+/// probe's, a ping's), for [`HostWindow::close`] to tell what the machine
+/// itself dropped meanwhile.
+pub(crate) struct HostWindow {
+    links: BTreeMap<String, LinkStats>,
+    softnet: Option<Softnet>,
+}
+
+impl HostWindow {
+    pub fn open(lab: &mut Lab) -> Result<HostWindow, Problem> {
+        Ok(HostWindow {
+            links: lab_links(lab)?,
+            softnet: Softnet::read().ok(),
+        })
+    }
+
+    /// Per-CPU backlog drops, and `tx_dropped` of the lab's veth ends whose
+    /// peer is up, since [`HostWindow::open`].
+    pub fn close(&self, lab: &mut Lab) -> Result<HostDrops, Problem> {
+        let softnet = Softnet::read().ok();
+        let links_now = lab_links(lab)?;
+        let mut host = HostDrops {
+            backlog: match (&softnet, &self.softnet) {
+                (Some(now), Some(then)) => Some(now.dropped_since(then)),
+                _ => None,
+            },
+            cpus: softnet.as_ref().map_or(0, |s| s.cpus.len()),
+            ..HostDrops::default()
+        };
+        for path in lab_veth_up(lab)? {
+            host.veth_ends += 1;
+            let now = links_now.get(&path).map_or(0, |s| s.tx_dropped);
+            let then = self.links.get(&path).map_or(0, |s| s.tx_dropped);
+            if now > then {
+                host.veth.insert(path, now - then);
+            }
+        }
+        Ok(host)
+    }
 }
 
 /// The "nothing of the flow arrived" window: three times the longest gap

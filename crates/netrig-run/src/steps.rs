@@ -2,12 +2,12 @@
 //! [`SubResult`]; expectations are checked here, statistical ones through
 //! netrig-judge so that the verdict (with its error bound) lands in the report.
 
-use crate::observe::{verdict_ring, Plan, Watch};
+use crate::observe::{verdict_ring, HostWindow, Plan, Watch};
 use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
 use crate::verdicts::{
-    affinity_of_flows, broken, fail, fail_by, group_indexes, judge_traffic, judged, skip,
-    split_of_flows, watched_paths, FlowPaths, Observation, PathCapture, Problem, StepOut,
+    affinity_of_flows, broken, fail, fail_by, group_indexes, host_explains, judge_traffic, judged,
+    skip, split_of_flows, watched_paths, FlowPaths, Observation, PathCapture, Problem, StepOut,
 };
 use netrig_judge::{judge_ratio, RatioBounds, Verdict};
 use netrig_lab::{tune::Offload, Lab, LinkStats};
@@ -219,6 +219,10 @@ impl Ctx {
                 };
                 let want = e.reachable.unwrap_or(true);
                 let _lock = TracepointLock::shared();
+                let window = match self.lab.as_mut() {
+                    Some(lab) => Some(HostWindow::open(lab)?),
+                    None => None,
+                };
                 let mut msgs = Vec::new();
                 for ip in to {
                     let r = self
@@ -227,6 +231,13 @@ impl Ctx {
                     let got = r.received;
                     msgs.push(format!("{ip}: {}/{} answered", got, r.sent));
                     if want && got < r.sent {
+                        if let (Some(w), Some(lab)) = (&window, self.lab.as_mut()) {
+                            let host = w.close(lab)?;
+                            let short = format!("ping {ip}: {got}/{} answered", r.sent);
+                            if let Some(p) = host_explains(&host, &short) {
+                                return Err(p);
+                            }
+                        }
                         return Err(fail_by(
                             "reachable",
                             format!(
@@ -481,6 +492,7 @@ impl Ctx {
             opts.src_ports = PortRange::new(p, end);
         }
         let _lock = TracepointLock::shared();
+        let window = HostWindow::open(self.lab_mut()?)?;
         // Round r probes the same source ports again: each port is one flow,
         // so every round must reach the same server (affinity).
         let mut reports = Vec::new();
@@ -490,6 +502,7 @@ impl Ctx {
                 .map_err(|err| broken(format!("probe {to}: {err}")))?;
             reports.push(rep);
         }
+        let host = window.close(self.lab_mut()?)?;
         let mut all = netrig_wire::ProbeReport::default();
         for r in &reports {
             all.records.extend(r.records.iter().cloned());
@@ -499,13 +512,15 @@ impl Ctx {
         } else {
             all.to_string()
         };
+        let summary = format!("{summary}\n{}", host.consulted(&[]));
         let mut failures: Vec<(&'static str, String)> = Vec::new();
         let want = e.answered.unwrap_or(u64::from(count) * u64::from(rounds));
         if all.answered() < want {
-            failures.push((
-                "answered",
-                format!("{} answered, expected at least {want}", all.answered()),
-            ));
+            let short = format!("{} answered, expected at least {want}", all.answered());
+            if let Some(p) = host_explains(&host, &short) {
+                return Err(p);
+            }
+            failures.push(("answered", short));
         }
         if let Some(max) = e.resets {
             if all.resets() > max {

@@ -170,13 +170,28 @@ impl HostDrops {
             None => "per-CPU backlog unreadable".to_string(),
         };
         let veth: u64 = self.veth.values().sum();
-        let ring: u64 = rings.iter().map(|c| c.ring.drops).sum();
-        format!(
-            "host drops consulted: {backlog}, veth tx_dropped {veth} ({} lab ends), capture rings {ring} ({})",
-            self.veth_ends,
-            rings.len()
-        )
+        let mut s = format!(
+            "host drops consulted: {backlog}, veth tx_dropped {veth} ({} lab ends)",
+            self.veth_ends
+        );
+        if !rings.is_empty() {
+            let ring: u64 = rings.iter().map(|c| c.ring.drops).sum();
+            s.push_str(&format!(", capture rings {ring} ({})", rings.len()));
+        }
+        s
     }
+}
+
+/// A shortfall that the host's own drops may explain (unanswered probes,
+/// lost pings) is Broken, not the system under test's failure.
+pub(crate) fn host_explains(host: &HostDrops, shortfall: &str) -> Option<Problem> {
+    (host.total() > 0).then(|| {
+        broken(format!(
+            "{shortfall}, but the host itself dropped {} packets meanwhile, so this cannot be blamed on the system under test\n{}",
+            host.total(),
+            host.consulted(&[])
+        ))
+    })
 }
 
 /// How a traffic step's observation ended.
@@ -663,6 +678,21 @@ mod tests {
         };
         assert_eq!(checks, vec!["split"]);
         assert!(msg.starts_with("FAIL t: n=4000"), "{msg}");
+    }
+
+    #[test]
+    fn unanswered_probes_are_the_hosts_when_it_dropped_packets() {
+        let mut host = HostDrops::default();
+        assert!(host_explains(&host, "3 of 10 unanswered").is_none());
+        host.veth.insert("h1:eth0".into(), 2);
+        let Some(Problem(State::Broken, msg, _)) = host_explains(&host, "3 of 10 unanswered")
+        else {
+            panic!("expected broken");
+        };
+        assert!(
+            msg.starts_with("3 of 10 unanswered, but the host itself dropped 2"),
+            "{msg}"
+        );
     }
 
     #[test]
