@@ -68,6 +68,7 @@ pub mod result;
 pub mod runner;
 pub mod steps;
 pub mod tapparse;
+pub mod tplock;
 
 pub use discover::{discover, CaseDef, CaseSource, DiscoverError};
 pub use report::Format;
