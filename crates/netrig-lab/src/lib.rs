@@ -13,6 +13,7 @@ pub mod netlink;
 pub mod ns;
 pub mod persist;
 pub mod runner_support;
+pub mod safefs;
 pub mod tune;
 
 pub use lab::{BuildOptions, Lab, LabError};
