@@ -7,6 +7,7 @@
 
 mod error;
 mod model;
+pub mod names;
 pub mod net;
 mod parse;
 pub mod scenario;

@@ -324,16 +324,11 @@ impl Checker {
     }
 
     fn check_name(&mut self, name: &str, span: Range<usize>, what: &str) {
-        let ok = !name.is_empty()
-            && name.len() <= 32
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !ok {
+        if let Err(why) = crate::names::check_lab_name(name) {
             self.err_help(
                 span,
-                format!("invalid {what} name `{name}`"),
-                "use 1 to 32 characters from A-Z, a-z, 0-9, `-` and `_`",
+                format!("invalid {what} name `{}`: {why}", name.escape_debug()),
+                crate::names::LAB_NAME_RULE,
             );
         }
     }
