@@ -29,8 +29,12 @@ pub enum SafeFsError {
     WrongType { path: PathBuf, want: &'static str },
     #[error("{} is owned by uid {owner}, not by uid {me}; refusing to use it", path.display())]
     Owner { path: PathBuf, owner: u32, me: u32 },
-    #[error("{} has mode {mode:04o}: other users may write to it; refusing to use it", path.display())]
-    Mode { path: PathBuf, mode: u32 },
+    #[error("{} has mode {mode:04o}, open to other users (netrig allows none of {forbid:04o} there); refusing to use it", path.display())]
+    Mode {
+        path: PathBuf,
+        mode: u32,
+        forbid: u32,
+    },
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> SafeFsError + '_ {
@@ -108,6 +112,7 @@ fn check_meta(
         return Err(SafeFsError::Mode {
             path: path.to_path_buf(),
             mode,
+            forbid,
         });
     }
     Ok(())

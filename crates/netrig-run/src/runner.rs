@@ -430,9 +430,12 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
                     hold_paused(&def.name, &lab, &nodes, dir, pause_lock);
                     // SAFETY: ending the case's process group.
                     unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                    let _ = std::fs::remove_file(
-                        netrig_lab::persist::state_dir().join(format!("{lab}.json")),
-                    );
+                    // The name comes from the case: a name, never a path.
+                    if netrig_spec::names::check_lab_name(&lab).is_ok() {
+                        let _ = std::fs::remove_file(
+                            netrig_lab::persist::state_dir().join(format!("{lab}.json")),
+                        );
+                    }
                     deadline += paused_at.elapsed();
                 }
             }

@@ -72,3 +72,207 @@ fn a_link_planted_at_the_old_lock_path_is_not_followed() {
     assert!(lock.file_type().is_file());
     assert_eq!((lock.uid(), lock.mode() & 0o777), (0, 0o600));
 }
+
+/// A process to be the victim of a forged state file: its PID and start
+/// time are what the forger writes. Killed by PID on drop.
+struct Victim(std::process::Child);
+
+impl Victim {
+    fn spawn(as_uid: Option<u32>) -> Victim {
+        let mut c = match as_uid {
+            Some(u) => {
+                let mut c = std::process::Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={u}"),
+                    &format!("--regid={u}"),
+                    "--clear-groups",
+                    "--",
+                    "sleep",
+                    "1000",
+                ]);
+                c
+            }
+            None => {
+                let mut c = std::process::Command::new("sleep");
+                c.arg("1000");
+                c
+            }
+        };
+        Victim(c.spawn().expect("victim process"))
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    fn start_time(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        rest.split_whitespace()
+            .nth(19)
+            .and_then(|t| t.parse().ok())
+            .expect("start time")
+    }
+    fn alive(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A lab state file as netrig writes it, naming `victim` as its holder and
+/// `mount` as one of its namespace mounts.
+fn forged_state(name: &str, victim: &Victim, mount: &Path) -> String {
+    serde_json::json!({
+        "name": name,
+        "file": "x.toml",
+        "mode": "root",
+        "holder_pid": victim.pid(),
+        "holder_start": victim.start_time(),
+        "nodes": [["a", 3]],
+        "netns_mounts": [mount.display().to_string()],
+        "created_unix": 0
+    })
+    .to_string()
+}
+
+/// `netrig down ../../../tmp/x` read a state file from there, SIGTERMed the
+/// PID it named and deleted the file it listed as a mount. Lab names are
+/// names now: exit 2, nothing read, nobody signalled, nothing deleted.
+#[test]
+fn a_lab_name_that_is_a_path_is_refused() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let s = Scratch::new("sec-name");
+    let v = s.path("victim");
+    victim(&v);
+    let mut proc_victim = Victim::spawn(None);
+    let planted = s.path("x.json");
+    std::fs::write(&planted, forged_state("x", &proc_victim, &v)).expect("plant");
+    give_away(&planted);
+    // From /run/netrig/labs, three levels up is /.
+    let name = format!("../../..{}/x", s.0.display());
+    for args in [
+        vec!["down", name.as_str()],
+        vec!["exec", name.as_str(), "a", "--", "true"],
+        vec!["shell", name.as_str(), "a"],
+        vec!["up", "/nonexistent.toml", "--name", name.as_str()],
+    ] {
+        let o = netrig(&args, &s.0);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("invalid lab name"), "{args:?}: {err}");
+    }
+    for bad in ["..", ".x", "-x", "a/b", "a\u{1b}[31m"] {
+        let o = netrig(&["down", bad], &s.0);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+        assert!(!String::from_utf8_lossy(&o.stderr).contains('\u{1b}'));
+    }
+    assert!(proc_victim.alive(), "the named process was signalled");
+    assert_untouched(&v);
+    assert!(planted.exists());
+}
+
+/// A user id no test and no account uses, for playing an unprivileged user.
+const USER: u32 = 47213;
+
+fn as_user(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={USER}"),
+            &format!("--regid={USER}"),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(NETRIG)
+        .args(args)
+        .current_dir("/")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NETRIG_STATE_DIR")
+        .env("HOME", "/tmp")
+        .output()
+        .expect("setpriv netrig")
+}
+
+/// Removes the squatted directory whatever happens.
+struct Cleanup(std::path::PathBuf);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Without XDG_RUNTIME_DIR a user's state is in /tmp/netrig-UID, which any
+/// user can create first: nobody squats it (0777) with a forged lab file
+/// naming the user's own unrelated process and file. `netrig down` as that
+/// user refuses the directory; the process lives, the file stays.
+#[test]
+fn a_squatted_state_dir_is_refused() {
+    if !root()
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let s = Scratch::new("sec-squat");
+    std::fs::set_permissions(&s.0, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    if !as_user(&["--version"]).status.success() {
+        eprintln!("skipped: {NETRIG} is not executable by uid {USER}");
+        return;
+    }
+    let squat = std::path::PathBuf::from(format!("/tmp/netrig-{USER}"));
+    let _ = std::fs::remove_dir_all(&squat);
+    let _cleanup = Cleanup(squat.clone());
+    // The user's own file and process, the targets.
+    let home = s.path("home");
+    std::fs::create_dir(&home).expect("home");
+    std::os::unix::fs::chown(&home, Some(USER), Some(USER)).expect("chown");
+    let mine = home.join("mine");
+    std::fs::write(&mine, "the user's file\n").expect("file");
+    std::os::unix::fs::chown(&mine, Some(USER), Some(USER)).expect("chown");
+    let mut target = Victim::spawn(Some(USER));
+    std::thread::sleep(std::time::Duration::from_millis(50)); // exec'd as sleep
+                                                              // nobody's squat: 0777 directories and a forged lab file.
+    let labs = squat.join("labs");
+    std::fs::create_dir_all(&labs).expect("squat");
+    let forged = labs.join("mylab.json");
+    std::fs::write(&forged, forged_state("mylab", &target, &mine)).expect("forge");
+    for p in [&squat, &labs] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        give_away(p);
+    }
+    give_away(&forged);
+    let o = as_user(&["down", "mylab"]);
+    assert!(
+        target.alive(),
+        "the user's process was killed: {}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&mine).expect("the user's file is gone"),
+        "the user's file\n"
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("/tmp/netrig-{USER}")), "{err}");
+    // Nor does `up` put a lab there, or `ls` list the forged one.
+    let topo = s.write("t.toml", "name = \"t\"\n[nodes.a]\n");
+    std::fs::set_permissions(&topo, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let o = as_user(&["up", topo.to_str().expect("utf-8"), "--name", "mylab2"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!labs.join("mylab2.json").exists());
+    let o = as_user(&["ls"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    // The same directory made by the user, 0700, is used.
+    std::fs::remove_dir_all(&squat).expect("unsquat");
+    let o = as_user(&["ls"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
