@@ -65,6 +65,7 @@ pub mod procs;
 pub mod report;
 pub mod requires;
 pub mod result;
+pub mod results;
 pub mod runner;
 pub mod steps;
 pub mod tapparse;

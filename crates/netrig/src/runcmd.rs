@@ -3,6 +3,7 @@
 use crate::{CliError, CliResult, EXIT_USAGE};
 use clap::{Args, Subcommand, ValueEnum};
 use miette::miette;
+use netrig_run::results::claim_run_dir;
 use netrig_run::{report, runner, CaseDef, DiscoverError, Event, Format, RunOptions, RunReport};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -213,6 +214,13 @@ pub fn run(args: &RunArgs) -> CliResult {
     if args.repeat == 0 {
         return Err(CliError::usage(miette!("--repeat must be at least 1")));
     }
+    // This run's own folder, claimed before anything runs: a bad tag, one in
+    // use, or a results folder others could tamper with is bad input.
+    let tag = match &args.tag {
+        Some(t) => claim_run_dir(&args.results, t, false),
+        None => claim_run_dir(&args.results, &runner::default_tag(), true),
+    }
+    .map_err(|e| CliError::usage(miette!("{e}")))?;
     let opts = RunOptions {
         exe,
         jobs,
@@ -221,7 +229,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         fail_fast: args.fail_fast,
         pause_on_fail: args.pause_on_fail,
         results: args.results.clone(),
-        tag: args.tag.clone().unwrap_or_else(runner::default_tag),
+        tag,
         mode: netrig_lab::ns::wanted_mode(),
     };
     // Console lines go to stdout unless a report takes it.

@@ -276,3 +276,190 @@ fn a_squatted_state_dir_is_refused() {
     let o = as_user(&["ls"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// A scenario that passes in an empty namespace, quickly.
+const QUICK: &str = "name = \"quick\"\n[[steps]]\nrun = \"true\"\n";
+
+fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["run", "quick.toml"];
+    a.extend_from_slice(args);
+    netrig(&a, cwd)
+}
+
+/// Another user's results folder, with links planted in it: `T -> a root
+/// 0700 folder` (the case folder inside was deleted) and `.durations.json ->
+/// a root 0600 file` (overwritten). The folder is refused (exit 2); nothing
+/// is deleted or written.
+#[test]
+fn a_results_folder_of_another_user_is_refused() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let s = Scratch::new("sec-res");
+    s.write("quick.toml", QUICK);
+    let private = s.path("private");
+    std::fs::create_dir(&private).expect("private");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::create_dir(private.join("quick")).expect("case-named dir");
+    let kept = private.join("quick/keep");
+    victim(&kept);
+    let v = s.path("victim");
+    victim(&v);
+    let res = s.path("res");
+    std::fs::create_dir(&res).expect("res");
+    give_away(&res);
+    let t = res.join("T");
+    std::os::unix::fs::symlink(&private, &t).expect("symlink");
+    give_away(&t);
+    let d = res.join(".durations.json");
+    std::os::unix::fs::symlink(&v, &d).expect("symlink");
+    give_away(&d);
+    for args in [
+        vec!["--results", "res", "--tag", "T"],
+        vec!["--results", "res"],
+    ] {
+        let o = run_in(&s.0, &args);
+        assert_untouched(&kept);
+        assert_untouched(&v);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("belongs to uid 65534"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+/// In a sticky shared folder (like /tmp) other users may create entries but
+/// not replace ours: a link planted at the tag is "in use" (exit 2), one at
+/// `.durations.json` or `latest` is replaced, not written through.
+#[test]
+fn links_planted_in_a_sticky_results_folder_are_not_followed() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let s = Scratch::new("sec-sticky");
+    s.write("quick.toml", QUICK);
+    let private = s.path("private");
+    std::fs::create_dir(&private).expect("private");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::create_dir(private.join("quick")).expect("case-named dir");
+    let kept = private.join("quick/keep");
+    victim(&kept);
+    let v = s.path("victim");
+    victim(&v);
+    let res = s.path("res");
+    std::fs::create_dir(&res).expect("res");
+    std::fs::set_permissions(&res, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    for (name, to) in [("T", &private), (".durations.json", &v), ("latest", &v)] {
+        let l = res.join(name);
+        std::os::unix::fs::symlink(to, &l).expect("symlink");
+        give_away(&l);
+    }
+    let o = run_in(&s.0, &["--results", "res", "--tag", "T"]);
+    assert_untouched(&kept);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("tag `T` is in use"),
+        "{}",
+        text(&o)
+    );
+    let o = run_in(&s.0, &["--results", "res", "--tag", "mine"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_untouched(&v);
+    assert_untouched(&kept);
+    let d = std::fs::symlink_metadata(res.join(".durations.json")).expect("durations");
+    assert!(d.file_type().is_file(), "the planted link was replaced");
+    assert_eq!(
+        std::fs::read_link(res.join("latest")).expect("latest"),
+        Path::new("mine")
+    );
+    assert!(res.join("mine/quick/result.json").is_file());
+}
+
+/// `--tag ../../x`, `--tag ..` and friends wrote outside the results root.
+#[test]
+fn tags_are_names_not_paths() {
+    let s = Scratch::new("sec-tag");
+    s.write("quick.toml", QUICK);
+    std::fs::create_dir(s.path("a")).expect("a");
+    for tag in [
+        "../../x",
+        "..",
+        "../x",
+        ".",
+        "a/b",
+        "",
+        ".hidden",
+        "x\u{1b}[2J",
+    ] {
+        let o = run_in(&s.0, &["--results", "a/res", "--tag", tag]);
+        assert_eq!(o.status.code(), Some(2), "{tag:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("invalid tag"), "{tag:?}: {err}");
+        assert!(!err.contains('\u{1b}'), "escapes printed raw: {err:?}");
+    }
+    let long = "x".repeat(101);
+    let o = run_in(&s.0, &["--results", "a/res", "--tag", &long]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!s.path("x").exists() && !s.path("a/x").exists() && !s.path("quick").exists());
+    assert!(!s.path("a/quick").exists());
+}
+
+/// Two runs at once with one --results: without a tag each gets its own
+/// folder (they used to share one when started in the same second); with
+/// the same tag the second is refused instead of deleting the first's cases.
+#[test]
+fn parallel_runs_never_share_a_folder() {
+    let s = Scratch::new("sec-par");
+    s.write(
+        "quick.toml",
+        "name = \"quick\"\n[[steps]]\nrun = \"sleep 0.3\"\n",
+    );
+    let spawn = |args: &[&str]| {
+        std::process::Command::new(NETRIG)
+            .args(["run", "quick.toml", "--results", "res", "--format", "json"])
+            .args(args)
+            .current_dir(&s.0)
+            .env_remove("CI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("netrig run")
+    };
+    let (a, b) = (spawn(&[]), spawn(&[]));
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    let tag = |o: &std::process::Output| -> String {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        v["tag"].as_str().expect("tag").to_string()
+    };
+    let (ta, tb) = (tag(&a), tag(&b));
+    assert_ne!(ta, tb, "two runs shared one folder");
+    for t in [&ta, &tb] {
+        let r = std::fs::read_to_string(s.path(&format!("res/{t}/report.json"))).expect("report");
+        serde_json::from_str::<serde_json::Value>(&r).expect("a whole report");
+    }
+    let (a, b) = (spawn(&["--tag", "same"]), spawn(&["--tag", "same"]));
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(2)], "{}\n{}", text(&a), text(&b));
+    let loser = if a.status.code() == Some(2) { &a } else { &b };
+    assert!(
+        String::from_utf8_lossy(&loser.stderr).contains("tag `same` is in use"),
+        "{}",
+        text(loser)
+    );
+    let r = std::fs::read_to_string(s.path("res/same/report.json")).expect("report");
+    let v: serde_json::Value = serde_json::from_str(&r).expect("a whole report");
+    assert_eq!(v["cases"][0]["state"], "pass");
+}
