@@ -120,9 +120,11 @@ impl Lab {
             what: format!("/sys/{path}"),
             source,
         };
-        if path.split('/').any(|p| p == ".." || p.is_empty()) {
-            return Err(tune_err(std::io::Error::from(
+        // Only the node's network devices: the rest of /sys is the host's.
+        if let Err(why) = netrig_spec::nsonly::check_netdev_sysfs(path) {
+            return Err(tune_err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
+                why.to_string(),
             )));
         }
         let ns = self.netns(node)?.as_raw_fd();

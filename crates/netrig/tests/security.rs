@@ -463,3 +463,64 @@ fn parallel_runs_never_share_a_folder() {
     let v: serde_json::Value = serde_json::from_str(&r).expect("a whole report");
     assert_eq!(v["cases"][0]["state"], "pass");
 }
+
+/// Puts a host sysctl back if a test changed it (only on a regression).
+struct HostSysctl(&'static str, String);
+impl Drop for HostSysctl {
+    fn drop(&mut self) {
+        if std::fs::read_to_string(self.0).ok().as_deref() != Some(self.1.as_str()) {
+            let _ = std::fs::write(self.0, &self.1);
+        }
+    }
+}
+
+/// A scenario `sysctl` step changed `kernel.printk_ratelimit_burst` on the
+/// host (a topology file refuses the key), and a `sysfs` step read a
+/// host-wide file. Both are located input errors now, for `check` and
+/// `run`, and the host's value stays.
+#[test]
+fn scenario_steps_touch_only_the_lab() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    const KEY: &str = "/proc/sys/kernel/printk_ratelimit_burst";
+    let before = std::fs::read_to_string(KEY).expect("host sysctl");
+    let _restore = HostSysctl(KEY, before.clone());
+    let other = before.trim().parse::<u32>().expect("a number") + 1;
+    let s = Scratch::new("sec-host");
+    let sysctl = "not a network namespace sysctl";
+    let sysfs = "not a network device file";
+    // (step, the error, whether the scenario has a lab: a node-less sysctl
+    // runs in the case's own empty namespace)
+    let steps = [
+        (format!("sysctl = {{ node = \"a\", key = \"kernel.printk_ratelimit_burst\", value = {other} }}"), sysctl, true),
+        (format!("sysctl = {{ key = \"kernel.printk_ratelimit_burst\", value = {other} }}"), sysctl, false),
+        ("sysfs = { node = \"a\", path = \"kernel/mm/transparent_hugepage/enabled\" }".to_string(), sysfs, true),
+        ("sysfs = { node = \"a\", path = \"/sys/class/net/lo/device/remove\", value = 1 }".to_string(), sysfs, true),
+    ];
+    for (i, (step, want, lab)) in steps.iter().enumerate() {
+        let f = format!("host{i}.toml");
+        let lab = if *lab { PAIR } else { "" };
+        let text_ = format!("name = \"host{i}\"\n{lab}\n[[steps]]\n{step}\n");
+        let line = text_.lines().position(|l| l == "[[steps]]").expect("steps") + 1;
+        s.write(&f, &text_);
+        for cmd in ["check", "run"] {
+            let o = netrig(
+                &[cmd, &f, "--results", "res"][..if cmd == "check" { 2 } else { 4 }],
+                &s.0,
+            );
+            assert_eq!(o.status.code(), Some(2), "{cmd} {step}: {}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            // Unwrapped: miette breaks long lines at the terminal width.
+            let flat = err
+                .replace('│', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(flat.contains(want), "{cmd} {step}: {err}");
+            assert!(err.contains(&format!("{f}:{line}:1")), "located: {err}");
+            assert_eq!(std::fs::read_to_string(KEY).expect("host sysctl"), before);
+        }
+    }
+}
