@@ -524,3 +524,46 @@ fn scenario_steps_touch_only_the_lab() {
         }
     }
 }
+
+/// The sysfs helper mounted sysfs on /tmp/.netrig-sysfs-PID-N, where PID is
+/// 1 in every case: another user planting that name broke every sysfs step
+/// (and parallel cases removed each other's mounts). It uses no directory of
+/// /tmp now. Run in a mount namespace with a /tmp of its own, so that the
+/// planted name bothers no other netrig on this machine.
+#[test]
+fn a_name_planted_in_tmp_does_not_break_sysfs_steps() {
+    if !root()
+        || std::process::Command::new("unshare")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and unshare");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sec-sysfs-{}", std::process::id()));
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("s.toml"),
+        format!(
+            "name = \"sysfs\"\n{PAIR}\n[[steps]]\nsysfs = {{ node = \"a\", path = \"class/net/eth0/mtu\" }}\nexpect.value = \"1500\"\n"
+        ),
+    )
+    .expect("scenario");
+    let script = "mount -t tmpfs none /tmp && printf x > /tmp/.netrig-sysfs-1-0 \
+        && chown 65534 /tmp/.netrig-sysfs-1-0 || exit 99; \
+        \"$0\" run s.toml --results res; rc=$?; ls -A /tmp; exit $rc";
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(NETRIG)
+        .current_dir(&dir)
+        .env_remove("CI")
+        .output()
+        .expect("unshare");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let left: Vec<&str> = out.lines().filter(|l| l.starts_with(".netrig")).collect();
+    assert_eq!(left, [".netrig-sysfs-1-0"], "{out}");
+}
