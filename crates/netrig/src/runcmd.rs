@@ -82,7 +82,9 @@ pub struct RunArgs {
     /// Root of the results folders: each run writes RESULTS/TAG/CASE/.
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub results: PathBuf,
-    /// Name of this run's results folder (default: UTC date-time).
+    /// Name of this run's results folder (default: UTC date-time, with -2,
+    /// -3... if taken): A-Z, a-z, 0-9, `-`, `_`, `.`, at most 100, not
+    /// starting with `.` or `-`. A tag whose folder exists is refused.
     #[arg(long)]
     pub tag: Option<String>,
     /// Only failures and the summary on the console.
