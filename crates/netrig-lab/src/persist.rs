@@ -148,7 +148,7 @@ fn proc_start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Is `pid` a process of ours (real and effective uid equal to our
+/// Is `pid` a running process of ours (real and effective uid equal to our
 /// effective uid) that is PID 1 of a PID namespace of its own, as every
 /// holder is? A PID and start time from a state file are not enough to
 /// signal a process.
@@ -165,7 +165,9 @@ fn holder_like(pid: i32) -> bool {
     };
     let uid_ok = field("Uid:").is_some_and(|u| u.len() >= 2 && u[0] == me && u[1] == me);
     let pid1 = field("NSpid:").is_some_and(|p| p.last().is_some_and(|l| l == "1"));
-    uid_ok && pid1
+    // A zombie has ended: its lab is gone even before it is reaped.
+    let running = field("State:").is_some_and(|st| st.first().is_some_and(|x| x != "Z"));
+    uid_ok && pid1 && running
 }
 
 impl LabState {
@@ -853,6 +855,74 @@ mod tests {
         let mut bad = s.clone();
         bad.name = "../x".into();
         assert!(bad.own_mounts().is_empty());
+    }
+
+    /// A holder that has died but is not reaped yet (a zombie) is gone: its
+    /// lab is. Root only (a PID namespace); the holder is played by a
+    /// grandchild that is PID 1 of a new PID namespace, and its parent
+    /// never reaps it.
+    #[test]
+    fn a_zombie_holder_is_gone() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let (rd, wr) = pipe().expect("pipe");
+        // SAFETY: the child makes raw syscalls only and never returns.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            // SAFETY: as above.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWPID) < 0 {
+                    libc::_exit(1);
+                }
+                let g = libc::fork();
+                if g == 0 {
+                    loop {
+                        libc::pause();
+                    }
+                }
+                libc::write(wr.as_raw_fd(), (&g as *const i32).cast(), 4);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        drop(wr);
+        let mut b = [0u8; 4];
+        std::fs::File::from(rd)
+            .read_exact(&mut b)
+            .expect("holder pid");
+        let g = i32::from_ne_bytes(b);
+        let st = state(g, proc_start_time(g).expect("start time"), &[]);
+        let alive_before = st.holder_alive();
+        // SAFETY: signalling the grandchild we just made.
+        unsafe { libc::kill(g, libc::SIGKILL) };
+        let zombie = || {
+            std::fs::read_to_string(format!("/proc/{g}/status")).is_ok_and(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+        };
+        let t = Instant::now();
+        while !zombie() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let was_zombie = zombie();
+        let alive_after = st.holder_alive();
+        // SAFETY: ending and reaping our own child; the zombie goes to init.
+        unsafe {
+            libc::kill(child, libc::SIGKILL);
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+        }
+        assert!(
+            alive_before,
+            "a live PID 1 of its own namespace is a holder"
+        );
+        assert!(was_zombie);
+        assert!(!alive_after, "a zombie is not a running holder");
     }
 
     /// A live process with the right PID and start time is still not a
