@@ -128,17 +128,33 @@ fn sysctl_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
+/// Keys that are not per network namespace are the host's: refused here
+/// too, not only when files are checked.
+fn netns_key(key: &str) -> std::io::Result<()> {
+    if netrig_spec::nsonly::is_netns_sysctl(key) {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a network namespace sysctl",
+        ))
+    }
+}
+
 fn write_sysctl(node: &str, key: &str, value: &str) -> Result<(), LabError> {
-    std::fs::write(sysctl_path(key), value).map_err(|source| LabError::Sysctl {
-        node: node.to_string(),
-        key: key.to_string(),
-        value: value.to_string(),
-        source,
-    })
+    netns_key(key)
+        .and_then(|()| std::fs::write(sysctl_path(key), value))
+        .map_err(|source| LabError::Sysctl {
+            node: node.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            source,
+        })
 }
 
 fn read_sysctl(node: &str, key: &str) -> Result<String, LabError> {
-    std::fs::read_to_string(sysctl_path(key))
+    netns_key(key)
+        .and_then(|()| std::fs::read_to_string(sysctl_path(key)))
         .map(|s| s.trim_end().to_string())
         .map_err(|source| LabError::SysctlRead {
             node: node.to_string(),

@@ -12,6 +12,7 @@ mod lab;
 pub mod netlink;
 pub mod ns;
 pub mod persist;
+pub mod safefs;
 pub mod tune;
 
 pub use lab::{BuildOptions, Lab, LabError};

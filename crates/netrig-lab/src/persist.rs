@@ -10,6 +10,8 @@
 
 use crate::lab::{BuildOptions, Lab, LabError};
 use crate::ns::{self, Mode};
+use crate::safefs::{self, SafeFsError};
+use netrig_spec::names::{check_lab_name, NameError, LAB_NAME_RULE};
 use netrig_spec::Topology;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -35,6 +37,11 @@ pub enum PersistError {
     },
     #[error("building the lab failed: {0}")]
     Build(String),
+    #[error("invalid lab name `{}`: {why} ({LAB_NAME_RULE})", name.escape_debug())]
+    BadName { name: String, why: NameError },
+    /// The state directory or a state file is not netrig's own.
+    #[error("lab state: {0}")]
+    Unsafe(#[from] SafeFsError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -64,24 +71,74 @@ pub struct LabState {
     pub created_unix: u64,
 }
 
-/// Where lab state lives: /run/netrig as root, the user's runtime dir otherwise.
+/// Where lab state lives: /run/netrig/labs as root, the user's runtime dir
+/// (or /tmp/netrig-UID) otherwise, `NETRIG_STATE_DIR` when set. Decided by
+/// the uid the host sees, so that a rootless holder (uid 0 in its user
+/// namespace) uses its user's directory, not root's. Only a path: see
+/// [`open_state_dir`] for the checks before it is used.
 pub fn state_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("NETRIG_STATE_DIR") {
+    if let Some(d) = std::env::var_os("NETRIG_STATE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc::geteuid() };
+    let uid = safefs::host_euid();
     if uid == 0 {
         PathBuf::from("/run/netrig/labs")
-    } else if let Ok(d) = std::env::var("XDG_RUNTIME_DIR") {
+    } else if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         PathBuf::from(d).join("netrig/labs")
     } else {
         PathBuf::from(format!("/tmp/netrig-{uid}/labs"))
     }
 }
 
-fn state_path(name: &str) -> PathBuf {
-    state_dir().join(format!("{name}.json"))
+/// The state directory, verified: a real directory (no link) of ours that no
+/// other user can write, under a parent of the same kind (a directory
+/// squatted in /tmp, or a link planted there, is refused). With `create` it
+/// is made (0700 for users, 0755 for root) if missing; without, a missing
+/// one is `None`.
+pub fn open_state_dir(create: bool) -> Result<Option<PathBuf>, PersistError> {
+    let dir = state_dir();
+    let explicit = std::env::var_os("NETRIG_STATE_DIR").is_some_and(|d| !d.is_empty());
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    if explicit {
+        // Chosen by the caller (the runner: a folder in the case's results).
+        if create {
+            safefs::ensure_dir(&dir, 0o700, 0o022)?;
+        } else if !exists(&dir) {
+            return Ok(None);
+        }
+        safefs::verify_dir(&dir, 0o022)?;
+        return Ok(Some(dir));
+    }
+    let forbid = if safefs::host_euid() == 0 {
+        0o022
+    } else {
+        0o077
+    };
+    if !create {
+        // Verified even when only reading: a squatted directory is refused
+        // with the reason, not read (nor taken for "no labs").
+        if let Some(base) = dir.parent().filter(|b| exists(b)) {
+            safefs::verify_dir(base, forbid)?;
+        }
+        if !exists(&dir) {
+            return Ok(None);
+        }
+        safefs::verify_dir(&dir, forbid)?;
+        return Ok(Some(dir));
+    }
+    // netrig's own directory first (created and verified), then labs/ in it.
+    let base = safefs::netrig_dir()?;
+    let labs = base.join("labs");
+    safefs::ensure_dir(&labs, 0o755 & !forbid, forbid)?;
+    Ok(Some(labs))
+}
+
+fn state_file(dir: &Path, name: &str) -> Result<PathBuf, PersistError> {
+    check_lab_name(name).map_err(|why| PersistError::BadName {
+        name: name.to_string(),
+        why,
+    })?;
+    Ok(dir.join(format!("{name}.json")))
 }
 
 fn proc_start_time(pid: i32) -> Option<u64> {
@@ -91,9 +148,53 @@ fn proc_start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Is `pid` a running process of ours (real and effective uid equal to our
+/// effective uid) that is PID 1 of a PID namespace of its own, as every
+/// holder is? A PID and start time from a state file are not enough to
+/// signal a process.
+fn holder_like(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let me = safefs::euid().to_string();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+    };
+    let uid_ok = field("Uid:").is_some_and(|u| u.len() >= 2 && u[0] == me && u[1] == me);
+    let pid1 = field("NSpid:").is_some_and(|p| p.last().is_some_and(|l| l == "1"));
+    // A zombie has ended: its lab is gone even before it is reaped.
+    let running = field("State:").is_some_and(|st| st.first().is_some_and(|x| x != "Z"));
+    uid_ok && pid1 && running
+}
+
 impl LabState {
+    /// The holder runs: the recorded PID is alive with the recorded start
+    /// time (not a later process reusing the PID), is ours, and is PID 1 of
+    /// its own PID namespace.
     pub fn holder_alive(&self) -> bool {
-        proc_start_time(self.holder_pid) == Some(self.holder_start)
+        self.holder_pid > 0
+            && proc_start_time(self.holder_pid) == Some(self.holder_start)
+            && holder_like(self.holder_pid)
+    }
+
+    /// The namespace mounts this lab may have: `/run/netns/<lab>-<node>` for
+    /// its own nodes, whatever else the state file lists.
+    fn own_mounts(&self) -> Vec<String> {
+        if check_lab_name(&self.name).is_err() {
+            return Vec::new();
+        }
+        self.netns_mounts
+            .iter()
+            .filter(|m| {
+                self.nodes.iter().any(|(n, _)| {
+                    check_lab_name(n).is_ok() && **m == format!("{NETNS_RUN_DIR}/{}-{n}", self.name)
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     pub fn node_fd(&self, node: &str) -> Result<i32, PersistError> {
@@ -114,54 +215,97 @@ impl LabState {
     }
 }
 
+/// Largest state file read; real ones are a few hundred bytes.
+const STATE_MAX: u64 = 1 << 20;
+
 pub fn load(name: &str) -> Result<LabState, PersistError> {
-    let p = state_path(name);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(PersistError::NoSuchLab(name.to_string()))
-        }
-        Err(e) => return Err(io_err(format!("reading {}", p.display()))(e)),
+    check_lab_name(name).map_err(|why| PersistError::BadName {
+        name: name.to_string(),
+        why,
+    })?;
+    let Some(dir) = open_state_dir(false)? else {
+        return Err(PersistError::NoSuchLab(name.to_string()));
     };
-    serde_json::from_str(&text).map_err(|e| PersistError::Io {
-        what: format!("parsing {}", p.display()),
-        source: std::io::Error::other(e),
-    })
+    load_in(&dir, name)
 }
 
-/// Every lab with a state file, alive or not, by name.
-pub fn list() -> Vec<LabState> {
-    let mut out: Vec<LabState> = std::fs::read_dir(state_dir())
+fn load_in(dir: &Path, name: &str) -> Result<LabState, PersistError> {
+    let p = state_file(dir, name)?;
+    // Not through links, and only a regular file of ours.
+    let f = match safefs::open_file(&p, false, false, 0) {
+        Ok(f) => f,
+        Err(SafeFsError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PersistError::NoSuchLab(name.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut text = String::new();
+    f.take(STATE_MAX)
+        .read_to_string(&mut text)
+        .map_err(io_err(format!("reading {}", p.display())))?;
+    let state: LabState = serde_json::from_str(&text).map_err(|e| PersistError::Io {
+        what: format!("parsing {}", p.display()),
+        source: std::io::Error::other(e),
+    })?;
+    if state.name != name {
+        return Err(PersistError::Io {
+            what: format!(
+                "{} describes lab `{}`",
+                p.display(),
+                state.name.escape_debug()
+            ),
+            source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+        });
+    }
+    Ok(state)
+}
+
+/// Every lab with a state file, alive or not, by name. Files that are not
+/// netrig's own (bad names, links, other owners) are left out.
+pub fn list() -> Result<Vec<LabState>, PersistError> {
+    let Some(dir) = open_state_dir(false)? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<LabState> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
-            let name = e
-                .file_name()
-                .to_string_lossy()
-                .strip_suffix(".json")?
-                .to_string();
-            load(&name).ok()
+            let name = e.file_name().to_str()?.strip_suffix(".json")?.to_string();
+            load_in(&dir, &name).ok()
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+    Ok(out)
 }
 
 fn write_state(state: &LabState) -> Result<(), PersistError> {
-    write_state_in(&state_dir(), state)
+    let dir = open_state_dir(true)?.unwrap_or_else(state_dir);
+    write_state_in(&dir, state)
 }
 
 fn write_state_in(dir: &Path, state: &LabState) -> Result<(), PersistError> {
-    std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
-    let tmp = dir.join(format!(".{}.json.tmp", state.name));
+    // Verified (made 0700 if missing); a root state dir stays 0755.
+    safefs::ensure_dir(dir, 0o700, 0o022)?;
+    let path = state_file(dir, &state.name)?;
     let text = serde_json::to_string_pretty(state).map_err(|e| PersistError::Io {
         what: "encoding lab state".into(),
         source: std::io::Error::other(e),
     })?;
-    std::fs::write(&tmp, text).map_err(io_err(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, dir.join(format!("{}.json", state.name)))
-        .map_err(io_err("saving lab state"))
+    // A fresh file renamed into place: a link planted at the name is replaced.
+    safefs::write_file(&path, text.as_bytes(), 0o644)?;
+    Ok(())
+}
+
+fn remove_state(name: &str) -> Result<(), PersistError> {
+    let Some(dir) = open_state_dir(false)? else {
+        return Ok(());
+    };
+    match std::fs::remove_file(state_file(&dir, name)?) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("removing lab state")(e)),
+    }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), PersistError> {
@@ -183,14 +327,20 @@ pub fn up(
     mode: Mode,
     opts: &BuildOptions,
 ) -> Result<LabState, PersistError> {
-    if let Ok(old) = load(name) {
-        if old.holder_alive() {
-            return Err(PersistError::AlreadyUp(name.to_string()));
+    check_lab_name(name).map_err(|why| PersistError::BadName {
+        name: name.to_string(),
+        why,
+    })?;
+    match load(name) {
+        Ok(old) if old.holder_alive() => return Err(PersistError::AlreadyUp(name.to_string())),
+        Ok(_) => {
+            down(name)?;
         }
-        down(name)?;
+        Err(PersistError::NoSuchLab(_)) => {}
+        Err(e) => return Err(e),
     }
-    std::fs::create_dir_all(state_dir())
-        .map_err(io_err(format!("creating {}", state_dir().display())))?;
+    // Made (and verified) here, before the holder exists to need it.
+    open_state_dir(true)?;
     let (rd, wr) = pipe()?;
     // SAFETY: fork from a single-threaded caller; the child only runs our code and exits.
     let pid = unsafe { libc::fork() };
@@ -315,7 +465,7 @@ fn hold(
     if mode == Mode::Root {
         if let Err(e) = mount_netns(&state) {
             let _ = unmount_netns(&state);
-            let _ = std::fs::remove_file(state_path(name));
+            let _ = remove_state(name);
             let _ = write!(report, "ERR {e}");
             return 1;
         }
@@ -323,7 +473,7 @@ fn hold(
     // If whoever ran `netrig up` is gone, nobody will know this lab exists: undo.
     if write!(report, "OK").is_err() {
         let _ = unmount_netns(&state);
-        let _ = std::fs::remove_file(state_path(name));
+        let _ = remove_state(name);
         return 1;
     }
     drop(report);
@@ -337,7 +487,7 @@ fn hold(
         }
     }
     let _ = unmount_netns(&state);
-    let _ = std::fs::remove_file(state_path(name));
+    let _ = remove_state(name);
     drop(lab);
     0
 }
@@ -488,8 +638,9 @@ fn mount_netns(state: &LabState) -> Result<(), PersistError> {
     Ok(())
 }
 
+/// Only the lab's own `/run/netns/<lab>-<node>` entries are touched.
 fn unmount_netns(state: &LabState) -> Result<(), PersistError> {
-    for target in &state.netns_mounts {
+    for target in &state.own_mounts() {
         if let Ok(c) = std::ffi::CString::new(target.as_str()) {
             // SAFETY: detaching a mount we made; failure (not mounted) is fine.
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
@@ -523,31 +674,81 @@ pub fn down(name: &str) -> Result<DownReport, PersistError> {
         existed: true,
         ..Default::default()
     };
-    if state.holder_alive() {
-        report.holder_was_alive = true;
-        // SAFETY: signalling the holder we verified by PID and start time.
-        unsafe { libc::kill(state.holder_pid, libc::SIGTERM) };
+    report.holder_was_alive = stop_holder(&state);
+    report.mounts_removed = state
+        .own_mounts()
+        .iter()
+        .filter(|m| Path::new(m).exists())
+        .count();
+    unmount_netns(&state)?;
+    remove_state(name)?;
+    Ok(report)
+}
+
+/// End the holder of `state`, if it is one: SIGTERM, then SIGKILL after 3 s.
+/// Through a pidfd, so that the process checked is the process signalled,
+/// and its exit (as a zombie too) is seen at once. Returns whether a holder
+/// was running.
+fn stop_holder(state: &LabState) -> bool {
+    let pid = state.holder_pid;
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: pidfd_open returns a new descriptor (or -1) and has no other effect.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let Ok(raw) = i32::try_from(raw) else {
+        return false;
+    };
+    if raw < 0 {
+        // Without pidfds (kernels before 5.3): by PID, checked just before.
+        if !state.holder_alive() {
+            return false;
+        }
+        // SAFETY: signalling the holder verified by PID, start time and owner.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(3);
         while state.holder_alive() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
         if state.holder_alive() {
             // SAFETY: as above; the holder ignored SIGTERM for too long.
-            unsafe { libc::kill(state.holder_pid, libc::SIGKILL) };
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
+        return true;
     }
-    report.mounts_removed = state
-        .netns_mounts
-        .iter()
-        .filter(|m| Path::new(m).exists())
-        .count();
-    unmount_netns(&state)?;
-    match std::fs::remove_file(state_path(name)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err("removing lab state")(e)),
+    // SAFETY: a descriptor just returned to us, owned by nobody else.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // Checked after opening: from here the pidfd names this very process.
+    if !state.holder_alive() {
+        return false;
     }
-    Ok(report)
+    let signal = |sig: i32| {
+        // SAFETY: pidfd_send_signal on our pidfd, without a siginfo.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        }
+    };
+    let exited = |ms: i32| {
+        let mut p = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polling one descriptor we own; readable once the process exits.
+        unsafe { libc::poll(&mut p, 1, ms) > 0 }
+    };
+    signal(libc::SIGTERM);
+    if !exited(3000) {
+        signal(libc::SIGKILL);
+        exited(1000);
+    }
+    true
 }
 
 /// Enter a node of a running lab on this (single-threaded) process: its user
@@ -617,4 +818,120 @@ pub fn hold_foreground(
     unsafe { libc::sigwait(&sigs, &mut sig) };
     drop(lab);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pid: i32, start: u64, mounts: &[&str]) -> LabState {
+        LabState {
+            name: "lab".into(),
+            file: String::new(),
+            mode: Mode::Root,
+            holder_pid: pid,
+            holder_start: start,
+            nodes: vec![("a".into(), 3), ("b".into(), 4)],
+            netns_mounts: mounts.iter().map(|m| m.to_string()).collect(),
+            created_unix: 0,
+        }
+    }
+
+    /// A state file may list anything; only the lab's own netns entries count.
+    #[test]
+    fn only_the_labs_own_netns_mounts_are_touched() {
+        let s = state(
+            0,
+            0,
+            &[
+                "/etc/passwd",
+                "/run/netns/lab-a",
+                "/run/netns/other-a",
+                "/run/netns/lab-a/../../../etc/shadow",
+                "/run/netns/lab-b",
+            ],
+        );
+        assert_eq!(s.own_mounts(), ["/run/netns/lab-a", "/run/netns/lab-b"]);
+        let mut bad = s.clone();
+        bad.name = "../x".into();
+        assert!(bad.own_mounts().is_empty());
+    }
+
+    /// A holder that has died but is not reaped yet (a zombie) is gone: its
+    /// lab is. Root only (a PID namespace); the holder is played by a
+    /// grandchild that is PID 1 of a new PID namespace, and its parent
+    /// never reaps it.
+    #[test]
+    fn a_zombie_holder_is_gone() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let (rd, wr) = pipe().expect("pipe");
+        // SAFETY: the child makes raw syscalls only and never returns.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            // SAFETY: as above.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWPID) < 0 {
+                    libc::_exit(1);
+                }
+                let g = libc::fork();
+                if g == 0 {
+                    loop {
+                        libc::pause();
+                    }
+                }
+                libc::write(wr.as_raw_fd(), (&g as *const i32).cast(), 4);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        drop(wr);
+        let mut b = [0u8; 4];
+        std::fs::File::from(rd)
+            .read_exact(&mut b)
+            .expect("holder pid");
+        let g = i32::from_ne_bytes(b);
+        let st = state(g, proc_start_time(g).expect("start time"), &[]);
+        let alive_before = st.holder_alive();
+        // SAFETY: signalling the grandchild we just made.
+        unsafe { libc::kill(g, libc::SIGKILL) };
+        let zombie = || {
+            std::fs::read_to_string(format!("/proc/{g}/status")).is_ok_and(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+        };
+        let t = Instant::now();
+        while !zombie() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let was_zombie = zombie();
+        let alive_after = st.holder_alive();
+        // SAFETY: ending and reaping our own child; the zombie goes to init.
+        unsafe {
+            libc::kill(child, libc::SIGKILL);
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+        }
+        assert!(
+            alive_before,
+            "a live PID 1 of its own namespace is a holder"
+        );
+        assert!(was_zombie);
+        assert!(!alive_after, "a zombie is not a running holder");
+    }
+
+    /// A live process with the right PID and start time is still not a
+    /// holder unless it is PID 1 of its own PID namespace (this test is not).
+    #[test]
+    fn a_pid_and_start_time_do_not_make_a_holder() {
+        let me = std::process::id() as i32;
+        let start = proc_start_time(me).expect("our start time");
+        assert!(!state(me, start, &[]).holder_alive());
+        assert!(!state(me, start + 1, &[]).holder_alive());
+    }
 }

@@ -120,9 +120,11 @@ impl Lab {
             what: format!("/sys/{path}"),
             source,
         };
-        if path.split('/').any(|p| p == ".." || p.is_empty()) {
-            return Err(tune_err(std::io::Error::from(
+        // Only the node's network devices: the rest of /sys is the host's.
+        if let Err(why) = netrig_spec::nsonly::check_netdev_sysfs(path) {
+            return Err(tune_err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
+                why.to_string(),
             )));
         }
         let ns = self.netns(node)?.as_raw_fd();
@@ -131,12 +133,10 @@ impl Lab {
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
             return Err(tune_err(std::io::Error::last_os_error()));
         }
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::ffi::CString::new(format!("/tmp/.netrig-sysfs-{}-{seq}", std::process::id()))
-                .map_err(|e| tune_err(std::io::Error::other(e)))?;
-        let file = std::ffi::CString::new(format!("{}/{path}", dir.to_string_lossy()))
+        // The child mounts the node's sysfs over /sys in a mount namespace
+        // of its own: no directory in /tmp (which another user could plant,
+        // and which parallel cases, all PID 1 in their namespaces, shared).
+        let file = std::ffi::CString::new(format!("/sys/{path}"))
             .map_err(|e| tune_err(std::io::Error::other(e)))?;
         let value = value.map(|v| v.as_bytes().to_vec());
         // SAFETY: the child only makes raw syscalls on data prepared before the
@@ -157,30 +157,39 @@ impl Lab {
                     fail(fds[1]);
                 }
                 let none = c"none".as_ptr();
-                libc::mount(
+                // Private first, or the unmount below would reach the host's /sys.
+                if libc::mount(
                     none,
                     c"/".as_ptr(),
                     none,
                     libc::MS_REC | libc::MS_PRIVATE,
                     std::ptr::null(),
-                );
-                libc::mkdir(dir.as_ptr(), 0o700);
+                ) < 0
+                {
+                    fail(fds[1]);
+                }
+                let sys = c"/sys".as_ptr();
+                // May fail (a locked mount in a user namespace): sysfs then
+                // goes on top, which shows the same.
+                libc::umount2(sys, libc::MNT_DETACH);
                 if libc::mount(
                     c"sysfs".as_ptr(),
-                    dir.as_ptr(),
+                    sys,
                     c"sysfs".as_ptr(),
                     0,
                     std::ptr::null(),
                 ) < 0
                 {
-                    libc::rmdir(dir.as_ptr());
                     fail(fds[1]);
                 }
-                let flags = if value.is_some() {
-                    libc::O_WRONLY
-                } else {
-                    libc::O_RDONLY
-                };
+                // Attributes are regular files; a link at the end is not one.
+                let flags = libc::O_NOFOLLOW
+                    | libc::O_CLOEXEC
+                    | if value.is_some() {
+                        libc::O_WRONLY
+                    } else {
+                        libc::O_RDONLY
+                    };
                 let fd = libc::open(file.as_ptr(), flags);
                 let mut ok = fd >= 0;
                 let mut out = [0u8; 256];
@@ -198,8 +207,6 @@ impl Lab {
                     }
                 }
                 let err = *libc::__errno_location();
-                libc::umount2(dir.as_ptr(), libc::MNT_DETACH);
-                libc::rmdir(dir.as_ptr());
                 if !ok {
                     *libc::__errno_location() = err;
                     fail(fds[1]);

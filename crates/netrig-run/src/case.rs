@@ -409,7 +409,19 @@ fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
         "failed-{}",
         std::process::id().max(host_pid().unwrap_or(0) as u32)
     );
-    let dir = netrig_lab::persist::state_dir();
+    // Made and verified like `netrig up` does (root's /run/netrig/labs, or
+    // the user's private one), so that `netrig exec` trusts it.
+    let dir = match netrig_lab::persist::open_state_dir(true) {
+        Ok(Some(d)) => d,
+        Ok(None) => netrig_lab::persist::state_dir(),
+        Err(e) => {
+            r.warnings.push(format!(
+                "cannot pause: {}",
+                netrig_lab::persist::error_chain(&e)
+            ));
+            return;
+        }
+    };
     match publish(
         &dir,
         &name,

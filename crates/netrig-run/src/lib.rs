@@ -77,9 +77,11 @@ pub mod protocol;
 pub mod report;
 pub mod requires;
 pub mod result;
+pub mod results;
 pub mod runner;
 pub mod steps;
 pub mod tapparse;
+pub mod tplock;
 pub mod verdicts;
 
 pub use discover::{discover, CaseDef, CaseSource, DiscoverError};

@@ -79,9 +79,11 @@ pub fn dir_name(name: &str) -> String {
 
 const DURATIONS: &str = ".durations.json";
 
+/// Largest `.durations.json` read (a few dozen bytes a case).
+const DURATIONS_MAX: u64 = 16 << 20;
+
 fn load_durations(results: &Path) -> BTreeMap<String, f64> {
-    std::fs::read_to_string(results.join(DURATIONS))
-        .ok()
+    crate::results::read_own(&results.join(DURATIONS), DURATIONS_MAX)
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }
@@ -95,9 +97,13 @@ struct Job {
 /// end. Returns the report; also writes the results folder.
 pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Event)) -> RunReport {
     let t0 = Instant::now();
-    let run_dir = opts.results.join(&opts.tag);
-    let _ = std::fs::create_dir_all(&run_dir);
     let mut host = Host::probe(opts.mode);
+    // Claimed before (`claim_run_dir`) or reused on purpose; either way
+    // verified here, and nothing is written if it cannot be.
+    let run_dir = match crate::results::open_run_dir(&opts.results, &opts.tag) {
+        Ok(d) => d,
+        Err(e) => return unrunnable(cases, opts, &host, &e.to_string(), t0, on_event),
+    };
     let durations = load_durations(&opts.results);
     let mut results: Vec<CaseResult> = Vec::new();
     let mut queue: Vec<Job> = Vec::new();
@@ -201,6 +207,39 @@ enum Msg {
     Done(Box<CaseResult>),
 }
 
+/// Every case broken for `why` (the results folder cannot be used); nothing
+/// is started and nothing written.
+fn unrunnable(
+    cases: Vec<CaseDef>,
+    opts: &RunOptions,
+    host: &Host,
+    why: &str,
+    t0: Instant,
+    on_event: &mut dyn FnMut(Event),
+) -> RunReport {
+    let mut results = Vec::new();
+    for def in cases {
+        for r in 1..=opts.repeat {
+            let mut res = CaseResult::new(
+                &def.name,
+                &def.source_path().display().to_string(),
+                State::Broken,
+                why,
+            );
+            res.repeat = r;
+            on_event(Event::Finished(&res));
+            results.push(res);
+        }
+    }
+    RunReport {
+        tag: opts.tag.clone(),
+        duration_s: t0.elapsed().as_secs_f64(),
+        mode: opts.mode.to_string(),
+        kernel: host.kernel.clone(),
+        cases: results,
+    }
+}
+
 fn save(
     report: &RunReport,
     opts: &RunOptions,
@@ -212,17 +251,18 @@ fn save(
             durations.insert(c.name.clone(), c.duration_s);
         }
     }
+    // Fresh files renamed into place: a link planted at a name is replaced,
+    // never written through.
+    let write = |p: PathBuf, t: &str| netrig_lab::safefs::write_file(&p, t.as_bytes(), 0o644);
     if let Ok(t) = serde_json::to_string_pretty(&durations) {
-        let _ = std::fs::write(opts.results.join(DURATIONS), t);
+        let _ = write(opts.results.join(DURATIONS), &t);
     }
     if let Ok(t) = serde_json::to_string_pretty(report) {
-        let _ = std::fs::write(run_dir.join("report.json"), t);
+        let _ = write(run_dir.join("report.json"), &t);
     }
-    let _ = std::fs::write(run_dir.join("report.ktap"), crate::report::ktap(report));
-    let _ = std::fs::write(run_dir.join("junit.xml"), crate::report::junit(report));
-    let latest = opts.results.join("latest");
-    let _ = std::fs::remove_file(&latest);
-    let _ = std::os::unix::fs::symlink(&opts.tag, &latest);
+    let _ = write(run_dir.join("report.ktap"), &crate::report::ktap(report));
+    let _ = write(run_dir.join("junit.xml"), &crate::report::junit(report));
+    let _ = crate::results::set_latest(&opts.results, &opts.tag);
 }
 
 fn run_with_retries(
@@ -304,7 +344,13 @@ impl Progress {
 /// Run one case now, on this thread, with retries and xfail applied, in
 /// `<results>/<tag>/<case>/` (for harnesses that schedule cases themselves).
 pub fn run_single(def: &CaseDef, opts: &RunOptions) -> CaseResult {
-    let run_dir = opts.results.join(&opts.tag);
+    let run_dir = match crate::results::open_run_dir(&opts.results, &opts.tag) {
+        Ok(d) => d,
+        Err(e) => {
+            let src = def.source_path().display().to_string();
+            return CaseResult::new(&def.name, &src, State::Broken, e.to_string());
+        }
+    };
     let job = Job {
         def: def.clone(),
         repeat: 1,
@@ -315,9 +361,8 @@ pub fn run_single(def: &CaseDef, opts: &RunOptions) -> CaseResult {
 fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>) -> CaseResult {
     let src = def.source_path().display().to_string();
     let broken = |msg: String| CaseResult::new(&def.name, &src, State::Broken, msg);
-    let _ = std::fs::remove_dir_all(dir);
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return broken(format!("creating {}: {e}", dir.display()));
+    if let Err(e) = crate::results::fresh_dir(dir) {
+        return broken(format!("creating the case folder: {e}"));
     }
     let spec = CaseSpec {
         def: def.clone(),
@@ -327,7 +372,10 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
     };
     let write = serde_json::to_string(&spec)
         .map_err(|e| e.to_string())
-        .and_then(|t| std::fs::write(dir.join(SPEC_FILE), t).map_err(|e| e.to_string()));
+        .and_then(|t| {
+            netrig_lab::safefs::write_file(&dir.join(SPEC_FILE), t.as_bytes(), 0o644)
+                .map_err(|e| e.to_string())
+        });
     if let Err(e) = write {
         return broken(format!("writing the case spec: {e}"));
     }
@@ -335,7 +383,7 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
         Ok(p) => p,
         Err(e) => return broken(format!("pipe: {e}")),
     };
-    let log = match std::fs::File::create(dir.join("case.log")) {
+    let log = match netrig_lab::safefs::open_file(&dir.join("case.log"), true, true, 0o644) {
         Ok(f) => f,
         Err(e) => return broken(format!("creating case.log: {e}")),
     };
@@ -422,9 +470,12 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
                     hold_paused(&def.name, &lab, &nodes, dir, pause_lock);
                     // SAFETY: ending the case's process group.
                     unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                    let _ = std::fs::remove_file(
-                        netrig_lab::persist::state_dir().join(format!("{lab}.json")),
-                    );
+                    // The name comes from the case: a name, never a path.
+                    if netrig_spec::names::check_lab_name(&lab).is_ok() {
+                        let _ = std::fs::remove_file(
+                            netrig_lab::persist::state_dir().join(format!("{lab}.json")),
+                        );
+                    }
                     deadline += paused_at.elapsed();
                 }
             }
@@ -461,8 +512,7 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
     let mut r = if timed_out {
         timeout_result(def, &src, &prog, elapsed)
     } else {
-        match std::fs::read_to_string(dir.join(RESULT_FILE))
-            .ok()
+        match crate::results::read_own(&dir.join(RESULT_FILE), 64 << 20)
             .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
         {
             Some(r) => r,

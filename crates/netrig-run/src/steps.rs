@@ -5,6 +5,7 @@
 use crate::observe::{verdict_ring, HostWindow, Plan, Watch};
 use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
+use crate::tplock::TracepointLock;
 use crate::verdicts::{
     affinity_of_flows, broken, fail, fail_by, group_indexes, host_explains, judge_traffic, judged,
     skip, split_of_flows, watched_paths, FlowPaths, Observation, PathCapture, Problem, StepOut,
@@ -878,69 +879,6 @@ impl Ctx {
                     .push(format!("writing {}: {e}", path.display()));
             }
         }
-    }
-}
-
-/// Serialises tracepoint windows against the traffic of other cases.
-///
-/// Tracepoints count system-wide, not per namespace, so packets another case
-/// forwards at the same moment would be counted as ours. Steps that send
-/// traffic hold a shared lock; a counting window holds it exclusively. The
-/// lock is a file under the temp dir, advisory and best effort: if it cannot
-/// be opened (permissions), steps proceed unlocked, and the ratio verdict's
-/// explanation says so.
-struct TracepointLock(Option<std::fs::File>);
-
-/// Where the lock lives; the same for every netrig process on the host.
-fn lock_path() -> PathBuf {
-    std::env::temp_dir().join("netrig-tracepoint.lock")
-}
-
-impl TracepointLock {
-    fn take(exclusive: bool) -> TracepointLock {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let path = lock_path();
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o666)
-            .open(&path)
-            .or_else(|_| std::fs::File::open(&path));
-        let Ok(f) = f else {
-            return TracepointLock(None);
-        };
-        // Let rootless cases (other uids) share it; the umask may have cut 0o666.
-        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o666));
-        let op = if exclusive {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_SH
-        };
-        loop {
-            // SAFETY: flock on a descriptor we own; released when it closes.
-            let r = unsafe { libc::flock(f.as_raw_fd(), op) };
-            if r == 0 {
-                return TracepointLock(Some(f));
-            }
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                return TracepointLock(None);
-            }
-        }
-    }
-
-    fn shared() -> TracepointLock {
-        Self::take(false)
-    }
-
-    fn exclusive() -> TracepointLock {
-        Self::take(true)
-    }
-
-    fn held(&self) -> bool {
-        self.0.is_some()
     }
 }
 

@@ -7,7 +7,9 @@
 
 mod error;
 mod model;
+pub mod names;
 pub mod net;
+pub mod nsonly;
 mod parse;
 pub mod scenario;
 

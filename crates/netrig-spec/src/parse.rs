@@ -324,16 +324,11 @@ impl Checker {
     }
 
     fn check_name(&mut self, name: &str, span: Range<usize>, what: &str) {
-        let ok = !name.is_empty()
-            && name.len() <= 32
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !ok {
+        if let Err(why) = crate::names::check_lab_name(name) {
             self.err_help(
                 span,
-                format!("invalid {what} name `{name}`"),
-                "use 1 to 32 characters from A-Z, a-z, 0-9, `-` and `_`",
+                format!("invalid {what} name `{}`: {why}", name.escape_debug()),
+                crate::names::LAB_NAME_RULE,
             );
         }
     }
@@ -362,17 +357,14 @@ impl Checker {
         let mut sysctls = Vec::new();
         for (key, value) in &r.sysctl {
             let k = key.get_ref();
-            let valid_key = k.starts_with("net.")
-                && k.split('.').all(|p| {
-                    !p.is_empty()
-                        && p.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                });
-            if !valid_key {
+            if !crate::nsonly::is_netns_sysctl(k) {
                 self.err_help(
                     inner(key),
-                    format!("sysctl `{k}` is not a network namespace sysctl"),
-                    "only `net.*` keys are per-namespace; others would change the host",
+                    format!(
+                        "sysctl `{}` is not a network namespace sysctl",
+                        k.escape_debug()
+                    ),
+                    crate::nsonly::SYSCTL_RULE,
                 );
                 continue;
             }

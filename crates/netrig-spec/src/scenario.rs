@@ -1460,15 +1460,15 @@ impl Checker {
         }
         if let Some(s) = raw.sysctl {
             let node = self.resolve_node(span, pick(s.node), topo, "sysctl")?;
-            if !s
-                .key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                || s.key.contains("..")
-            {
-                self.err(
+            // The topology rule: a step must not change (or read) the host.
+            if !crate::nsonly::is_netns_sysctl(&s.key) {
+                self.err_help(
                     span.clone(),
-                    format!("step {index}: malformed sysctl key `{}`", s.key),
+                    format!(
+                        "step {index}: sysctl `{}` is not a network namespace sysctl",
+                        s.key.escape_debug()
+                    ),
+                    crate::nsonly::SYSCTL_RULE,
                 );
                 return None;
             }
@@ -1768,17 +1768,18 @@ impl Checker {
         if let Some(f) = raw.sysfs {
             let node = self.need_node(span, pick(f.node), topo, "sysfs")?;
             let path = f.path.trim_start_matches("/sys/").to_string();
-            if path.is_empty()
-                || path.starts_with('/')
-                || path
-                    .split('/')
-                    .any(|c| c.is_empty() || c == "." || c == "..")
-            {
-                self.err_help(
-                    span.clone(),
-                    format!("step {index}: malformed sysfs path `{}`", f.path),
-                    "a path below /sys, e.g. \"class/net/eth0/gro_flush_timeout\"",
-                );
+            // Only the node's own network devices: the rest of /sys is the host's.
+            if let Err(why) = crate::nsonly::check_netdev_sysfs(&path) {
+                let shown = f.path.escape_debug();
+                let msg = match why {
+                    crate::nsonly::SysfsRefusal::Malformed => {
+                        format!("step {index}: malformed sysfs path `{shown}`")
+                    }
+                    _ => format!(
+                        "step {index}: sysfs path `{shown}` is not a network device file: {why}"
+                    ),
+                };
+                self.err_help(span.clone(), msg, crate::nsonly::SYSFS_RULE);
                 return None;
             }
             let value = f.value.map(|v| match v {

@@ -169,24 +169,20 @@ fn persist_err(e: PersistError) -> CliError {
     match e {
         PersistError::AlreadyUp(_)
         | PersistError::NoSuchLab(_)
-        | PersistError::NoSuchNode { .. } => CliError::usage(miette!("{e}")),
+        | PersistError::NoSuchNode { .. }
+        | PersistError::BadName { .. } => CliError::usage(miette!("{e}")),
         other => CliError::fail(miette!("{}", error_chain(&other))),
     }
 }
 
 pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
+    // Before reading anything: a bad --name is the first thing to say.
+    if let Some(n) = &name {
+        check_lab_name(n)?;
+    }
     let topo = load(file)?;
     let name = name.unwrap_or_else(|| topo.name.clone());
-    if name.is_empty()
-        || name.len() > 32
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(CliError::usage(miette!(
-            "invalid lab name `{name}`: use 1 to 32 characters from A-Z, a-z, 0-9, `-` and `_`"
-        )));
-    }
+    check_lab_name(&name)?;
     let mode = ns::wanted_mode();
     let opts = BuildOptions::default();
     let start = Instant::now();
@@ -232,7 +228,19 @@ pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
     Ok(0)
 }
 
+/// A lab name given on the command line: a name, never a path (exit 2).
+pub fn check_lab_name(name: &str) -> Result<(), CliError> {
+    netrig_spec::names::check_lab_name(name).map_err(|why| {
+        CliError::usage(miette!(
+            help = netrig_spec::names::LAB_NAME_RULE,
+            "invalid lab name `{}`: {why}",
+            name.escape_debug()
+        ))
+    })
+}
+
 pub fn down(lab: &str) -> CliResult {
+    check_lab_name(lab)?;
     let r = persist::down(lab).map_err(persist_err)?;
     if !r.existed {
         println!("lab `{lab}` is not up; nothing to do");
@@ -248,7 +256,7 @@ pub fn down(lab: &str) -> CliResult {
 }
 
 pub fn ls() -> CliResult {
-    let labs = persist::list();
+    let labs = persist::list().map_err(persist_err)?;
     if labs.is_empty() {
         println!("no labs are up");
         return Ok(0);
@@ -274,6 +282,7 @@ pub fn ls() -> CliResult {
 }
 
 fn enter(lab: &str, node: &str) -> Result<(), CliError> {
+    check_lab_name(lab)?;
     let state = persist::load(lab).map_err(persist_err)?;
     persist::enter(&state, node).map_err(persist_err)
 }

@@ -3,6 +3,7 @@
 use crate::{CliError, CliResult, EXIT_USAGE};
 use clap::{Args, Subcommand, ValueEnum};
 use miette::miette;
+use netrig_run::results::claim_run_dir;
 use netrig_run::{report, runner, CaseDef, DiscoverError, Event, Format, RunOptions, RunReport};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -81,7 +82,9 @@ pub struct RunArgs {
     /// Root of the results folders: each run writes RESULTS/TAG/CASE/.
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub results: PathBuf,
-    /// Name of this run's results folder (default: UTC date-time).
+    /// Name of this run's results folder (default: UTC date-time, with -2,
+    /// -3... if taken): A-Z, a-z, 0-9, `-`, `_`, `.`, at most 100, not
+    /// starting with `.` or `-`. A tag whose folder exists is refused.
     #[arg(long)]
     pub tag: Option<String>,
     /// Only failures and the summary on the console.
@@ -214,6 +217,13 @@ pub fn run(args: &RunArgs) -> CliResult {
         return Err(CliError::usage(miette!("--repeat must be at least 1")));
     }
     netrig_run::observe::verdict_ring().map_err(|e| CliError::usage(miette!("{e}")))?;
+    // This run's own folder, claimed before anything runs: a bad tag, one in
+    // use, or a results folder others could tamper with is bad input.
+    let tag = match &args.tag {
+        Some(t) => claim_run_dir(&args.results, t, false),
+        None => claim_run_dir(&args.results, &runner::default_tag(), true),
+    }
+    .map_err(|e| CliError::usage(miette!("{e}")))?;
     let opts = RunOptions {
         exe,
         jobs,
@@ -222,7 +232,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         fail_fast: args.fail_fast,
         pause_on_fail: args.pause_on_fail,
         results: args.results.clone(),
-        tag: args.tag.clone().unwrap_or_else(runner::default_tag),
+        tag,
         mode: netrig_lab::ns::wanted_mode(),
     };
     // Console lines go to stdout unless a report takes it.

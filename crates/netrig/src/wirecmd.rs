@@ -59,9 +59,9 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
 
 fn persist_err(e: PersistError) -> CliError {
     match e {
-        PersistError::NoSuchLab(_) | PersistError::NoSuchNode { .. } => {
-            CliError::usage(miette!("{e}"))
-        }
+        PersistError::NoSuchLab(_)
+        | PersistError::NoSuchNode { .. }
+        | PersistError::BadName { .. } => CliError::usage(miette!("{e}")),
         other => CliError::fail(miette!("{}", error_chain(&other))),
     }
 }
