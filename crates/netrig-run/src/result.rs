@@ -119,6 +119,82 @@ pub struct CaseResult {
     /// Lines of interest from the logs, for reports (bounded).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
+    /// Earlier attempts that did not pass (`--retries`), oldest first, so
+    /// reports can say what a flaky or still-failing case did before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried: Vec<Attempt>,
+    /// An executable's own KTAP/TAP at every depth (`subtests` holds its
+    /// top level), for the KTAP report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tap: Option<TapBlock>,
+}
+
+/// What an executable printed as KTAP/TAP, whole: the plan and the results
+/// of one level, each with its own nested level.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct TapBlock {
+    /// `1..N` as printed: a crash shows as fewer results than this.
+    #[serde(default)]
+    pub plan: Option<usize>,
+    #[serde(default)]
+    pub tests: Vec<TapTest>,
+    /// The reason of a `Bail out!` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bail_out: Option<String>,
+}
+
+impl TapBlock {
+    /// Did this block, at any depth, end before its plan or bail out?
+    pub fn cut_short(&self) -> bool {
+        self.bail_out.is_some()
+            || self.plan.is_some_and(|p| p > self.tests.len())
+            || self
+                .tests
+                .iter()
+                .any(|t| t.subtests.as_ref().is_some_and(TapBlock::cut_short))
+    }
+}
+
+/// One result line of a [`TapBlock`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TapTest {
+    pub index: usize,
+    /// Empty when the line had none (kselftest's `ok 3 # XFAIL why`).
+    #[serde(default)]
+    pub name: String,
+    pub state: State,
+    /// The directive's reason (`# SKIP no ipv6` gives `no ipv6`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtests: Option<TapBlock>,
+}
+
+impl TapTest {
+    pub fn to_sub(&self) -> SubResult {
+        SubResult {
+            index: self.index,
+            name: self.name.clone(),
+            state: self.state,
+            message: self.message.clone(),
+            duration_s: 0.0,
+            verdicts: Vec::new(),
+            failed_checks: Vec::new(),
+        }
+    }
+}
+
+/// One earlier attempt of a retried case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub state: State,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    #[serde(default)]
+    pub dir: Option<String>,
 }
 
 fn one() -> u32 {
@@ -141,6 +217,8 @@ impl CaseResult {
             flaky: false,
             dir: None,
             output: String::new(),
+            retried: Vec::new(),
+            tap: None,
         }
     }
 }
@@ -149,6 +227,10 @@ impl CaseResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct RunReport {
     pub tag: String,
+    /// When the run started, UTC, ISO 8601 (`2026-12-02T04:48:35Z`); empty
+    /// in reports written before this field existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub started: String,
     #[serde(default)]
     pub duration_s: f64,
     #[serde(default)]
@@ -171,7 +253,54 @@ pub struct Stats {
     pub flaky: usize,
 }
 
+/// `secs` after the Unix epoch as an ISO 8601 UTC date-time,
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn iso8601_utc(secs: u64) -> String {
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Now, as [`iso8601_utc`].
+pub fn now_iso8601_utc() -> String {
+    iso8601_utc(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+/// Report order: by name, then repeat, then source.
+pub fn report_order(a: &CaseResult, b: &CaseResult) -> std::cmp::Ordering {
+    (a.name.as_str(), a.repeat, a.source.as_str()).cmp(&(
+        b.name.as_str(),
+        b.repeat,
+        b.source.as_str(),
+    ))
+}
+
 impl RunReport {
+    /// Cases in report order: by name, then repeat, then source, whatever
+    /// order they finished in, so a case keeps its number from run to run.
+    pub fn sort_cases(&mut self) {
+        self.cases.sort_by(report_order);
+    }
+
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for c in &self.cases {
@@ -258,6 +387,13 @@ mod tests {
         assert_eq!(report(&[State::Fail, State::Timeout]).exit_code(), 3);
         assert_eq!(report(&[State::Broken]).exit_code(), 3);
         assert_eq!(report(&[]).exit_code(), 0);
+    }
+
+    #[test]
+    fn iso8601_dates() {
+        assert_eq!(iso8601_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601_utc(1_796_186_915), "2026-12-02T04:48:35Z");
     }
 
     #[test]

@@ -97,6 +97,7 @@ struct Job {
 /// end. Returns the report; also writes the results folder.
 pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Event)) -> RunReport {
     let t0 = Instant::now();
+    let started = crate::result::now_iso8601_utc();
     let mut host = Host::probe(opts.mode);
     // Claimed before (`claim_run_dir`) or reused on purpose; either way
     // verified here, and nothing is written if it cannot be.
@@ -191,13 +192,15 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
     for w in workers {
         let _ = w.join();
     }
-    let report = RunReport {
+    let mut report = RunReport {
         tag: opts.tag.clone(),
+        started,
         duration_s: t0.elapsed().as_secs_f64(),
         mode: opts.mode.to_string(),
         kernel: host.kernel.clone(),
         cases: results,
     };
+    report.sort_cases();
     save(&report, opts, &run_dir, durations);
     report
 }
@@ -233,6 +236,7 @@ fn unrunnable(
     }
     RunReport {
         tag: opts.tag.clone(),
+        started: crate::result::now_iso8601_utc(),
         duration_s: t0.elapsed().as_secs_f64(),
         mode: opts.mode.to_string(),
         kernel: host.kernel.clone(),
@@ -272,6 +276,7 @@ fn run_with_retries(
     pause_lock: &Mutex<()>,
 ) -> CaseResult {
     let mut attempt = 1;
+    let mut retried = Vec::new();
     loop {
         let mut dir = dir_name(&job.def.name);
         if job.repeat > 1 {
@@ -288,8 +293,16 @@ fn run_with_retries(
         apply_xfail(&job.def, &mut r);
         if r.state.ok() || attempt > opts.retries || r.state == State::Skip {
             r.flaky = attempt > 1 && r.state == State::Pass;
+            r.retried = retried;
             return r;
         }
+        retried.push(crate::result::Attempt {
+            attempt,
+            state: r.state,
+            reason: r.reason,
+            output: r.output,
+            dir: r.dir,
+        });
         attempt += 1;
     }
 }
