@@ -777,6 +777,20 @@ impl Lab {
             .map_err(|source| LabError::Netlink { node: name, source })
     }
 
+    /// Every interface of every namespace of the lab, nodes and the hidden
+    /// switch namespaces of LANs alike, by namespace name.
+    pub fn all_links(&mut self) -> Result<Vec<(String, Vec<LinkInfo>)>, LabError> {
+        let mut out = Vec::new();
+        for ns in self.nodes.iter_mut().chain(self.switches.iter_mut()) {
+            let links = ns.nl.links().map_err(|source| LabError::Netlink {
+                node: ns.name.clone(),
+                source,
+            })?;
+            out.push((ns.name.clone(), links));
+        }
+        Ok(out)
+    }
+
     pub fn link_stats(&mut self, node: &str, iface: &str) -> Result<LinkStats, LabError> {
         self.links(node)?
             .into_iter()

@@ -117,6 +117,8 @@ pub(crate) struct Watch {
     drainer: Option<JoinHandle<Drained>>,
     /// Interface and host counters from when the captures opened.
     host: HostWindow,
+    /// The nodes the captures are in: the settle loop reads only their counters.
+    capture_nodes: Vec<String>,
 }
 
 impl Watch {
@@ -135,6 +137,13 @@ impl Watch {
         // After the captures: a packet counted before this is captured too,
         // so a capture can only lead these counters, never trail them.
         let host = HostWindow::open(lab)?;
+        let mut capture_nodes: Vec<String> = plan
+            .paths
+            .iter()
+            .filter_map(|p| p.split_once(':').map(|(n, _)| n.to_string()))
+            .collect();
+        capture_nodes.sort();
+        capture_nodes.dedup();
         let progress = Arc::new(Mutex::new(Progress {
             caps: vec![CapProgress::default(); caps.len()],
             group_seqs: vec![HashSet::new(); plan.groups.len()],
@@ -159,6 +168,7 @@ impl Watch {
             stop,
             drainer: Some(drainer),
             host,
+            capture_nodes,
         })
     }
 
@@ -173,7 +183,7 @@ impl Watch {
         loop {
             let p = self.snapshot();
             let backlog = Softnet::read().ok().and_then(|s| s.backlog());
-            let links = lab_links(lab).unwrap_or_default();
+            let links = links_of(lab, &self.capture_nodes).unwrap_or_default();
             let rings = p.caps.iter().all(|c| c.ring_caught_up);
             // A capture has caught up with its interface when it saw at
             // least what the interface counted in since it opened.
@@ -361,6 +371,25 @@ impl HostWindow {
         })
     }
 
+    /// Packets the host received outside the lab's nodes since
+    /// [`HostWindow::open`]: every packet received anywhere is counted in
+    /// the per-CPU `processed` column; the lab's own are its interfaces'
+    /// `rx_packets`. `None` where the host counters cannot be read.
+    pub fn received_outside_lab(&self, lab: &mut Lab) -> Result<Option<u64>, Problem> {
+        let (Some(then), Ok(now)) = (&self.softnet, Softnet::read()) else {
+            return Ok(None);
+        };
+        let links_now = lab_links(lab)?;
+        let lab_rx: u64 = links_now
+            .iter()
+            .map(|(p, s)| {
+                s.rx_packets
+                    .saturating_sub(self.links.get(p).map_or(0, |b| b.rx_packets))
+            })
+            .sum();
+        Ok(Some(now.processed_since(then).saturating_sub(lab_rx)))
+    }
+
     /// Per-CPU backlog drops, and `tx_dropped` of the lab's veth ends whose
     /// peer is up, since [`HostWindow::open`].
     pub fn close(&self, lab: &mut Lab) -> Result<HostDrops, Problem> {
@@ -397,29 +426,40 @@ fn split_path(p: &str) -> Result<(&str, &str), Problem> {
         .ok_or_else(|| broken(format!("path `{p}` is not node:iface")))
 }
 
-/// Counters of every interface of the lab, by `node:iface`.
+/// Counters of every interface of the lab (LAN switches included), by
+/// `namespace:iface`.
 fn lab_links(lab: &mut Lab) -> Result<BTreeMap<String, LinkStats>, Problem> {
-    let nodes: Vec<String> = lab.node_names().map(str::to_string).collect();
+    let mut out = BTreeMap::new();
+    for (ns, links) in lab.all_links().map_err(|err| broken(err.to_string()))? {
+        for l in links {
+            out.insert(format!("{ns}:{}", l.name), l.stats);
+        }
+    }
+    Ok(out)
+}
+
+/// Counters of every interface of `nodes`, by `node:iface`: one dump each.
+fn links_of(lab: &mut Lab, nodes: &[String]) -> Result<BTreeMap<String, LinkStats>, Problem> {
     let mut out = BTreeMap::new();
     for n in nodes {
-        for l in lab.links(&n).map_err(|err| broken(err.to_string()))? {
+        for l in lab.links(n).map_err(|err| broken(err.to_string()))? {
             out.insert(format!("{n}:{}", l.name), l.stats);
         }
     }
     Ok(out)
 }
 
-/// The lab's veth ends that are up with carrier (so their peer is up too).
+/// The lab's veth ends that are up with carrier (so their peer is up too),
+/// LAN switch ports included.
 fn lab_veth_up(lab: &mut Lab) -> Result<Vec<String>, Problem> {
     const IFF_UP: u32 = 0x1;
     const IFF_LOWER_UP: u32 = 0x1_0000;
-    let nodes: Vec<String> = lab.node_names().map(str::to_string).collect();
     let mut out = Vec::new();
-    for n in nodes {
-        for l in lab.links(&n).map_err(|err| broken(err.to_string()))? {
+    for (ns, links) in lab.all_links().map_err(|err| broken(err.to_string()))? {
+        for l in links {
             let up = l.flags & (IFF_UP | IFF_LOWER_UP) == IFF_UP | IFF_LOWER_UP;
             if up && l.kind.as_deref() == Some("veth") {
-                out.push(format!("{n}:{}", l.name));
+                out.push(format!("{ns}:{}", l.name));
             }
         }
     }

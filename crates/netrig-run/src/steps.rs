@@ -7,8 +7,9 @@ use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
 use crate::tplock::TracepointLock;
 use crate::verdicts::{
-    affinity_of_flows, broken, fail, fail_by, group_indexes, host_explains, judge_traffic, judged,
-    skip, split_of_flows, watched_paths, FlowPaths, Observation, PathCapture, Problem, StepOut,
+    affinity_of_flows, attribute_ratio, broken, fail, fail_by, group_indexes, host_explains,
+    judge_traffic, judged, skip, split_of_flows, watched_paths, FlowPaths, Observation,
+    PathCapture, Problem, StepOut,
 };
 use netrig_judge::{judge_ratio, RatioBounds, Verdict};
 use netrig_lab::{tune::Offload, Lab, LinkStats};
@@ -736,10 +737,15 @@ impl Ctx {
             let ring = self.capture_ring.clone();
             Some(Watch::start(self.lab_mut()?, plan, &ring)?)
         };
-        if let Some(c) = &counter {
-            c.start()
-                .map_err(|err| broken(format!("starting {}: {err}", c.name())))?;
-        }
+        let ratio_window = match &counter {
+            Some(c) => {
+                let w = HostWindow::open(self.lab_mut()?)?;
+                c.start()
+                    .map_err(|err| broken(format!("starting {}: {err}", c.name())))?;
+                Some(w)
+            }
+            None => None,
+        };
         let t_send = Instant::now();
         let stats = self
             .lab()?
@@ -782,6 +788,10 @@ impl Ctx {
             let hits = c
                 .stop()
                 .map_err(|err| broken(format!("reading {}: {err}", c.name())))?;
+            let outside = match &ratio_window {
+                Some(w) => w.received_outside_lab(self.lab_mut()?)?,
+                None => None,
+            };
             let exclusive = lock.held();
             let bounds = RatioBounds {
                 min: r.min,
@@ -815,7 +825,7 @@ impl Ctx {
                     "NOT exclusive of"
                 }
             ));
-            ratio = Some(v);
+            ratio = Some(attribute_ratio(v, outside));
         }
         drop(lock);
         let ratio: Vec<(&'static str, Verdict)> = ratio.map(|v| ("ratio", v)).into_iter().collect();

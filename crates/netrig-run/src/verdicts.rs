@@ -194,6 +194,38 @@ pub(crate) fn host_explains(host: &HostDrops, shortfall: &str) -> Option<Problem
     })
 }
 
+/// Tracepoints count host-wide, so a ratio above its bound may be other
+/// traffic's: when the host received at least as many packets outside the
+/// lab during the window as the count exceeds the bound by, the verdict is
+/// Broken, not Fail. Outside traffic can only add hits, so a ratio below its
+/// bound stays a failure. The explanation says what was received outside.
+pub(crate) fn attribute_ratio(mut v: Verdict, outside: Option<u64>) -> Verdict {
+    let netrig_judge::Details::Ratio(r) = &v.details else {
+        return v;
+    };
+    let Some(outside) = outside else {
+        v.explanation
+            .push_str("; packets received outside the lab unknown (softnet_stat unreadable)");
+        return v;
+    };
+    v.explanation.push_str(&format!(
+        "; the host received {outside} packets outside the lab during the window"
+    ));
+    if v.outcome == Outcome::Fail {
+        if let (Some(ratio), Some(max)) = (r.ratio, r.bounds.max) {
+            let allowed = (max * r.denominator as f64).floor() as u64;
+            let excess = r.numerator.saturating_sub(allowed);
+            if ratio > max && outside >= excess {
+                v.outcome = Outcome::Broken;
+                v.explanation.push_str(&format!(
+                    ", enough for the {excess} hits above the bound: not blamed on the system under test"
+                ));
+            }
+        }
+    }
+    v
+}
+
 /// How a traffic step's observation ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ending {
@@ -692,6 +724,39 @@ mod tests {
         assert!(
             msg.starts_with("3 of 10 unanswered, but the host itself dropped 2"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_ratio_too_high_while_the_host_received_other_traffic_is_broken() {
+        let bounds = netrig_judge::RatioBounds {
+            min: Some(0.95),
+            max: Some(1.05),
+        };
+        let judge = |hits| {
+            netrig_judge::judge_ratio("t", ("hits", hits), ("tx", 8192), bounds).expect("ratio")
+        };
+        // 4096 extra lookups, 4100 foreign packets: could be theirs.
+        assert_eq!(
+            attribute_ratio(judge(12288), Some(4100)).outcome,
+            Outcome::Broken
+        );
+        // Too few foreign packets to explain the excess: the system's.
+        assert_eq!(
+            attribute_ratio(judge(12288), Some(100)).outcome,
+            Outcome::Fail
+        );
+        // Too few lookups: foreign traffic only adds, so it stays a failure.
+        assert_eq!(
+            attribute_ratio(judge(4096), Some(99999)).outcome,
+            Outcome::Fail
+        );
+        let v = attribute_ratio(judge(8192), Some(3));
+        assert!(v.passed());
+        assert!(
+            v.explanation.contains("received 3 packets outside the lab"),
+            "{}",
+            v.explanation
         );
     }
 

@@ -71,6 +71,15 @@ impl Softnet {
         self.cpus.iter().map(|c| c.backlog).sum()
     }
 
+    /// Packets the host received (any namespace, any interface) since `before`.
+    pub fn processed_since(&self, before: &Softnet) -> u64 {
+        self.cpus
+            .iter()
+            .zip(&before.cpus)
+            .map(|(now, then)| now.processed.saturating_sub(then.processed))
+            .sum()
+    }
+
     /// Drops since `before`. CPUs that went offline in between are skipped;
     /// a counter that went backwards (CPU hot-plug) counts as zero.
     pub fn dropped_since(&self, before: &Softnet) -> u64 {
