@@ -73,6 +73,7 @@ pub mod case;
 pub mod discover;
 pub mod graph;
 pub mod harness;
+pub mod html;
 pub mod observe;
 pub mod procs;
 pub mod report;

@@ -155,6 +155,12 @@ pub struct RunReport {
     pub mode: String,
     #[serde(default)]
     pub kernel: String,
+    /// Cases run at once (`-j`); 0 where unknown (older reports, merges).
+    #[serde(default)]
+    pub jobs: usize,
+    /// The netrig version that ran it; empty where unknown.
+    #[serde(default)]
+    pub version: String,
     pub cases: Vec<CaseResult>,
 }
 

@@ -189,6 +189,8 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
         duration_s: t0.elapsed().as_secs_f64(),
         mode: opts.mode.to_string(),
         kernel: host.kernel.clone(),
+        jobs,
+        version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
     };
     save(&report, opts, &run_dir, durations);
@@ -219,6 +221,7 @@ fn save(
     }
     let _ = std::fs::write(run_dir.join("report.ktap"), crate::report::ktap(report));
     let _ = std::fs::write(run_dir.join("junit.xml"), crate::report::junit(report));
+    let _ = crate::html::write_for_run(report, run_dir);
     let latest = opts.results.join("latest");
     let _ = std::fs::remove_file(&latest);
     let _ = std::os::unix::fs::symlink(&opts.tag, &latest);
