@@ -5,6 +5,7 @@
 //! keeps to plain single-threaded code until a command needs more.
 
 mod graph;
+mod htmlcmd;
 mod labcmd;
 mod runcmd;
 mod wirecmd;
@@ -116,7 +117,7 @@ enum Cmd {
     Run(runcmd::RunArgs),
     /// List the cases `netrig run` would run with the same arguments.
     List(runcmd::ListArgs),
-    /// Work with reports (merge partitions).
+    /// Work with reports (merge partitions, render HTML).
     #[command(subcommand)]
     Report(runcmd::ReportCmd),
     /// Internal: run one case (started by `netrig run`).

@@ -107,6 +107,13 @@ pub enum ReportCmd {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Render an HTML page: of one run (a JSON report, a run folder, or
+    /// several of either merged, e.g. partitions), or the history of the
+    /// runs kept in a results folder (per case its states over the runs).
+    #[command(
+        after_help = "Examples:\n  netrig report html results/latest\n  netrig report html shard1.json shard2.json -o merged.html\n  netrig report html results -o history.html"
+    )]
+    Html(crate::htmlcmd::HtmlArgs),
 }
 
 fn select(sel: &Select) -> Result<Vec<CaseDef>, CliError> {
@@ -276,7 +283,7 @@ pub fn run(args: &RunArgs) -> CliResult {
     Ok(report.exit_code())
 }
 
-fn read_report(p: &Path) -> Result<RunReport, CliError> {
+pub(crate) fn read_report(p: &Path) -> Result<RunReport, CliError> {
     let file = if p.is_dir() {
         p.join("report.json")
     } else {
@@ -318,6 +325,7 @@ pub fn report_cmd(cmd: &ReportCmd) -> CliResult {
             }
             Ok(merged.exit_code())
         }
+        ReportCmd::Html(a) => crate::htmlcmd::html(a),
     }
 }
 
