@@ -123,7 +123,7 @@ impl Ctx {
         let out = self.exec_kind(step);
         let (state, message, verdicts, checks) = match out {
             Ok((msg, v)) => (State::Pass, msg, v, Vec::new()),
-            Err(Problem(s, msg, checks)) => (s, msg, Vec::new(), checks),
+            Err(Problem(s, msg, checks, v)) => (s, msg, v, checks),
         };
         SubResult {
             index: step.index,
@@ -347,6 +347,7 @@ impl Ctx {
                         State::Fail,
                         format!("{node}:{iface}: {}", bad.join(", ")),
                         which,
+                        Vec::new(),
                     ))
                 }
             }

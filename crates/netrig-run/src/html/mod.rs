@@ -415,7 +415,15 @@ pub fn page(r: &RunReport, ex: &Extras) -> String {
 
     s.push_str("<h2>Cases</h2>\n");
     let none = CaseExtras::default();
-    for (i, c) in r.cases.iter().enumerate() {
+    // What needs a look first: failures, then the rest, by name.
+    let rank = |x: State| STATES.iter().position(|y| *y == x).unwrap_or(0);
+    let mut order: Vec<usize> = (0..r.cases.len()).collect();
+    order.sort_by_key(|&i| {
+        let c = &r.cases[i];
+        (rank(c.state), !c.flaky, c.name.as_str(), c.repeat)
+    });
+    for i in order {
+        let c = &r.cases[i];
         let ce = ex.cases.get(i).unwrap_or(&none);
         case_section(&mut s, i, c, ce, ex);
     }
