@@ -60,8 +60,14 @@ pub fn split(d: &Value) -> Option<String> {
         .iter()
         .map(|p| p.obs.max(p.hi).max(p.exp))
         .fold(0.0, f64::max);
-    // Round ticks: the scale is a whole number of 5 % steps.
-    let scale = ((top * 1.1 / 0.05).ceil() * 0.05).clamp(0.05, 1.0);
+    // Round ticks: the scale is a whole number (at most 5) of round steps.
+    let want = (top * 1.1).clamp(0.01, 1.0);
+    let step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25]
+        .into_iter()
+        .find(|st| want / st <= 5.0)
+        .unwrap_or(0.25);
+    let ticks = (want / step).ceil().max(1.0) as usize;
+    let scale = (step * ticks as f64).min(1.0);
     let x = |v: f64| LABEL_W + (v / scale).clamp(0.0, 1.0) * TRACK_W;
     let row = 30.0;
     let h = 26.0 + row * ps.len() as f64;
@@ -69,9 +75,9 @@ pub fn split(d: &Value) -> Option<String> {
         h,
         "split: observed share per path against the expected share and its acceptance interval",
     );
-    // Axis ticks at 0, scale/2, scale.
-    for k in 0..=4 {
-        let v = scale * k as f64 / 4.0;
+    // Axis ticks.
+    for k in 0..=ticks {
+        let v = (step * k as f64).min(scale);
         let _ = write!(
             s,
             "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"4\" y2=\"{1:.1}\" stroke=\"#e3e7eb\"/><text x=\"{0:.1}\" y=\"{2:.1}\" text-anchor=\"middle\" fill=\"#888\" font-size=\"10\">{3}</text>",
