@@ -287,8 +287,8 @@ pub fn svg(topo: &Topology) -> String {
     }
     let mut x = MARGIN;
     let mut height: f64 = 0.0;
-    for c in 0..layers {
-        let mut col = cols[c].clone();
+    for (c, slot) in cols.iter_mut().enumerate() {
+        let mut col = slot.clone();
         if c > 0 {
             let key = |v: usize| {
                 let ys: Vec<f64> = adj[v]
@@ -313,7 +313,7 @@ pub fn svg(topo: &Topology) -> String {
         }
         height = height.max(y - ROW_GAP + MARGIN);
         x += w + COL_GAP;
-        cols[c] = col;
+        *slot = col;
     }
     let width = (x - COL_GAP + MARGIN).max(2.0 * MARGIN);
     let height = height.max(2.0 * MARGIN);

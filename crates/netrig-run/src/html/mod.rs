@@ -368,7 +368,7 @@ fn case_title(c: &CaseResult) -> String {
 pub fn page(r: &RunReport, ex: &Extras) -> String {
     let st = r.stats();
     let mut s = head(&format!("netrig run {}", r.tag));
-    let _ = write!(s, "<h1>netrig run <code>{}</code></h1>\n", esc(&r.tag));
+    let _ = writeln!(s, "<h1>netrig run <code>{}</code></h1>", esc(&r.tag));
     let mut meta = Vec::new();
     meta.push(format!("{} cases in {}", st.total, secs(r.duration_s)));
     if r.jobs > 0 {
@@ -396,9 +396,9 @@ pub fn page(r: &RunReport, ex: &Extras) -> String {
             count(x)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<div class=\"tile\" style=\"--c:#b26a00\"><b>{}</b><small>flaky</small></div></div>\n",
+        "<div class=\"tile\" style=\"--c:#b26a00\"><b>{}</b><small>flaky</small></div></div>",
         st.flaky
     );
 
@@ -428,9 +428,9 @@ pub fn page(r: &RunReport, ex: &Extras) -> String {
         case_section(&mut s, i, c, ce, ex);
     }
 
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<footer>written by netrig {}; a single file: open it from disk, nothing is fetched.</footer>\n",
+        "<footer>written by netrig {}; a single file: open it from disk, nothing is fetched.</footer>",
         env!("CARGO_PKG_VERSION")
     );
     s.push_str(&tail());
@@ -456,9 +456,9 @@ fn case_section(s: &mut String, i: usize, c: &CaseResult, ce: &CaseExtras, ex: &
     } else {
         " open=\"open\""
     };
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<section class=\"case s-{}\" id=\"case-{i}\" data-state=\"{}\" data-flaky=\"{}\" data-name=\"{}\"><details{open}><summary>{}<span class=\"name\">{}</span>{}<span class=\"dur\">{}</span><code class=\"src\">{}</code></summary>\n<div class=\"body\">\n",
+        "<section class=\"case s-{}\" id=\"case-{i}\" data-state=\"{}\" data-flaky=\"{}\" data-name=\"{}\"><details{open}><summary>{}<span class=\"name\">{}</span>{}<span class=\"dur\">{}</span><code class=\"src\">{}</code></summary>\n<div class=\"body\">",
         c.state,
         c.state,
         u8::from(c.flaky),
@@ -493,18 +493,18 @@ fn case_section(s: &mut String, i: usize, c: &CaseResult, ce: &CaseExtras, ex: &
                 Some(href) => format!("<a href=\"{}\">{}</a>", esc(href), esc(&p.log)),
                 None => esc(&p.log),
             };
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{log}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{log}</td></tr>",
                 esc(&p.name),
                 esc(p.node.as_deref().unwrap_or("")),
                 esc(&p.cmd),
                 esc(&ended)
             );
             if let Some(t) = ce.log_tails.get(k).filter(|t| !t.trim().is_empty()) {
-                let _ = write!(
+                let _ = writeln!(
                     s,
-                    "<tr><td colspan=\"5\"><details><summary>last lines of {}</summary><pre>{}</pre></details></td></tr>\n",
+                    "<tr><td colspan=\"5\"><details><summary>last lines of {}</summary><pre>{}</pre></details></td></tr>",
                     esc(&p.log),
                     esc(t)
                 );
@@ -540,9 +540,9 @@ fn case_section(s: &mut String, i: usize, c: &CaseResult, ce: &CaseExtras, ex: &
         .and_then(|t| ex.topologies.get(t).map(|x| (t, x)))
     {
         Some((t, topo)) => {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<details open=\"open\" data-topology=\"{t}\"><summary>topology <code>{}</code></summary><div class=\"topo\">{}</div></details>\n",
+                "<details open=\"open\" data-topology=\"{t}\"><summary>topology <code>{}</code></summary><div class=\"topo\">{}</div></details>",
                 esc(&topo.name),
                 graph::svg(topo)
             );
