@@ -239,6 +239,11 @@ pub fn run(args: &RunArgs) -> CliResult {
     let mut done = 0usize;
     let mut running: Vec<String> = Vec::new();
     let quiet = args.quiet;
+    let colored = crate::color::enabled(if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    });
     let print = |s: &str| {
         if to_stderr {
             eprint!("{s}");
@@ -259,7 +264,7 @@ pub fn run(args: &RunArgs) -> CliResult {
                     running.remove(i);
                 }
                 if !quiet || !r.state.ok() {
-                    print(&report::console_line(r));
+                    print(&crate::color::console_line(r, colored));
                 }
             }
         }
