@@ -61,6 +61,10 @@ pub struct SubResult {
     pub message: String,
     #[serde(default)]
     pub duration_s: f64,
+    /// When it started, in seconds since the case process started (steps
+    /// only), for the report's timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_s: Option<f64>,
     /// Verdicts (netrig-judge) behind this result, as JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<serde_json::Value>,
@@ -84,6 +88,11 @@ pub struct ProcRecord {
     /// Still running when the case ended (daemons), then killed.
     #[serde(default)]
     pub killed_at_end: bool,
+    /// Started and ended, in seconds since the case process started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_s: Option<f64>,
 }
 
 /// Everything known about one case run.

@@ -541,6 +541,7 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
                 },
                 message: String::new(),
                 duration_s: 0.0,
+                started_s: None,
                 verdicts: Vec::new(),
                 failed_checks: Vec::new(),
             }

@@ -131,6 +131,7 @@ impl Ctx {
             state,
             message,
             duration_s: start.elapsed().as_secs_f64(),
+            started_s: Some(start.duration_since(self.t0).as_secs_f64()),
             verdicts: verdicts
                 .iter()
                 .filter_map(|v| serde_json::to_value(v).ok())

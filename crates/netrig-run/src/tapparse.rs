@@ -54,6 +54,7 @@ pub fn parse_results(text: &str) -> Vec<SubResult> {
             state,
             message,
             duration_s: 0.0,
+            started_s: None,
             verdicts: Vec::new(),
             failed_checks: Vec::new(),
         });

@@ -4,7 +4,7 @@
 //! than a wrong one.
 
 use crate::graph::esc;
-use crate::result::SubResult;
+use crate::result::{ProcRecord, SubResult};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -335,47 +335,87 @@ pub fn affinity(d: &Value) -> Option<String> {
     Some(s)
 }
 
-/// The case's steps laid end to end (they run one after another), each as
-/// long as it took; what is left of the case's duration is setup and
-/// teardown.
-pub fn timeline(steps: &[SubResult], total: f64) -> String {
-    let sum: f64 = steps.iter().map(|t| t.duration_s.max(0.0)).sum();
-    let span = total.max(sum).max(1e-3);
+/// The case's steps and processes on one time axis, from the start of the
+/// case process. Steps recorded without a start (older reports) are laid
+/// end to end after the last known one.
+pub fn timeline(steps: &[SubResult], procs: &[ProcRecord], total: f64) -> String {
+    struct Bar<'a> {
+        label: String,
+        title: &'a str,
+        class: String,
+        from: f64,
+        len: f64,
+        proc: bool,
+    }
+    let mut bars: Vec<Bar> = Vec::new();
+    let mut at = 0.0_f64;
+    for t in steps {
+        let d = t.duration_s.max(0.0);
+        let from = t.started_s.unwrap_or(at).max(0.0);
+        at = from + d;
+        bars.push(Bar {
+            label: format!("{}. {}", t.index, t.name),
+            title: &t.name,
+            class: format!("s-{}", t.state),
+            from,
+            len: d,
+            proc: false,
+        });
+    }
+    for p in procs {
+        let Some(from) = p.started_s else { continue };
+        let to = p.ended_s.unwrap_or(total).max(from);
+        bars.push(Bar {
+            label: format!("\u{25b8} {}", p.name),
+            title: &p.cmd,
+            class: if p.exit.is_some_and(|e| e != 0) || (p.signal.is_some() && !p.killed_at_end) {
+                "s-fail".into()
+            } else {
+                "s-skip".into()
+            },
+            from,
+            len: to - from,
+            proc: true,
+        });
+    }
+    let end = bars.iter().map(|b| b.from + b.len).fold(total, f64::max);
+    let span = end.max(1e-3);
     let row = 18.0;
     let label_w = 260.0;
     let track = W - label_w - 90.0;
-    let h = 10.0 + row * steps.len() as f64 + 14.0;
-    let mut s = svg_open(h, "timeline of the steps");
-    let mut at = 0.0;
-    for (i, t) in steps.iter().enumerate() {
+    let h = 10.0 + row * bars.len() as f64 + 14.0;
+    let mut s = svg_open(h, "timeline of the steps and processes");
+    for (i, b) in bars.iter().enumerate() {
         let y = 6.0 + row * i as f64;
-        let d = t.duration_s.max(0.0);
-        let x0 = label_w + at / span * track;
-        let w = (d / span * track).max(1.5);
-        let mut name = format!("{}. {}", t.index, t.name);
+        let x0 = label_w + b.from / span * track;
+        let w = (b.len / span * track).max(1.5);
+        let mut name = b.label.clone();
         if name.chars().count() > 34 {
             name = name.chars().take(33).collect::<String>() + "\u{2026}";
         }
         let _ = write!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect class=\"s-{}\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"12\" rx=\"2\" style=\"fill:var(--c)\"><title>{}: {} ({})</title></rect><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\" font-size=\"10\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\"{}>{}</text><rect class=\"{}{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{}\" rx=\"2\" style=\"fill:var(--c)\"><title>{} ({} from {})</title></rect><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\" font-size=\"10\">{}</text>",
             label_w - 8.0,
             y + 10.0,
+            if b.proc { " fill=\"#555\"" } else { "" },
             esc(&name),
-            t.state,
-            esc(&t.name),
-            t.state,
-            super::secs(d),
+            b.class,
+            if b.proc { " proc" } else { "" },
+            if b.proc { y + 3.0 } else { y },
+            if b.proc { 6 } else { 12 },
+            esc(b.title),
+            super::secs(b.len),
+            super::secs(b.from),
             x0 + w + 5.0,
             y + 10.0,
-            super::secs(d)
+            super::secs(b.len)
         );
-        at += d;
     }
-    let y = 6.0 + row * steps.len() as f64;
+    let y = 6.0 + row * bars.len() as f64;
     let _ = write!(
         s,
-        "<line x1=\"{label_w:.1}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#999\"/><text x=\"{label_w:.1}\" y=\"{:.1}\" fill=\"#888\" font-size=\"10\">0</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#888\" font-size=\"10\" text-anchor=\"end\">{} (case)</text>",
+        "<line x1=\"{label_w:.1}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#999\"/><text x=\"{label_w:.1}\" y=\"{:.1}\" fill=\"#888\" font-size=\"10\">0</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#888\" font-size=\"10\" text-anchor=\"end\">{}</text>",
         label_w + track,
         y + 12.0,
         label_w + track,

@@ -474,10 +474,12 @@ fn case_section(s: &mut String, i: usize, c: &CaseResult, ce: &CaseExtras, ex: &
     }
     if !c.subtests.is_empty() {
         steps(s, c);
+    }
+    if !c.subtests.is_empty() || c.processes.iter().any(|p| p.started_s.is_some()) {
         let _ = writeln!(
             s,
             "<h3>Timeline</h3>{}",
-            charts::timeline(&c.subtests, c.duration_s)
+            charts::timeline(&c.subtests, &c.processes, c.duration_s)
         );
     }
     if !c.processes.is_empty() {

@@ -111,6 +111,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
             state: State::Pass,
             message: String::new(),
             duration_s: 0.1,
+            started_s: Some(0.05),
             verdicts: vec![],
             failed_checks: vec![],
         },
@@ -120,6 +121,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
             state: State::Pass,
             message: String::new(),
             duration_s: 0.3,
+            started_s: Some(0.15),
             verdicts: vec![
                 split_verdict(false),
                 json!({"name": "fib", "outcome": "pass", "explanation": "1.02 lookups per packet",
@@ -150,6 +152,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
         state: State::Fail,
         message: "FAIL split: r1:eth1 took 51%".into(),
         duration_s: 1.5,
+        started_s: None,
         verdicts: vec![
             split_verdict(true),
             json!({"name": "aff", "outcome": "pass", "explanation": "every flow on one path",
@@ -168,6 +171,8 @@ pub(crate) fn sample() -> (RunReport, Extras) {
         exit: Some(1),
         signal: None,
         killed_at_end: false,
+        started_s: Some(0.2),
+        ended_s: Some(1.0),
     }];
     let skip = CaseResult::new(
         "skip",
@@ -247,6 +252,7 @@ fn the_page_is_well_formed_and_shows_everything() {
         "reordered",
         "no lab",
         "data-state=\"timeout\"",
+        "class=\"s-fail proc\"",
     ] {
         assert!(html.contains(want), "{want} missing from the page");
     }
