@@ -281,6 +281,10 @@ pub fn run(args: &RunArgs) -> CliResult {
     let mut tail = report::summary(&report, jobs);
     let run_dir = opts.results.join(&opts.tag);
     tail.push_str(&format!("results  {}\n", run_dir.display()));
+    let page = run_dir.join("report.html");
+    if page.is_file() {
+        tail.push_str(&format!("page     {}\n", page.display()));
+    }
     print(&tail);
     if let Some(f) = args.format {
         emit(&report::render(&report, f.into()), args.output.as_deref())?;
