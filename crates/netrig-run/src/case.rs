@@ -269,6 +269,7 @@ fn run_scenario(
                 state: State::Skip,
                 message: format!("not run: {why}"),
                 duration_s: 0.0,
+                started_s: None,
                 verdicts: Vec::new(),
                 failed_checks: Vec::new(),
             });

@@ -1,7 +1,8 @@
 //! netrig-run: the runner. Scenario files and executables become cases; each
 //! case runs in its own freshly exec'd process, lab and PID namespace; the
 //! runner alone owns timeouts and kills whole process trees; results come out
-//! as console lines, KTAP, TAP, JUnit, JSON and a results folder.
+//! as console lines, KTAP, TAP, JUnit, JSON, an HTML page and a results
+//! folder.
 //!
 //! # Flow
 //!
@@ -70,7 +71,9 @@
 
 pub mod case;
 pub mod discover;
+pub mod graph;
 pub mod harness;
+pub mod html;
 pub mod observe;
 pub mod procs;
 pub mod protocol;

@@ -18,6 +18,7 @@ pub struct Proc {
     err: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
     status: Option<ExitStatus>,
+    t0: Instant,
 }
 
 /// A shell command in the case's own namespace (no lab): own process group,
@@ -118,12 +119,15 @@ impl Proc {
                 exit: None,
                 signal: None,
                 killed_at_end: false,
+                started_s: Some(t0.elapsed().as_secs_f64()),
+                ended_s: None,
             },
             child,
             out,
             err,
             readers,
             status: None,
+            t0,
         })
     }
 
@@ -174,6 +178,7 @@ impl Proc {
         } else {
             self.killpg();
         }
+        self.rec.ended_s = Some(self.t0.elapsed().as_secs_f64());
         if let Some(s) = self.status {
             self.rec.exit = s.code();
             self.rec.signal = s.signal();

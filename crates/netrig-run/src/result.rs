@@ -61,6 +61,10 @@ pub struct SubResult {
     pub message: String,
     #[serde(default)]
     pub duration_s: f64,
+    /// When it started, in seconds since the case process started (steps
+    /// only), for the report's timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_s: Option<f64>,
     /// Verdicts (netrig-judge) behind this result, as JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<serde_json::Value>,
@@ -84,6 +88,11 @@ pub struct ProcRecord {
     /// Still running when the case ended (daemons), then killed.
     #[serde(default)]
     pub killed_at_end: bool,
+    /// Started and ended, in seconds since the case process started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_s: Option<f64>,
 }
 
 /// Everything known about one case run.
@@ -178,6 +187,7 @@ impl TapTest {
             state: self.state,
             message: self.message.clone(),
             duration_s: 0.0,
+            started_s: None,
             verdicts: Vec::new(),
             failed_checks: Vec::new(),
         }
@@ -237,6 +247,12 @@ pub struct RunReport {
     pub mode: String,
     #[serde(default)]
     pub kernel: String,
+    /// Cases run at once (`-j`); 0 where unknown (older reports, merges).
+    #[serde(default)]
+    pub jobs: usize,
+    /// The netrig version that ran it; empty where unknown.
+    #[serde(default)]
+    pub version: String,
     pub cases: Vec<CaseResult>,
 }
 

@@ -198,6 +198,8 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
         duration_s: t0.elapsed().as_secs_f64(),
         mode: opts.mode.to_string(),
         kernel: host.kernel.clone(),
+        jobs,
+        version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
     };
     report.sort_cases();
@@ -240,6 +242,8 @@ fn unrunnable(
         duration_s: t0.elapsed().as_secs_f64(),
         mode: opts.mode.to_string(),
         kernel: host.kernel.clone(),
+        jobs: opts.jobs.max(1),
+        version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
     }
 }
@@ -267,6 +271,7 @@ fn save(
     let _ = write(run_dir.join("report.ktap"), &crate::report::ktap(report));
     let _ = write(run_dir.join("junit.xml"), &crate::report::junit(report));
     let _ = crate::results::set_latest(&opts.results, &opts.tag);
+    let _ = crate::html::write_for_run(report, run_dir);
 }
 
 fn run_with_retries(
@@ -593,6 +598,7 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
                 },
                 message: String::new(),
                 duration_s: 0.0,
+                started_s: None,
                 verdicts: Vec::new(),
                 failed_checks: Vec::new(),
             }

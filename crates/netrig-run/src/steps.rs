@@ -125,7 +125,7 @@ impl Ctx {
         let out = self.exec_kind(step);
         let (state, message, verdicts, checks) = match out {
             Ok((msg, v)) => (State::Pass, msg, v, Vec::new()),
-            Err(Problem(s, msg, checks)) => (s, msg, Vec::new(), checks),
+            Err(Problem(s, msg, checks, v)) => (s, msg, v, checks),
         };
         SubResult {
             index: step.index,
@@ -133,6 +133,7 @@ impl Ctx {
             state,
             message,
             duration_s: start.elapsed().as_secs_f64(),
+            started_s: Some(start.duration_since(self.t0).as_secs_f64()),
             verdicts: verdicts
                 .iter()
                 .filter_map(|v| serde_json::to_value(v).ok())
@@ -360,6 +361,7 @@ impl Ctx {
                         State::Fail,
                         format!("{node}:{iface}: {}", bad.join(", ")),
                         which,
+                        Vec::new(),
                     ))
                 }
             }

@@ -17,23 +17,29 @@ use std::time::Duration;
 
 /// Why a step did not pass: the system's fault (Fail, with the checks that
 /// failed, as `expect.fail` names them), the harness's (Broken), or a
-/// requirement this machine does not meet (Skip).
-pub(crate) struct Problem(pub State, pub String, pub Vec<&'static str>);
+/// requirement this machine does not meet (Skip). The verdicts judged on
+/// the way are kept, so reports can show the numbers of a failure too.
+pub(crate) struct Problem(
+    pub State,
+    pub String,
+    pub Vec<&'static str>,
+    pub Vec<Verdict>,
+);
 
 /// A failure not attributed to a named check (only `expect.fail = true`
 /// accepts it).
 pub(crate) fn fail(msg: impl Into<String>) -> Problem {
-    Problem(State::Fail, msg.into(), Vec::new())
+    Problem(State::Fail, msg.into(), Vec::new(), Vec::new())
 }
 /// A failure of the check `check` (an `expect` key).
 pub(crate) fn fail_by(check: &'static str, msg: impl Into<String>) -> Problem {
-    Problem(State::Fail, msg.into(), vec![check])
+    Problem(State::Fail, msg.into(), vec![check], Vec::new())
 }
 pub(crate) fn broken(msg: impl Into<String>) -> Problem {
-    Problem(State::Broken, msg.into(), Vec::new())
+    Problem(State::Broken, msg.into(), Vec::new(), Vec::new())
 }
 pub(crate) fn skip(msg: impl Into<String>) -> Problem {
-    Problem(State::Skip, msg.into(), Vec::new())
+    Problem(State::Skip, msg.into(), Vec::new(), Vec::new())
 }
 
 /// A step's message and verdicts, or why it did not pass.
@@ -68,7 +74,8 @@ pub(crate) fn judged(
     );
     let msg = lines.join("\n");
     if verdicts.iter().any(|(_, v)| v.outcome == Outcome::Broken) {
-        return Err(broken(msg));
+        let kept = verdicts.into_iter().map(|(_, v)| v).collect();
+        return Err(Problem(State::Broken, msg, Vec::new(), kept));
     }
     let mut failed: Vec<&'static str> = failures.iter().map(|(c, _)| *c).collect();
     failed.extend(
@@ -78,10 +85,11 @@ pub(crate) fn judged(
             .map(|(c, _)| *c),
     );
     failed.dedup();
+    let kept = verdicts.into_iter().map(|(_, v)| v).collect();
     if failed.is_empty() {
-        Ok((msg, verdicts.into_iter().map(|(_, v)| v).collect()))
+        Ok((msg, kept))
     } else {
-        Err(Problem(State::Fail, msg, failed))
+        Err(Problem(State::Fail, msg, failed, kept))
     }
 }
 
@@ -605,7 +613,7 @@ mod tests {
     fn state(out: &StepOut) -> State {
         match out {
             Ok(_) => State::Pass,
-            Err(Problem(s, _, _)) => *s,
+            Err(Problem(s, ..)) => *s,
         }
     }
 
@@ -617,7 +625,7 @@ mod tests {
         let o = obs(observe(&f, &PATHS, |i| (i % 2) as usize, |i| i == 7), 1000);
         let out = judge(&streams_over(&PATHS), &f, &o);
         match out {
-            Err(Problem(State::Fail, msg, checks)) => {
+            Err(Problem(State::Fail, msg, checks, _)) => {
                 assert_eq!(checks, vec!["streams"]);
                 assert!(
                     msg.lines().next().is_some_and(|l| l.contains("lost 1")),
@@ -638,7 +646,7 @@ mod tests {
         let mut o = obs(observe(&f, &PATHS, |i| (i % 2) as usize, |i| i < 30), 1000);
         o.host.backlog = Some(30);
         let out = judge(&streams_over(&PATHS), &f, &o);
-        let Err(Problem(State::Broken, msg, _)) = out else {
+        let Err(Problem(State::Broken, msg, ..)) = out else {
             panic!("expected broken, got {:?}", state(&out));
         };
         assert!(msg.contains("host itself dropped 30"), "{msg}");
@@ -650,7 +658,7 @@ mod tests {
         let mut caps = observe(&f, &PATHS, |i| (i % 2) as usize, |_| false);
         caps[1].ring.drops = 12;
         let out = judge(&split_over(&PATHS, &[1, 1]), &f, &obs(caps, 1000));
-        let Err(Problem(State::Broken, msg, _)) = out else {
+        let Err(Problem(State::Broken, msg, ..)) = out else {
             panic!("expected broken, got {:?}", state(&out));
         };
         assert!(
@@ -705,10 +713,16 @@ mod tests {
         let f = spec("sp=1024,dp=0-3999");
         let caps = observe(&f, &PATHS, |i| usize::from(i % 4 == 0), |_| false);
         let out = judge(&split_over(&PATHS, &[1, 1]), &f, &obs(caps, 4000));
-        let Err(Problem(State::Fail, msg, checks)) = out else {
+        let Err(Problem(State::Fail, msg, checks, kept)) = out else {
             panic!("expected a failure, got {:?}", state(&out));
         };
         assert_eq!(checks, vec!["split"]);
+        // The failing verdict's numbers stay, for the reports to draw.
+        assert!(
+            kept.iter()
+                .any(|v| !v.passed() && matches!(v.details, netrig_judge::Details::Split(_))),
+            "{kept:?}"
+        );
         assert!(msg.starts_with("FAIL t: n=4000"), "{msg}");
     }
 
@@ -717,7 +731,7 @@ mod tests {
         let mut host = HostDrops::default();
         assert!(host_explains(&host, "3 of 10 unanswered").is_none());
         host.veth.insert("h1:eth0".into(), 2);
-        let Some(Problem(State::Broken, msg, _)) = host_explains(&host, "3 of 10 unanswered")
+        let Some(Problem(State::Broken, msg, _, _)) = host_explains(&host, "3 of 10 unanswered")
         else {
             panic!("expected broken");
         };

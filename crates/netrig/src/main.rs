@@ -4,7 +4,9 @@
 //! (the kernel refuses CLONE_NEWUSER to multithreaded processes), so this file
 //! keeps to plain single-threaded code until a command needs more.
 
+mod color;
 mod graph;
+mod htmlcmd;
 mod labcmd;
 mod runcmd;
 mod wirecmd;
@@ -31,6 +33,10 @@ ends such as \"h1:eth0 192.0.2.2/24 2001:db8:1::2/64\", [[lans]] joining several
     after_help = "Examples:\n  netrig check examples/seed.toml\n  netrig up examples/seed.toml\n  netrig exec seed h1 -- ip route\n  netrig shell seed r1\n  netrig down seed"
 )]
 struct Cli {
+    /// Colour on the console: auto (a terminal, unless NO_COLOR is set),
+    /// always, never.
+    #[arg(long, global = true, value_enum, default_value_t = color::ColorChoice::Auto, value_name = "WHEN")]
+    color: color::ColorChoice,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -115,9 +121,15 @@ enum Cmd {
     Run(runcmd::RunArgs),
     /// List the cases `netrig run` would run with the same arguments.
     List(runcmd::ListArgs),
-    /// Work with reports (merge partitions).
+    /// Work with reports (merge partitions, render HTML).
     #[command(subcommand)]
     Report(runcmd::ReportCmd),
+    /// Print a shell completion script, e.g.
+    /// `netrig completions bash > /etc/bash_completion.d/netrig`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Internal: run one case (started by `netrig run`).
     #[command(name = "__case", hide = true)]
     Case { dir: PathBuf },
@@ -137,6 +149,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    color::set(cli.color);
+    // miette already follows NO_COLOR and the terminal (auto); an explicit
+    // --color overrides it.
+    if cli.color != color::ColorChoice::Auto {
+        let on = cli.color == color::ColorChoice::Always;
+        let _ = miette::set_hook(Box::new(move |_| {
+            Box::new(miette::MietteHandlerOpts::new().color(on).build())
+        }));
+    }
     let result = match cli.cmd {
         Cmd::Check { file } => labcmd::check(&file),
         Cmd::Up {
@@ -158,6 +179,11 @@ fn main() -> ExitCode {
         Cmd::List(a) => runcmd::list(&a),
         Cmd::Report(c) => runcmd::report_cmd(&c),
         Cmd::Case { dir } => runcmd::case(&dir),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "netrig", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

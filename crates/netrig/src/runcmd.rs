@@ -110,6 +110,13 @@ pub enum ReportCmd {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Render an HTML page: of one run (a JSON report, a run folder, or
+    /// several of either merged, e.g. partitions), or the history of the
+    /// runs kept in a results folder (per case its states over the runs).
+    #[command(
+        after_help = "Examples:\n  netrig report html results/latest\n  netrig report html shard1.json shard2.json -o merged.html\n  netrig report html results -o history.html"
+    )]
+    Html(crate::htmlcmd::HtmlArgs),
 }
 
 fn select(sel: &Select) -> Result<Vec<CaseDef>, CliError> {
@@ -242,6 +249,11 @@ pub fn run(args: &RunArgs) -> CliResult {
     let mut done = 0usize;
     let mut running: Vec<String> = Vec::new();
     let quiet = args.quiet;
+    let colored = crate::color::enabled(if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    });
     let print = |s: &str| {
         if to_stderr {
             eprint!("{s}");
@@ -262,7 +274,7 @@ pub fn run(args: &RunArgs) -> CliResult {
                     running.remove(i);
                 }
                 if !quiet || !r.state.ok() {
-                    print(&report::console_line(r));
+                    print(&crate::color::console_line(r, colored));
                 }
             }
         }
@@ -279,6 +291,10 @@ pub fn run(args: &RunArgs) -> CliResult {
     let mut tail = report::summary(&report, jobs);
     let run_dir = opts.results.join(&opts.tag);
     tail.push_str(&format!("results  {}\n", run_dir.display()));
+    let page = run_dir.join("report.html");
+    if page.is_file() {
+        tail.push_str(&format!("page     {}\n", page.display()));
+    }
     print(&tail);
     if let Some(f) = args.format {
         emit(&report::render(&report, f.into()), args.output.as_deref())?;
@@ -286,7 +302,7 @@ pub fn run(args: &RunArgs) -> CliResult {
     Ok(report.exit_code())
 }
 
-fn read_report(p: &Path) -> Result<RunReport, CliError> {
+pub(crate) fn read_report(p: &Path) -> Result<RunReport, CliError> {
     let file = if p.is_dir() {
         p.join("report.json")
     } else {
@@ -328,6 +344,7 @@ pub fn report_cmd(cmd: &ReportCmd) -> CliResult {
             }
             Ok(merged.exit_code())
         }
+        ReportCmd::Html(a) => crate::htmlcmd::html(a),
     }
 }
 

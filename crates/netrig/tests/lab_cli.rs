@@ -786,6 +786,15 @@ fn graph_prints_dot_and_svg() {
         svg.contains("<svg") && svg.contains("lan0") && svg.contains("srv"),
         "{svg}"
     );
+    // Both ends of a link are labelled, with every address.
+    for a in [
+        "198.51.100.1/24",
+        "2001:db8:b::1/64",
+        "198.51.100.10/24",
+        "2001:db8:b::10/64",
+    ] {
+        assert!(svg.contains(a), "{a} missing from\n{svg}");
+    }
 }
 
 #[test]
