@@ -269,11 +269,10 @@ pub struct Stats {
     pub flaky: usize,
 }
 
-/// `secs` after the Unix epoch as an ISO 8601 UTC date-time,
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn iso8601_utc(secs: u64) -> String {
+/// `secs` after the Unix epoch as UTC (year, month, day, hour, minute,
+/// second), without a date crate (Howard Hinnant's civil-from-days).
+pub fn utc_civil(secs: u64) -> (i64, i64, i64, u64, u64, u64) {
     let (days, rem) = (secs / 86400, secs % 86400);
-    // Civil from days (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -283,22 +282,26 @@ pub fn iso8601_utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-/// Now, as [`iso8601_utc`].
+/// `secs` after the Unix epoch as an ISO 8601 UTC date-time,
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn iso8601_utc(secs: u64) -> String {
+    let (y, m, d, hh, mm, ss) = utc_civil(secs);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 pub fn now_iso8601_utc() -> String {
-    iso8601_utc(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
+    iso8601_utc(now_secs())
 }
 
 /// Report order: by name, then repeat, then source.
