@@ -541,10 +541,15 @@ fn a_name_planted_in_tmp_does_not_break_sysfs_steps() {
         eprintln!("skipped: needs root and unshare");
         return;
     }
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sec-sysfs-{}", std::process::id()));
+    // Everything the private /tmp would hide (the checkout and its target
+    // dir may well live under /tmp) is put under /run instead: the scenario
+    // and a copy of the binary, which the runner re-executes for each case.
+    let dir =
+        std::path::PathBuf::from("/run").join(format!("netrig-test-sysfs-{}", std::process::id()));
     let _cleanup = Cleanup(dir.clone());
     std::fs::create_dir_all(&dir).expect("dir");
+    let netrig = dir.join("netrig");
+    std::fs::copy(NETRIG, &netrig).expect("copying the netrig binary");
     std::fs::write(
         dir.join("s.toml"),
         format!(
@@ -557,7 +562,7 @@ fn a_name_planted_in_tmp_does_not_break_sysfs_steps() {
         \"$0\" run s.toml --results res; rc=$?; ls -A /tmp; exit $rc";
     let o = std::process::Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", script])
-        .arg(NETRIG)
+        .arg(&netrig)
         .current_dir(&dir)
         .env_remove("CI")
         .output()
