@@ -83,7 +83,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<CaseDef>, Vec<DiscoverError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        walk(p, true, &mut files, &mut errors);
+        walk(p, true, &mut Seen::new(), &mut files, &mut errors);
     }
     files.sort();
     files.dedup();
@@ -123,7 +123,17 @@ fn is_executable(m: &std::fs::Metadata) -> bool {
     m.is_file() && m.permissions().mode() & 0o111 != 0
 }
 
-fn walk(p: &Path, top: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<DiscoverError>) {
+/// Directories already walked, by (device, inode): a symlink loop
+/// (`loop -> .`) is walked once, not forever.
+type Seen = std::collections::HashSet<(u64, u64)>;
+
+fn walk(
+    p: &Path,
+    top: bool,
+    seen: &mut Seen,
+    files: &mut Vec<PathBuf>,
+    errors: &mut Vec<DiscoverError>,
+) {
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
         Err(source) => {
@@ -142,6 +152,10 @@ fn walk(p: &Path, top: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<Discover
         if !top && (name.starts_with('.') || SKIP_DIRS.contains(&name.as_str())) {
             return;
         }
+        use std::os::unix::fs::MetadataExt;
+        if !seen.insert((meta.dev(), meta.ino())) {
+            return;
+        }
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
             Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
             Err(source) => {
@@ -154,7 +168,7 @@ fn walk(p: &Path, top: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<Discover
         };
         entries.sort();
         for e in entries {
-            walk(&e, false, files, errors);
+            walk(&e, false, seen, files, errors);
         }
         return;
     }
@@ -168,7 +182,7 @@ fn walk(p: &Path, top: bool, files: &mut Vec<PathBuf>, errors: &mut Vec<Discover
     if fname.ends_with(".toml") {
         // A bare topology is not a case (it is what scenarios and executables use);
         // named explicitly, though, it must be a scenario.
-        match std::fs::read_to_string(p) {
+        match netrig_spec::files::read_spec_file(p) {
             Ok(text) if top || scenario::is_scenario_text(&text) => files.push(p.to_path_buf()),
             Ok(_) => {}
             Err(source) => errors.push(DiscoverError::Io {

@@ -6,6 +6,7 @@
 //! crate only ever sees a model that has passed every check.
 
 mod error;
+pub mod files;
 mod model;
 pub mod names;
 pub mod net;

@@ -140,7 +140,7 @@ pub fn parse_topology(name: &str, text: &str) -> Result<Topology, SpecErrors> {
 
 /// Read and parse a topology file.
 pub fn load_topology(path: &std::path::Path) -> Result<Topology, crate::LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| crate::LoadError::Read {
+    let text = crate::files::read_spec_file(path).map_err(|source| crate::LoadError::Read {
         path: path.display().to_string(),
         source,
     })?;

@@ -628,9 +628,12 @@ struct RawCapture {
 
 // ---------------------------------------------------------------------------
 
+/// Most cases one scenario file may expand to (variants x matrix).
+pub const MAX_CASES: usize = 10_000;
+
 /// Read and parse a scenario file (and the topology file it names).
 pub fn load_scenario(path: &Path) -> Result<Scenario, crate::LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| crate::LoadError::Read {
+    let text = crate::files::read_spec_file(path).map_err(|source| crate::LoadError::Read {
         path: path.display().to_string(),
         source,
     })?;
@@ -641,7 +644,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, crate::LoadError> {
 /// others are skipped, not checked): what a case process needs, in constant
 /// time however many variants the file has.
 pub fn load_scenario_case(path: &Path, case: &str) -> Result<Scenario, crate::LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| crate::LoadError::Read {
+    let text = crate::files::read_spec_file(path).map_err(|source| crate::LoadError::Read {
         path: path.display().to_string(),
         source,
     })?;
@@ -796,6 +799,26 @@ fn parse_filtered(
             }
             axes.push((k.get_ref().clone(), vals.get_ref().clone()));
         }
+    }
+    // Bounded before anything is expanded: 10 keys of 10 values would be
+    // 10^10 cases.
+    let matrix_size = raw
+        .matrix
+        .as_ref()
+        .and_then(|m| RawMatrix::deserialize(m.get_ref().clone()).ok())
+        .map_or(1, |mx| (mx.clients.len() * mx.servers.len()).max(1));
+    let total = axes
+        .iter()
+        .try_fold(matrix_size, |n, (_, vals)| n.checked_mul(vals.len()))
+        .filter(|n| *n <= MAX_CASES);
+    if total.is_none() {
+        let span = raw.variants.as_ref().map(|v| v.span()).unwrap_or(0..0);
+        c.err_help(
+            span,
+            format!("variants and matrix expand to more than {MAX_CASES} cases"),
+            "split the scenario, or drop values that test the same thing",
+        );
+        axes.clear();
     }
     let mut points: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
     for (k, vals) in &axes {

@@ -106,7 +106,7 @@ pub fn summary(topo: &Topology) -> String {
 }
 
 pub fn check(file: &Path) -> CliResult {
-    let text = std::fs::read_to_string(file)
+    let text = netrig_spec::files::read_spec_file(file)
         .map_err(|e| CliError::usage(miette!("cannot read {}: {e}", file.display())))?;
     if netrig_spec::scenario::is_scenario_text(&text) {
         return check_scenario(file, &text);

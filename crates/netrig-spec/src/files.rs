@@ -1,0 +1,80 @@
+//! Reading the files a user names (topologies, scenarios), bounded: only
+//! regular files, at most [`MAX_SPEC_BYTES`], so that `topology =
+//! "/dev/zero"` is an error rather than a read until memory runs out, and a
+//! FIFO is refused rather than waited on forever.
+
+use std::io::Read;
+use std::path::Path;
+
+/// Largest topology or scenario file netrig reads.
+pub const MAX_SPEC_BYTES: u64 = 16 << 20;
+
+/// The text of a regular file of at most [`MAX_SPEC_BYTES`].
+pub fn read_spec_file(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type is
+    // checked on the open descriptor, so a swap after a stat cannot fool it.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {MAX_SPEC_BYTES} a topology or scenario file may have",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    f.take(MAX_SPEC_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SPEC_BYTES {
+        return Err(std::io::Error::other(format!(
+            "more than the {MAX_SPEC_BYTES} bytes a topology or scenario file may have"
+        )));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_directories_are_refused() {
+        for p in ["/dev/zero", "/dev/null", "/"] {
+            let e = read_spec_file(Path::new(p)).expect_err(p);
+            assert!(
+                e.to_string().contains("not a regular file") || e.raw_os_error().is_some(),
+                "{p}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let dir = std::env::temp_dir().join(format!("netrig-fifo-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let fifo = dir.join("f.toml");
+        let c = std::ffi::CString::new(fifo.display().to_string()).expect("path");
+        // SAFETY: mkfifo with a valid C string.
+        let made = unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0;
+        if made {
+            let e = read_spec_file(&fifo).expect_err("fifo");
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(made, "mkfifo failed");
+    }
+
+    #[test]
+    fn a_regular_file_reads() {
+        let p = std::env::temp_dir().join(format!("netrig-spec-{}.toml", std::process::id()));
+        std::fs::write(&p, "name = \"x\"\n").expect("write");
+        let t = read_spec_file(&p);
+        let _ = std::fs::remove_file(&p);
+        assert_eq!(t.expect("read"), "name = \"x\"\n");
+    }
+}
