@@ -556,7 +556,16 @@ impl Checker {
         for (k, v, sp) in &end.opts {
             match *k {
                 "mac" => match net::parse_mac(v) {
-                    Some(m) if m[0] & 1 == 0 => mac = Some(m),
+                    Some(m) if m[0] & 1 == 0 && m != [0; 6] => mac = Some(m),
+                    Some(m) if m == [0; 6] => {
+                        // The kernel refuses it as a device address.
+                        self.err_help(
+                            sp.clone(),
+                            format!("mac {v} is all zeros"),
+                            "use a locally administered one, e.g. mac=02:00:00:00:00:01",
+                        );
+                        ok = false;
+                    }
                     Some(_) => {
                         self.err(sp.clone(), format!("mac {v} is a multicast address"));
                         ok = false;
@@ -869,7 +878,7 @@ impl Checker {
                 None
             }
         };
-        let mac = net::parse_mac(r.mac.get_ref());
+        let mac = net::parse_mac(r.mac.get_ref()).filter(|m| *m != [0; 6]);
         if mac.is_none() {
             self.err_help(
                 inner(&r.mac),

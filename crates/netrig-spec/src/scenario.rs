@@ -98,6 +98,7 @@ pub struct Scenario {
 
 /// Declarative requirements; an unmet one turns a case into a skip.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Requires {
     #[serde(default)]
     pub root: bool,
@@ -889,12 +890,19 @@ fn parse_filtered(
                 continue;
             }
             let mut steps = Vec::new();
+            let mut spans = Vec::new();
             for raw_step in &raw.steps {
                 let value = substitute(raw_step.get_ref(), &params);
                 if let Some(s) = c.step(&value, raw_step.span(), steps.len() + 1, topology.as_ref())
                 {
                     steps.push(s);
+                    spans.push(raw_step.span());
                 }
+            }
+            // Once per file: every case has the same steps, give or take
+            // substituted values.
+            if cases.is_empty() {
+                c.step_references(&steps, &spans);
             }
             if let (Some((mx, span)), Some((cl, sv))) = (&matrix, pair) {
                 c.matrix_steps(
@@ -1081,6 +1089,61 @@ pub fn failable_checks(kind: &StepKind) -> Vec<&'static str> {
 }
 
 impl Checker {
+    /// What a step refers to must come from an earlier step, as `netrig run`
+    /// needs it: `wait_log` a started daemon, `counters since` a saved name;
+    /// and daemon names, which name their logs, are unique.
+    fn step_references(&mut self, steps: &[Step], spans: &[Range<usize>]) {
+        let mut daemons: Vec<&str> = Vec::new();
+        let mut saved: Vec<&str> = Vec::new();
+        for (s, span) in steps.iter().zip(spans) {
+            match &s.kind {
+                StepKind::Daemon { name, .. } => {
+                    if daemons.contains(&name.as_str()) {
+                        self.err_help(
+                            span.clone(),
+                            format!(
+                                "step {}: a daemon named `{name}` was already started",
+                                s.index
+                            ),
+                            "give each daemon its own name = \"...\" (it names its log)",
+                        );
+                    }
+                    daemons.push(name);
+                }
+                StepKind::WaitLog { daemon, .. } if !daemons.contains(&daemon.as_str()) => {
+                    self.err_help(
+                        span.clone(),
+                        format!(
+                            "step {}: wait_log names daemon `{daemon}`, which no earlier step starts",
+                            s.index
+                        ),
+                        if daemons.is_empty() {
+                            "start it first with a daemon step (its name = \"...\")".to_string()
+                        } else {
+                            format!("daemons started before: {}", daemons.join(", "))
+                        },
+                    );
+                }
+                StepKind::Counters { save, since, .. } => {
+                    if let Some(x) = since.as_deref().filter(|x| !saved.contains(x)) {
+                        self.err_help(
+                            span.clone(),
+                            format!(
+                                "step {}: counters since `{x}`, which no earlier counters step saves",
+                                s.index
+                            ),
+                            "save them first: counters = { node, iface, save = \"before\" }",
+                        );
+                    }
+                    if let Some(x) = save {
+                        saved.push(x);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Point at a key inside a step when serde names one, else at the step.
     fn key_span(&self, span: &Range<usize>, msg: &str) -> Range<usize> {
         let key = msg
@@ -1340,6 +1403,15 @@ impl Checker {
                     span.clone(),
                     format!("step {index}: expect.split needs as many weights as paths, and at least two"),
                     "e.g. split = { over = [\"r1:eth1\", \"r1:eth2\"], weights = [11, 45] }",
+                );
+                return None;
+            }
+            // As the split verdict (and `ip route`) take them.
+            if let Some(w) = s.weights.iter().find(|w| !(1..=256).contains(*w)) {
+                self.err_help(
+                    span.clone(),
+                    format!("step {index}: expect.split weight {w} is outside 1..=256"),
+                    "weights are relative shares, e.g. weights = [11, 45]",
                 );
                 return None;
             }
