@@ -22,7 +22,7 @@ fn mixed_suite(s: &Scratch) {
     );
     s.write(
         "suite/broken.toml",
-        "name = \"broken\"\n[[steps]]\nwait_log = { daemon = \"nobody\", pattern = \"x\" }\n",
+        "name = \"broken\"\n[[steps]]\nsysctl = { key = \"net.netrig.missing\" }\n",
     );
     s.exec("suite/ktap.sh", "#!/bin/sh\necho 'KTAP version 1'\necho '1..3'\necho 'ok 1 first'\necho 'ok 2 second # SKIP not here'\necho 'ok 3 third'\n");
 }
@@ -613,7 +613,7 @@ fn every_state(s: &Scratch) -> Vec<(&'static str, &'static str)> {
     s.write("all/timeout.toml", "name = \"timeout\"\ntimeout = \"500ms\"\n[[steps]]\nrun = \"true\"\n[[steps]]\nrun = \"sleep 30\"\n");
     s.write(
         "all/broken.toml",
-        "name = \"broken\"\n[[steps]]\nwait_log = { daemon = \"nobody\", pattern = \"x\" }\n",
+        "name = \"broken\"\n[[steps]]\nsysctl = { key = \"net.netrig.missing\" }\n",
     );
     // Killed by SIGSEGV after 1 of its 2 planned results.
     s.exec(
