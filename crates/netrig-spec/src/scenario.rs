@@ -701,6 +701,16 @@ fn parse_filtered(
             );
             None
         }
+        // Only a .toml file: a scenario someone else wrote must not make
+        // netrig (often root) read, and quote in its errors, any file.
+        Some(t) if !t.get_ref().ends_with(".toml") => {
+            c.err_help(
+                inner(t),
+                format!("topology `{}` is not a .toml file", t.get_ref()),
+                "name a topology file, e.g. topology = \"../seed.toml\"",
+            );
+            None
+        }
         Some(t) => {
             let base = path.parent().unwrap_or(Path::new("."));
             let tpath = base.join(t.get_ref());
