@@ -62,8 +62,9 @@ fn a_topology_that_is_not_a_regular_file_is_refused() {
             Duration::from_secs(10),
         );
         assert_eq!(o.status.code(), Some(2), "{target}: {}", text(&o));
+        // A FIFO named .toml is refused for its type, /dev/zero already for its name.
         assert!(
-            text(&o).contains("not a regular file"),
+            text(&o).contains("not a regular file") || text(&o).contains("not a .toml file"),
             "{target}: {}",
             text(&o)
         );
