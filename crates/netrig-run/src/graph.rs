@@ -83,20 +83,7 @@ pub fn dot(topo: &Topology) -> String {
 /// controls, U+FFFE/U+FFFF) replaced by U+FFFD, so that output of any
 /// process stays well-formed.
 pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + s.len() / 8);
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => o.push('\u{fffd}'),
-            '\u{fffe}' | '\u{ffff}' => o.push('\u{fffd}'),
-            c => o.push(c),
-        }
-    }
-    o
+    crate::report::xml(s)
 }
 
 // Geometry, in SVG user units (about pixels).

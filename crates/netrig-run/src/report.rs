@@ -376,8 +376,9 @@ pub fn tap(r: &RunReport) -> String {
     out
 }
 
-/// `s` as XML character data or attribute value.
-fn xml(s: &str) -> String {
+/// `s` as XML character data or attribute value: the one escaper of every
+/// XML netrig writes (JUnit, SVG, the HTML report).
+pub(crate) fn xml(s: &str) -> String {
     escape_xml(s, false)
 }
 
@@ -395,7 +396,7 @@ fn escape_xml(s: &str, attr: bool) -> String {
             '<' => o.push_str("&lt;"),
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
+            '\'' => o.push_str("&#39;"),
             '\n' if attr => o.push_str("&#10;"),
             '\t' if attr => o.push_str("&#9;"),
             // A raw CR would be read back as a newline.
@@ -705,7 +706,7 @@ mod tests {
         );
         assert_eq!(xml("x\ny\r\tz"), "x\ny&#13;\tz");
         assert_eq!(xml_attr("x\ny\tz"), "x&#10;y&#9;z");
-        assert_eq!(xml("<&>\"'"), "&lt;&amp;&gt;&quot;&apos;");
+        assert_eq!(xml("<&>\"'"), "&lt;&amp;&gt;&quot;&#39;");
         assert_eq!(xml("\u{10FFFF}\u{E000}"), "\u{10FFFF}\u{E000}");
     }
 

@@ -344,13 +344,13 @@ fn junit_validates_against_the_schema() {
         "{out}"
     );
     assert!(
-        out.contains("fail with &lt;xml&gt; &amp; &apos;quotes&apos;"),
+        out.contains("fail with &lt;xml&gt; &amp; &#39;quotes&#39;"),
         "{out}"
     );
     // suite.case grouping: the class is the file's dotted path, never a path.
     assert!(
         out.contains(
-            "name=\"fail with &lt;xml&gt; &amp; &apos;quotes&apos;\" classname=\"suite.fail\""
+            "name=\"fail with &lt;xml&gt; &amp; &#39;quotes&#39;\" classname=\"suite.fail\""
         ),
         "{out}"
     );
