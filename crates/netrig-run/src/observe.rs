@@ -83,8 +83,7 @@ pub(crate) struct Plan {
 
 #[derive(Clone, Default)]
 struct CapProgress {
-    /// Packets taken out of the ring, and those received (not sent) here.
-    handed: u64,
+    /// Packets received (not sent) here.
     incoming: u64,
     /// Packets of the flow.
     matching: u64,
@@ -99,7 +98,6 @@ struct Progress {
     group_seqs: Vec<HashSet<u64>>,
     /// Packets of the flow seen, over all captures.
     matching: u64,
-    first_match: Option<Instant>,
     last_match: Option<Instant>,
     /// Longest wait between two arrivals of the flow.
     max_gap: Duration,
@@ -148,7 +146,6 @@ impl Watch {
             caps: vec![CapProgress::default(); caps.len()],
             group_seqs: vec![HashSet::new(); plan.groups.len()],
             matching: 0,
-            first_match: None,
             last_match: None,
             max_gap: Duration::ZERO,
             error: None,
@@ -511,7 +508,6 @@ fn drain_loop(
                     }
                 }
             }
-            prog.handed = cap.handed_over();
             match cap.pending() {
                 Ok((pending, ring)) => {
                     prog.ring_caught_up = pending == 0;
@@ -528,7 +524,6 @@ fn drain_loop(
             if let Some(last) = p.last_match {
                 p.max_gap = p.max_gap.max(now - last);
             }
-            p.first_match.get_or_insert(now);
             p.last_match = Some(now);
             p.matching += fresh;
         }

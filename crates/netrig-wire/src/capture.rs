@@ -439,12 +439,6 @@ impl Capture {
         Ok(collect_many(&mut [self], stop)?.pop().unwrap_or_default())
     }
 
-    /// Packets taken out of the ring since it was opened (received and sent,
-    /// before the direction filter).
-    pub fn handed_over(&self) -> u64 {
-        self.handed
-    }
-
     /// Packets the ring counted but has not handed over yet (they wait in a
     /// block the kernel has not retired), with the ring statistics read for
     /// it. Zero means the capture holds nothing back.
