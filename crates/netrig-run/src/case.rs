@@ -285,12 +285,12 @@ fn run_scenario(
         // pass, a broken step or another check failing is a failure: an
         // xfail that holds for the wrong reason proves nothing.
         if let Some(f) = step.expect.fail.as_ref().filter(|f| f.expected()) {
-            let want = f.checks();
+            let want: Vec<&str> = f.checks().iter().map(|c| c.name()).collect();
             res.state = match res.state {
                 State::Fail
                     if want.is_empty()
                         || (!res.failed_checks.is_empty()
-                            && res.failed_checks.iter().all(|c| want.contains(c))) =>
+                            && res.failed_checks.iter().all(|c| want.contains(&c.as_str()))) =>
                 {
                     State::Xfail
                 }

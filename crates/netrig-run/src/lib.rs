@@ -32,10 +32,10 @@
 //!
 //! # Steps and expectations
 //!
-//! Step kinds live in `netrig_spec::scenario::StepKind` and run in
-//! [`steps`]. To add one: a raw field and a variant in the spec crate (see its
-//! module docs), then an arm in `Ctx::exec_kind` returning `Ok((message,
-//! verdicts))` or a `Fail`/`Broken` problem. Statistical expectations go
+//! Step kinds are defined in `netrig_spec::steps` and each runs in the module
+//! of the same name under [`steps`], implementing `Exec`: `Ok((message,
+//! verdicts))` or a `Fail` (with the checks that failed) / `Broken` / `Skip`
+//! problem. Statistical expectations go
 //! through netrig-judge (`expect.split` -> `judge_split` over distinct flows
 //! per path, `expect.affinity` -> `judge_affinity`), and their verdicts are
 //! kept in the step's result, so the JSON report carries the numbers and the

@@ -24,6 +24,7 @@
 
 use crate::verdicts::{broken, Ending, HostDrops, PathCapture, Problem};
 use netrig_lab::{Lab, LinkStats};
+use netrig_spec::expect::IfacePath;
 use netrig_wire::{Capture, CaptureOptions, Decoded, Match, Packet, RingStats, Softnet};
 use std::collections::{BTreeMap, HashSet};
 use std::os::fd::AsRawFd;
@@ -124,9 +125,9 @@ impl Watch {
     pub fn start(lab: &mut Lab, plan: Plan, opts: &CaptureOptions) -> Result<Watch, Problem> {
         let mut caps = Vec::with_capacity(plan.paths.len());
         for p in &plan.paths {
-            let (n, i) = split_path(p)?;
+            let at = IfacePath::parse(p).map_err(broken)?;
             let mut cap = lab
-                .run_in(n, || Capture::open(Some(i), opts.clone()))
+                .run_in(&at.node, || Capture::open(Some(&at.iface), opts.clone()))
                 .map_err(|err| broken(err.to_string()))?
                 .map_err(|err| broken(format!("capture on {p}: {err}")))?;
             cap.set_label(p.clone());
@@ -138,7 +139,7 @@ impl Watch {
         let mut capture_nodes: Vec<String> = plan
             .paths
             .iter()
-            .filter_map(|p| p.split_once(':').map(|(n, _)| n.to_string()))
+            .filter_map(|p| IfacePath::parse(p).ok().map(|p| p.node))
             .collect();
         capture_nodes.sort();
         capture_nodes.dedup();
@@ -416,11 +417,6 @@ impl HostWindow {
 /// between arrivals seen so far, within [STILL_MIN, STILL_MAX].
 fn still(p: &Snapshot) -> Duration {
     (p.max_gap * 3).clamp(STILL_MIN, STILL_MAX)
-}
-
-fn split_path(p: &str) -> Result<(&str, &str), Problem> {
-    p.split_once(':')
-        .ok_or_else(|| broken(format!("path `{p}` is not node:iface")))
 }
 
 /// Counters of every interface of the lab (LAN switches included), by

@@ -10,7 +10,7 @@ use crate::result::State;
 use netrig_judge::{
     judge_affinity, judge_streams, Arrival, Outcome, SplitConfig, SplitTest, StreamLimits, Verdict,
 };
-use netrig_spec::scenario::{Expect, SplitExpect};
+use netrig_spec::expect::{Check, Expect, SplitExpect};
 use netrig_wire::{Decoded, Match, Packet, RingStats};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
@@ -19,12 +19,7 @@ use std::time::Duration;
 /// failed, as `expect.fail` names them), the harness's (Broken), or a
 /// requirement this machine does not meet (Skip). The verdicts judged on
 /// the way are kept, so reports can show the numbers of a failure too.
-pub(crate) struct Problem(
-    pub State,
-    pub String,
-    pub Vec<&'static str>,
-    pub Vec<Verdict>,
-);
+pub(crate) struct Problem(pub State, pub String, pub Vec<Check>, pub Vec<Verdict>);
 
 /// A failure not attributed to a named check (only `expect.fail = true`
 /// accepts it).
@@ -32,7 +27,7 @@ pub(crate) fn fail(msg: impl Into<String>) -> Problem {
     Problem(State::Fail, msg.into(), Vec::new(), Vec::new())
 }
 /// A failure of the check `check` (an `expect` key).
-pub(crate) fn fail_by(check: &'static str, msg: impl Into<String>) -> Problem {
+pub(crate) fn fail_by(check: Check, msg: impl Into<String>) -> Problem {
     Problem(State::Fail, msg.into(), vec![check], Vec::new())
 }
 pub(crate) fn broken(msg: impl Into<String>) -> Problem {
@@ -51,8 +46,8 @@ pub(crate) type StepOut = Result<(String, Vec<Verdict>), Problem>;
 /// failed ones come first, so a one-line view shows what failed.
 pub(crate) fn judged(
     msg: String,
-    verdicts: Vec<(&'static str, Verdict)>,
-    failures: Vec<(&'static str, String)>,
+    verdicts: Vec<(Check, Verdict)>,
+    failures: Vec<(Check, String)>,
 ) -> StepOut {
     let bad = |v: &Verdict| v.outcome != Outcome::Pass;
     let mut lines: Vec<String> = failures
@@ -77,7 +72,7 @@ pub(crate) fn judged(
         let kept = verdicts.into_iter().map(|(_, v)| v).collect();
         return Err(Problem(State::Broken, msg, Vec::new(), kept));
     }
-    let mut failed: Vec<&'static str> = failures.iter().map(|(c, _)| *c).collect();
+    let mut failed: Vec<Check> = failures.iter().map(|(c, _)| *c).collect();
     failed.extend(
         verdicts
             .iter()
@@ -337,16 +332,16 @@ pub(crate) fn classify(captures: &[PathCapture], flow: &Match) -> Classified {
 }
 
 /// Paths an expectation groups: every packet sent should cross one of them.
-fn groups(e: &Expect) -> Vec<(&'static str, &[String])> {
-    let mut g: Vec<(&'static str, &[String])> = Vec::new();
+fn groups(e: &Expect) -> Vec<(Check, &[String])> {
+    let mut g: Vec<(Check, &[String])> = Vec::new();
     if let Some(s) = &e.split {
-        g.push(("split", &s.over));
+        g.push((Check::Split, &s.over));
     }
     if let Some(a) = &e.affinity {
-        g.push(("affinity", a));
+        g.push((Check::Affinity, a));
     }
     if let Some(s) = &e.streams {
-        g.push(("streams", &s.over));
+        g.push((Check::Streams, &s.over));
     }
     g
 }
@@ -423,7 +418,7 @@ pub(crate) fn judge_traffic(
     stream: Option<u32>,
     obs: &Observation,
     summary: String,
-    extra: Vec<(&'static str, Verdict)>,
+    extra: Vec<(Check, Verdict)>,
 ) -> StepOut {
     let c = classify(&obs.captures, flow);
     let consulted = obs.host.consulted(&obs.captures);
@@ -467,12 +462,15 @@ pub(crate) fn judge_traffic(
         ));
     }
     let mut verdicts = Vec::new();
-    let mut failures: Vec<(&'static str, String)> = Vec::new();
+    let mut failures: Vec<(Check, String)> = Vec::new();
     if let Some(s) = &e.split {
-        verdicts.push(("split", split_of_flows(name, &c.flows, s)?));
+        verdicts.push((Check::Split, split_of_flows(name, &c.flows, s)?));
     }
     if let Some(over) = &e.affinity {
-        verdicts.push(("affinity", affinity_of_flows(name, &c.flows, Some(over))));
+        verdicts.push((
+            Check::Affinity,
+            affinity_of_flows(name, &c.flows, Some(over)),
+        ));
     }
     if let Some(st) = &e.streams {
         let arrivals = c
@@ -489,14 +487,14 @@ pub(crate) fn judge_traffic(
         };
         let v = judge_streams(name, &[(stream.unwrap_or(1), obs.sent)], arrivals, &limits)
             .map_err(|err| broken(format!("streams check: {err}")))?;
-        verdicts.push(("streams", v));
+        verdicts.push((Check::Streams, v));
     }
     if let Some(rx) = &e.received {
         for (p, min) in rx {
             let got = c.matching.get(p).copied().unwrap_or(0);
             if got < *min {
                 failures.push((
-                    "received",
+                    Check::Received,
                     format!("{p} received {got} packets of the flow, expected at least {min}"),
                 ));
             }
@@ -626,7 +624,7 @@ mod tests {
         let out = judge(&streams_over(&PATHS), &f, &o);
         match out {
             Err(Problem(State::Fail, msg, checks, _)) => {
-                assert_eq!(checks, vec!["streams"]);
+                assert_eq!(checks, vec![Check::Streams]);
                 assert!(
                     msg.lines().next().is_some_and(|l| l.contains("lost 1")),
                     "{msg}"
@@ -716,7 +714,7 @@ mod tests {
         let Err(Problem(State::Fail, msg, checks, kept)) = out else {
             panic!("expected a failure, got {:?}", state(&out));
         };
-        assert_eq!(checks, vec!["split"]);
+        assert_eq!(checks, vec![Check::Split]);
         // The failing verdict's numbers stay, for the reports to draw.
         assert!(
             kept.iter()

@@ -6,6 +6,7 @@
 //! crate only ever sees a model that has passed every check.
 
 mod error;
+pub mod expect;
 pub mod files;
 mod model;
 pub mod names;
@@ -13,6 +14,7 @@ pub mod net;
 pub mod nsonly;
 mod parse;
 pub mod scenario;
+pub mod steps;
 
 pub use error::{Source, SpecError, SpecErrors};
 pub use model::*;

@@ -1,4 +1,4 @@
-//! Names that become file names: lab names (state files, /run/netns/<lab>-<node>),
+//! Names that become file names: lab names (state files, `/run/netns/<lab>-<node>`),
 //! node and lan names, run tags (results folders). Checked as names, so that
 //! none can be a path (`/`, `..`) or hide (a leading `.`) or pass for an
 //! option (a leading `-`).

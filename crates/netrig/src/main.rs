@@ -11,7 +11,7 @@ mod labcmd;
 mod runcmd;
 mod wirecmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -109,10 +109,9 @@ enum Cmd {
     /// commands, kernel }, variants = { family = ["ipv4","ipv6"] } (a case per
     /// combination, `{family}` substituted in steps), [matrix] clients/servers
     /// (every client against every server), xfail = "reason", and [[steps]]
-    /// with one action each: run, daemon, wait_port, wait_log, ping, sysctl,
-    /// link, counters, sleep, traffic, serve, probe, capture, plus optional
-    /// name, node, timeout and expect. Executables pass with exit 0, skip
-    /// with 4, and may use `netrig exec $NETRIG_LAB NODE -- cmd`.
+    /// with one action each (the step kinds are listed below, with --help),
+    /// plus optional name, node, timeout and expect. Executables pass with
+    /// exit 0, skip with 4, and may use `netrig exec $NETRIG_LAB NODE -- cmd`.
     /// Exit codes: 0 all passed or skipped, 1 failures, 2 bad input, 3 broken
     /// or timed out.
     #[command(
@@ -135,13 +134,32 @@ enum Cmd {
     Case { dir: PathBuf },
 }
 
+/// The command line, with `netrig run --help` listing the step kinds from
+/// their definitions (netrig_spec::steps), so the help cannot go stale.
+fn cli_command() -> clap::Command {
+    Cli::command().mut_subcommand("run", |run| {
+        let examples = run
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        run.after_long_help(format!(
+            "Step kinds ([[steps]] tables, one action each; `expect` keys they check, besides \
+             `fail`, which every kind takes):\n{}\n{examples}",
+            netrig_spec::steps::reference_text()
+        ))
+    })
+}
+
 fn main() -> ExitCode {
     // Behave like a Unix filter: `netrig graph f | head` ends quietly.
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match cli_command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
@@ -180,8 +198,7 @@ fn main() -> ExitCode {
         Cmd::Report(c) => runcmd::report_cmd(&c),
         Cmd::Case { dir } => runcmd::case(&dir),
         Cmd::Completions { shell } => {
-            use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "netrig", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut cli_command(), "netrig", &mut std::io::stdout());
             Ok(0)
         }
     };

@@ -1,0 +1,488 @@
+//! Expectations: the `expect` table of a step, the checks it names, and their
+//! validation. One table type ([`Expect`]) serves every step kind, so the
+//! runner can carry it generically; which checks a kind accepts is declared
+//! by the kind itself (`StepDef::CHECKS` in [`crate::steps`]).
+//!
+//! # Adding an expectation
+//!
+//! A field of [`Expect`], a [`Check`] variant (with its documentation line),
+//! a line in [`Expect::given`], its validation in `validate` if it has
+//! structure, and the step kinds that accept it list it in their `CHECKS`.
+//! The runner judges it in that kind's execution module.
+
+use crate::steps::StepCx;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A check a step can fail by: an `expect` key, or a kind's default check
+/// (`exit` for `run`, `reachable` for `ping`, `answered` for `probe`).
+/// `expect.fail` names these, and failed steps report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Check {
+    Exit,
+    Stdout,
+    StdoutNot,
+    Stderr,
+    Reachable,
+    Value,
+    Min,
+    Max,
+    Split,
+    Affinity,
+    Received,
+    Answered,
+    Resets,
+    Streams,
+    Ratio,
+}
+
+impl Check {
+    pub const ALL: &'static [Check] = &[
+        Check::Exit,
+        Check::Stdout,
+        Check::StdoutNot,
+        Check::Stderr,
+        Check::Reachable,
+        Check::Value,
+        Check::Min,
+        Check::Max,
+        Check::Split,
+        Check::Affinity,
+        Check::Received,
+        Check::Answered,
+        Check::Resets,
+        Check::Streams,
+        Check::Ratio,
+    ];
+
+    /// The `expect` key (and the name `expect.fail` and reports use).
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Exit => "exit",
+            Check::Stdout => "stdout",
+            Check::StdoutNot => "stdout_not",
+            Check::Stderr => "stderr",
+            Check::Reachable => "reachable",
+            Check::Value => "value",
+            Check::Min => "min",
+            Check::Max => "max",
+            Check::Split => "split",
+            Check::Affinity => "affinity",
+            Check::Received => "received",
+            Check::Answered => "answered",
+            Check::Resets => "resets",
+            Check::Streams => "streams",
+            Check::Ratio => "ratio",
+        }
+    }
+
+    /// How the key is written, for the reference table.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Check::Exit => "`exit` (default 0)",
+            Check::Stdout => "`stdout` (substrings)",
+            Check::StdoutNot => "`stdout_not`",
+            Check::Stderr => "`stderr`",
+            Check::Reachable => "`reachable` (default true)",
+            Check::Value => "`value`",
+            Check::Min => "`min` (e.g. `{ rx_packets = 3 }`)",
+            Check::Max => "`max`",
+            Check::Split => "`split = { over = [paths], weights = [..] }`",
+            Check::Affinity => "`affinity = [paths]`",
+            Check::Received => "`received = { \"h2:eth0\" = n }`",
+            Check::Answered => "`answered` (default all)",
+            Check::Resets => "`resets` (at most)",
+            Check::Streams => {
+                "`streams = { over = [paths], lost, duplicated, reordered, misrouted }`"
+            }
+            Check::Ratio => "`ratio = { tracepoint, per = [paths], counter, min, max }`",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Check> {
+        Check::ALL.iter().copied().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Check {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Check, D::Error> {
+        let s = String::deserialize(d)?;
+        Check::parse(&s).ok_or_else(|| {
+            let all: Vec<_> = Check::ALL.iter().map(|c| c.name()).collect();
+            serde::de::Error::custom(format!("unknown check `{s}` (checks: {})", all.join(", ")))
+        })
+    }
+}
+
+/// An interface of a lab node, written `node:iface`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct IfacePath {
+    pub node: String,
+    pub iface: String,
+}
+
+impl IfacePath {
+    pub fn new(node: impl Into<String>, iface: impl Into<String>) -> IfacePath {
+        IfacePath {
+            node: node.into(),
+            iface: iface.into(),
+        }
+    }
+
+    /// `node:iface`, both parts non-empty.
+    pub fn parse(s: &str) -> Result<IfacePath, String> {
+        match s.split_once(':') {
+            Some((n, i)) if !n.is_empty() && !i.is_empty() => Ok(IfacePath::new(n, i)),
+            _ => Err(format!("`{s}` is not node:iface")),
+        }
+    }
+}
+
+impl fmt::Display for IfacePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.node, self.iface)
+    }
+}
+
+impl From<IfacePath> for String {
+    fn from(p: IfacePath) -> String {
+        p.to_string()
+    }
+}
+
+/// Expectations on a step's result. Which keys apply depends on the step kind;
+/// absent keys mean the kind's default check (a `run` must exit 0, a `ping`
+/// must be answered).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// run: exit status.
+    pub exit: Option<i32>,
+    /// run: strings stdout must contain.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub stdout: Vec<String>,
+    /// run: strings stdout must not contain.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub stdout_not: Vec<String>,
+    /// run: strings stderr must contain.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub stderr: Vec<String>,
+    /// ping: whether replies must come back (false: none may).
+    pub reachable: Option<bool>,
+    /// sysctl, sysfs: the value read back.
+    pub value: Option<String>,
+    /// counters: lower bounds, e.g. `{ tx_packets = 100 }`.
+    pub min: Option<BTreeMap<String, u64>>,
+    /// counters: upper bounds.
+    pub max: Option<BTreeMap<String, u64>>,
+    /// traffic/probe: flows (traffic) or answers (probe) split over paths by weight.
+    pub split: Option<SplitExpect>,
+    /// traffic/probe: every flow stays on one of these paths (or servers).
+    pub affinity: Option<Vec<String>>,
+    /// traffic: packets that must arrive on these `node:iface` captures.
+    pub received: Option<BTreeMap<String, u64>>,
+    /// probe: how many probes must be answered (default: all).
+    pub answered: Option<u64>,
+    /// probe: most connections that may be reset after being established.
+    pub resets: Option<u64>,
+    /// traffic: loss, duplication, reordering and misrouting from payload tags.
+    pub streams: Option<StreamsExpect>,
+    /// traffic: a tracepoint count per counted packet, within bounds.
+    pub ratio: Option<RatioExpect>,
+    /// Marks an expected failure of this step: the case becomes xfail.
+    pub fail: Option<FailExpect>,
+}
+
+impl Expect {
+    /// The checks this table sets (`fail` is not a check).
+    pub fn given(&self) -> Vec<Check> {
+        [
+            (self.exit.is_some(), Check::Exit),
+            (!self.stdout.is_empty(), Check::Stdout),
+            (!self.stdout_not.is_empty(), Check::StdoutNot),
+            (!self.stderr.is_empty(), Check::Stderr),
+            (self.reachable.is_some(), Check::Reachable),
+            (self.value.is_some(), Check::Value),
+            (self.min.is_some(), Check::Min),
+            (self.max.is_some(), Check::Max),
+            (self.split.is_some(), Check::Split),
+            (self.affinity.is_some(), Check::Affinity),
+            (self.received.is_some(), Check::Received),
+            (self.answered.is_some(), Check::Answered),
+            (self.resets.is_some(), Check::Resets),
+            (self.streams.is_some(), Check::Streams),
+            (self.ratio.is_some(), Check::Ratio),
+        ]
+        .into_iter()
+        .filter_map(|(on, c)| on.then_some(c))
+        .collect()
+    }
+}
+
+/// `expect.fail`: `true` (any failure), or the checks that must fail.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum FailExpect {
+    Any(bool),
+    Checks(Vec<Check>),
+}
+
+impl<'de> Deserialize<'de> for FailExpect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FailExpect, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Any(bool),
+            One(String),
+            Many(Vec<String>),
+        }
+        let names = match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "expect.fail takes true, a check name or a list of them (e.g. fail = \"split\")",
+            )
+        })? {
+            Raw::Any(b) => return Ok(FailExpect::Any(b)),
+            Raw::One(s) => vec![s],
+            Raw::Many(v) => v,
+        };
+        let mut checks = Vec::new();
+        for n in names {
+            checks.push(Check::deserialize(serde::de::value::StrDeserializer::<
+                D::Error,
+            >::new(&n))?);
+        }
+        Ok(FailExpect::Checks(checks))
+    }
+}
+
+impl FailExpect {
+    /// Is a failure expected at all (`fail = false` means no)?
+    pub fn expected(&self) -> bool {
+        !matches!(self, FailExpect::Any(false))
+    }
+
+    /// The checks whose failure is expected; empty means any.
+    pub fn checks(&self) -> &[Check] {
+        match self {
+            FailExpect::Any(_) => &[],
+            FailExpect::Checks(v) => v,
+        }
+    }
+}
+
+/// `expect.streams`: tagged packets captured on `over` (`node:iface`); each
+/// limit is the most packets allowed in that category. `lost` and
+/// `duplicated` default to 0; `reordered` and `misrouted` are unchecked
+/// unless given (multipath spreads a stream over paths, so arrival order
+/// across captures means little).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsExpect {
+    pub over: Vec<String>,
+    pub lost: Option<u64>,
+    pub duplicated: Option<u64>,
+    pub reordered: Option<u64>,
+    pub misrouted: Option<u64>,
+}
+
+/// `expect.ratio`: hits of `tracepoint` during the traffic divided by the
+/// change of `counter` (default `tx_packets`) summed over `per` (`node:iface`).
+/// `iif = "r1:eth0"` counts only events whose `iif` field is that interface
+/// (a router's lookups for packets it received there): tracepoints fire for
+/// every namespace on the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RatioExpect {
+    pub tracepoint: String,
+    pub iif: Option<String>,
+    /// Count only events of this routing table (`tb_id`; main is 254).
+    pub table: Option<u32>,
+    pub per: Vec<String>,
+    pub counter: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Interface counters `counters` steps bound (`min`, `max`) and
+/// `expect.ratio` divides by.
+pub const COUNTERS: &[&str] = &[
+    "rx_packets",
+    "tx_packets",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_errors",
+    "tx_errors",
+    "rx_dropped",
+    "tx_dropped",
+    "multicast",
+];
+
+/// `expect.split`: paths (`node:iface` for traffic, server names for probes)
+/// and their configured weights.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SplitExpect {
+    pub over: Vec<String>,
+    pub weights: Vec<u32>,
+    /// Probability bound of failing a correct system (default 1e-6).
+    pub alpha: Option<f64>,
+    /// Relative deviation to detect (default 0.25).
+    pub tolerance: Option<f64>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// Validate a step's expectations against what its kind accepts
+/// (`allowed`) and the lab: what `netrig run` would otherwise find wrong.
+/// `paths_are_ifaces`: split and affinity name `node:iface` paths (traffic)
+/// rather than server names (probe).
+pub(crate) fn validate(
+    cx: &mut StepCx<'_>,
+    e: &Expect,
+    keyword: &str,
+    allowed: &[Check],
+    paths_are_ifaces: bool,
+) -> Option<()> {
+    let index = cx.index;
+    for k in e.given() {
+        if !allowed.contains(&k) {
+            let mut keys: Vec<&str> = allowed.iter().map(|c| c.name()).collect();
+            keys.push("fail");
+            return cx.err_help(
+                format!("step {index}: `expect.{k}` does not apply to a `{keyword}` step"),
+                format!("a `{keyword}` step takes expect keys: {}", keys.join(", ")),
+            );
+        }
+    }
+    if let Some(f) = &e.fail {
+        for c in f.checks() {
+            if !allowed.contains(c) {
+                return cx.err_help(
+                    format!(
+                        "step {index}: expect.fail names `{c}`, which a `{keyword}` step cannot fail by"
+                    ),
+                    if allowed.is_empty() {
+                        "this step kind only takes fail = true".to_string()
+                    } else {
+                        let names: Vec<_> = allowed.iter().map(|c| c.name()).collect();
+                        format!("its checks: {}", names.join(", "))
+                    },
+                );
+            }
+        }
+    }
+    let mut paths: Vec<&String> = Vec::new();
+    if let Some(st) = &e.streams {
+        if st.over.is_empty() {
+            return cx.err(format!(
+                "step {index}: expect.streams needs paths in `over`"
+            ));
+        }
+        paths.extend(&st.over);
+    }
+    if let Some(r) = &e.ratio {
+        if r.per.is_empty() {
+            return cx.err(format!(
+                "step {index}: expect.ratio needs counters in `per`"
+            ));
+        }
+        let bad_bound = |b: Option<f64>| b.is_some_and(|x| !x.is_finite() || x < 0.0);
+        if (r.min.is_none() && r.max.is_none())
+            || bad_bound(r.min)
+            || bad_bound(r.max)
+            || matches!((r.min, r.max), (Some(a), Some(b)) if a > b)
+        {
+            return cx.err_help(
+                format!("step {index}: expect.ratio needs min and/or max, with 0 <= min <= max"),
+                "e.g. ratio = { tracepoint = \"fib:fib_table_lookup\", per = [\"r1:eth1\", \"r1:eth2\"], min = 0.95 }",
+            );
+        }
+        let tp_ok = r.tracepoint.split_once(':').is_some_and(|(a, b)| {
+            let id = |s: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            };
+            id(a) && id(b)
+        });
+        if !tp_ok {
+            return cx.err_help(
+                format!("step {index}: malformed tracepoint `{}`", r.tracepoint),
+                "write subsystem:event, e.g. fib:fib_table_lookup or fib6:fib6_table_lookup",
+            );
+        }
+        if let Some(c) = &r.counter {
+            if !COUNTERS.contains(&c.as_str()) {
+                return cx.err_help(
+                    format!("step {index}: unknown counter `{c}` in expect.ratio"),
+                    format!("counters: {}", COUNTERS.join(", ")),
+                );
+            }
+        }
+        paths.extend(&r.per);
+        paths.extend(&r.iif);
+    }
+    for k in e.min.iter().chain(&e.max).flat_map(|m| m.keys()) {
+        if !COUNTERS.contains(&k.as_str()) {
+            return cx.err_help(
+                format!("step {index}: unknown counter `{k}`"),
+                format!("counters: {}", COUNTERS.join(", ")),
+            );
+        }
+    }
+    paths.extend(e.received.iter().flat_map(|m| m.keys()));
+    if paths_are_ifaces {
+        paths.extend(e.split.iter().flat_map(|s| &s.over));
+        paths.extend(e.affinity.iter().flatten());
+    }
+    for p in paths {
+        let path = match IfacePath::parse(p) {
+            Ok(p) => p,
+            Err(why) => return cx.err_help(format!("step {index}: {why}"), "e.g. \"r1:eth1\""),
+        };
+        cx.lab_iface(Some(path.node), &path.iface, "expect")?;
+    }
+    if let Some(s) = &e.split {
+        if s.over.len() != s.weights.len() || s.over.len() < 2 {
+            return cx.err_help(
+                format!(
+                    "step {index}: expect.split needs as many weights as paths, and at least two"
+                ),
+                "e.g. split = { over = [\"r1:eth1\", \"r1:eth2\"], weights = [11, 45] }",
+            );
+        }
+        // As the split verdict (and `ip route`) take them.
+        if let Some(w) = s.weights.iter().find(|w| !(1..=256).contains(*w)) {
+            return cx.err_help(
+                format!("step {index}: expect.split weight {w} is outside 1..=256"),
+                "weights are relative shares, e.g. weights = [11, 45]",
+            );
+        }
+    }
+    Some(())
+}

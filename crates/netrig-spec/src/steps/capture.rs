@@ -1,0 +1,31 @@
+//! `capture`: capture on an interface until the case ends.
+
+use super::{StepCx, StepDef};
+use crate::expect::IfacePath;
+use serde::{Deserialize, Serialize};
+
+/// The pcapng is kept when the case does not pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capture {
+    pub at: IfacePath,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    node: Option<String>,
+    iface: String,
+}
+
+impl StepDef for Capture {
+    const KEYWORD: &'static str = "capture";
+    const VALUE: &'static str = "`{ node, iface }`";
+    const SUMMARY: &'static str = "capture until the case ends (pcapng kept if it fails)";
+
+    fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Capture, String)> {
+        let c: Raw = cx.raw(value)?;
+        let at = cx.lab_iface(c.node, &c.iface, "capture")?;
+        let name = format!("capture {at}");
+        Some((Capture { at }, name))
+    }
+}

@@ -1,0 +1,62 @@
+//! `counters`: read an interface's counters, save them, or compare with a
+//! saved set.
+
+use super::{References, StepCx, StepDef};
+use crate::expect::{Check, IfacePath};
+use serde::{Deserialize, Serialize};
+
+/// `save` keeps the counters under a name; `since` makes the expectation
+/// one about the difference to a saved set.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counters {
+    pub at: IfacePath,
+    pub save: Option<String>,
+    pub since: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    node: Option<String>,
+    iface: String,
+    save: Option<String>,
+    since: Option<String>,
+}
+
+impl StepDef for Counters {
+    const KEYWORD: &'static str = "counters";
+    const VALUE: &'static str = "`{ node, iface, save = \"tag\", since = \"tag\" }`";
+    const SUMMARY: &'static str = "read interface counters (or their change since a saved set)";
+    const CHECKS: &'static [Check] = &[Check::Min, Check::Max];
+
+    fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Counters, String)> {
+        let c: Raw = cx.raw(value)?;
+        let at = cx.lab_iface(c.node, &c.iface, "counters")?;
+        let name = format!("counters {at}");
+        Some((
+            Counters {
+                at,
+                save: c.save,
+                since: c.since,
+            },
+            name,
+        ))
+    }
+
+    fn check_references(&self, refs: &mut References, cx: &mut StepCx<'_>) {
+        if let Some(x) = self
+            .since
+            .as_ref()
+            .filter(|x| !refs.saved_counters.contains(x))
+        {
+            cx.err_help::<()>(
+                format!(
+                    "step {}: counters since `{x}`, which no earlier counters step saves",
+                    cx.index
+                ),
+                "save them first: counters = { node, iface, save = \"before\" }",
+            );
+        }
+        refs.saved_counters.extend(self.save.clone());
+    }
+}
