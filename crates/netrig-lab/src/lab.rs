@@ -426,14 +426,7 @@ impl Lab {
         }
         for nb in &topo.neighbors {
             let ni = self.node_pos(&nb.node)?;
-            let idx = self.iface_index(ni, &nb.dev)?;
-            let mut m = Msg::new(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE).header(&ndmsg(
-                family(&nb.addr),
-                idx,
-                NUD_PERMANENT,
-            ));
-            m.attr(NDA_DST, &ip_bytes(&nb.addr));
-            m.attr(NDA_LLADDR, &nb.mac);
+            let m = self.neighbor_msg(ni, &nb.dev, &nb.addr, Some(&nb.mac))?;
             per_node
                 .entry(ni)
                 .or_default()
@@ -838,6 +831,49 @@ impl Lab {
                 node: ns.name.clone(),
                 source,
             })
+    }
+
+    /// A permanent neighbour entry (`mac`), or its deletion (`None`).
+    fn neighbor_msg(
+        &self,
+        ni: usize,
+        dev: &str,
+        addr: &IpAddr,
+        mac: Option<&[u8; 6]>,
+    ) -> Result<Msg, LabError> {
+        let idx = self.iface_index(ni, dev)?;
+        let (kind, flags) = match mac {
+            Some(_) => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE),
+            None => (RTM_DELNEIGH, 0),
+        };
+        let mut m = Msg::new(kind, flags).header(&ndmsg(family(addr), idx, NUD_PERMANENT));
+        m.attr(NDA_DST, &ip_bytes(addr));
+        if let Some(mac) = mac {
+            m.attr(NDA_LLADDR, mac);
+        }
+        Ok(m)
+    }
+
+    /// Add or replace a permanent neighbour entry (`mac`), or delete the
+    /// entry for `addr` on `dev` (`None`; deleting an absent one is an error).
+    pub fn set_neighbor(
+        &mut self,
+        node: &str,
+        dev: &str,
+        addr: IpAddr,
+        mac: Option<[u8; 6]>,
+    ) -> Result<(), LabError> {
+        let ni = self.node_pos(node)?;
+        let m = self.neighbor_msg(ni, dev, &addr, mac.as_ref())?;
+        let what = match mac {
+            Some(_) => format!("setting neighbour {addr} on {dev}"),
+            None => format!("deleting neighbour {addr} on {dev}"),
+        };
+        let ns = &mut self.nodes[ni];
+        ns.nl.request(m, what).map_err(|source| LabError::Netlink {
+            node: ns.name.clone(),
+            source,
+        })
     }
 
     /// Bring an interface administratively up or down.
