@@ -30,3 +30,32 @@ fn run_failures_name_their_check() {
     assert!(other.to_string().contains("failed by exit"), "{other:#}");
     assert_eq!(code, 1, "{out}");
 }
+
+/// `neigh`: a permanent entry with a wrong MAC cuts the path, deleting it
+/// lets ARP repair it (examples/basic/neigh.toml); the same scenario
+/// expecting the poisoned path to work fails by `reachable`.
+#[test]
+fn neigh_poisons_and_repairs_a_path() {
+    if !have_root() {
+        return;
+    }
+    let example = workspace().join("examples/basic/neigh.toml");
+    let s = Scratch::new("neigh");
+    let (code, report, out) = run_json(
+        &[example.to_str().expect("utf-8 path"), "--results", "res"],
+        &s.0,
+    );
+    assert_eq!(case(&report, "neigh-poison")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+
+    s.write("pair.toml", &format!("name = \"pair\"\n{PAIR}"));
+    s.write(
+        "wrong.toml",
+        "name = \"wrong\"\ntopology = \"pair.toml\"\n[[steps]]\nneigh = { node = \"a\", dev = \"eth0\", addr = \"192.0.2.2\", mac = \"02:00:00:00:00:99\" }\n[[steps]]\nping = { from = \"a\", to = \"192.0.2.2\" }\n",
+    );
+    let (code, report, out) = run_json(&["wrong.toml", "--results", "res"], &s.0);
+    let wrong = case(&report, "wrong");
+    assert_eq!(wrong["state"], "fail", "{out}");
+    assert!(wrong.to_string().contains("reachable"), "{wrong:#}");
+    assert_eq!(code, 1, "{out}");
+}

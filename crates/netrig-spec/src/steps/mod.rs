@@ -7,7 +7,7 @@
 //! # Adding a step kind
 //!
 //! 1. A module here (`neigh.rs`, say) with a struct implementing [`StepDef`].
-//! 2. One line in [`crate::with_step_kinds!`] (`Neigh: neigh`): this makes the
+//! 2. One line in [`crate::with_step_kinds!`] (`Neigh: neigh`, say): this makes the
 //!    [`StepKind`] variant, the dispatch of its keyword, its line in
 //!    [`KINDS`] (the reference table `netrig run --help` prints and the
 //!    README's step list is checked against), and requires the runner's
@@ -45,6 +45,7 @@ macro_rules! with_step_kinds {
             Route: route,
             Offload: offload,
             Sysfs: sysfs,
+            Neigh: neigh,
         }
     };
 }
