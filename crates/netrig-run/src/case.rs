@@ -262,6 +262,9 @@ fn run_scenario(
     let mut subtests: Vec<SubResult> = Vec::new();
     let mut verdict: Option<(State, String)> = None;
     for step in &c.steps {
+        if verdict.is_none() {
+            verdict = ctx.dead_daemon().map(|why| (State::Fail, why));
+        }
         if let Some((_, why)) = &verdict {
             subtests.push(SubResult {
                 index: step.index,
@@ -343,6 +346,9 @@ fn run_scenario(
             continue;
         }
         subtests.push(res);
+    }
+    if verdict.is_none() {
+        verdict = ctx.dead_daemon().map(|why| (State::Fail, why));
     }
     finish(spec, &src, ctx, subtests, verdict, events)
 }

@@ -165,8 +165,13 @@ impl Proc {
     }
 
     fn killpg(&self) {
+        self.signal_group(libc::SIGKILL);
+    }
+
+    /// Send `signal` to the process group this Proc leads.
+    pub fn signal_group(&self, signal: i32) {
         // SAFETY: signalling the process group this Proc leads.
-        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        unsafe { libc::kill(-(self.child.id() as i32), signal) };
     }
 
     /// Record the exit status; stop stragglers of the group (so pipes close)

@@ -739,6 +739,7 @@ impl Checker {
                 node: snode.clone(),
                 cmd: sub(&mx.servers[server]),
                 name: "server".into(),
+                may_exit: false,
             }),
             format!("server {server}"),
             Expect::default(),

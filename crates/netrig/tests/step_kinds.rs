@@ -59,3 +59,56 @@ fn neigh_poisons_and_repairs_a_path() {
     assert!(wrong.to_string().contains("reachable"), "{wrong:#}");
     assert_eq!(code, 1, "{out}");
 }
+
+/// A daemon that dies while its case runs fails the case, named with its
+/// signal; killed on purpose by a `signal` step (a failover test), or
+/// declared `may_exit`, its end is no failure.
+#[test]
+fn a_daemon_dying_mid_case_fails_it() {
+    let s = Scratch::new("daemondeath");
+    s.write(
+        "crash.toml",
+        "name = \"crash\"\n[[steps]]\nname = \"bgpd\"\ndaemon = \"echo starting >&2; sleep 0.1; kill -SEGV $$\"\n[[steps]]\nsleep = \"1s\"\n[[steps]]\nrun = \"true\"\n",
+    );
+    s.write(
+        "killed.toml",
+        "name = \"killed\"\n[[steps]]\nname = \"bgpd\"\ndaemon = \"sleep 100\"\n[[steps]]\nsignal = { daemon = \"bgpd\", signal = \"KILL\" }\n[[steps]]\nsleep = \"200ms\"\n[[steps]]\nrun = \"true\"\n",
+    );
+    s.write(
+        "oneshot.toml",
+        "name = \"oneshot\"\n[[steps]]\nname = \"setup\"\ndaemon = { cmd = \"true\", may_exit = true }\n[[steps]]\nsleep = \"200ms\"\n",
+    );
+    let (code, report, out) = run_json(&[".", "--results", "res"], &s.0);
+    let crash = case(&report, "crash");
+    assert_eq!(crash["state"], "fail", "{out}");
+    let why = crash["reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("daemon `bgpd` was killed by SIGSEGV") && why.contains("starting"),
+        "{crash:#}"
+    );
+    assert_eq!(case(&report, "killed")["state"], "pass", "{out}");
+    assert_eq!(case(&report, "oneshot")["state"], "pass", "{out}");
+    assert_eq!(code, 1, "{out}");
+}
+
+/// Teardown sends SIGTERM first, so a daemon's own cleanup runs.
+#[test]
+fn teardown_terminates_daemons_before_killing_them() {
+    let s = Scratch::new("sigterm");
+    let marker = s.path("cleaned-up");
+    s.write(
+        "term.toml",
+        &format!(
+            "name = \"term\"\n[[steps]]\nname = \"d\"\ndaemon = \"trap 'echo bye > {}; exit 0' TERM; while :; do sleep 0.02; done\"\n[[steps]]\nsleep = \"100ms\"\n",
+            marker.display()
+        ),
+    );
+    let (code, report, out) = run_json(&["term.toml", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "term")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+        "bye\n",
+        "the daemon's TERM trap did not run"
+    );
+}

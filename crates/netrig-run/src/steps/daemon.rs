@@ -18,6 +18,9 @@ impl Exec for Daemon {
             )
             .map_err(broken)?;
         cx.daemons.push(p);
+        if self.may_exit {
+            cx.may_exit.insert(self.name.clone());
+        }
         Ok((String::new(), vec![]))
     }
 }

@@ -3,17 +3,22 @@
 //! netrig-judge so that the verdict (with its error bound) lands in the report.
 
 use crate::observe::verdict_ring;
-use crate::procs::{host_command, Proc};
+use crate::procs::{host_command, tail, Proc};
 use crate::result::{State, SubResult};
 use crate::verdicts::{broken, skip, PathCapture, Problem, StepOut};
 use netrig_lab::{Lab, LinkStats};
 use netrig_spec::expect::IfacePath;
 use netrig_spec::scenario::{Step, StepKind};
+use netrig_spec::steps::signal::signal_name;
 use netrig_wire::perf::TracepointCounter;
 use netrig_wire::{Capture, CaptureOptions, PerfError, ProbeServerHandle};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// How long daemons have between SIGTERM and SIGKILL at teardown.
+pub const TERM_GRACE: Duration = Duration::from_secs(2);
 
 /// Default bound for steps that wait (wait_port, wait_log) without a `timeout`.
 pub(super) const WAIT_DEFAULT: Duration = Duration::from_secs(10);
@@ -25,6 +30,8 @@ pub struct Ctx {
     pub t0: Instant,
     pub procs: Vec<Proc>,
     pub daemons: Vec<Proc>,
+    /// Daemons whose end is no failure (`may_exit`, or signalled by a step).
+    may_exit: HashSet<String>,
     saved: HashMap<String, LinkStats>,
     servers: Vec<(String, ProbeServerHandle)>,
     captures: Vec<(String, Capture)>,
@@ -45,6 +52,7 @@ impl Ctx {
             t0,
             procs: Vec::new(),
             daemons: Vec::new(),
+            may_exit: HashSet::new(),
             saved: HashMap::new(),
             servers: Vec::new(),
             captures: Vec::new(),
@@ -148,8 +156,55 @@ impl Ctx {
         }
     }
 
+    /// A daemon that ended while the case ran (and was not allowed to):
+    /// the system under test crashed or quit. Reported once.
+    pub fn dead_daemon(&mut self) -> Option<String> {
+        for d in &mut self.daemons {
+            if self.may_exit.contains(&d.rec.name) {
+                continue;
+            }
+            let Some(st) = d.try_wait() else { continue };
+            self.may_exit.insert(d.rec.name.clone());
+            let how = match (st.code(), st.signal()) {
+                (Some(c), _) => format!("exited with status {c}"),
+                (None, Some(s)) => format!("was killed by {}", signal_name(s)),
+                _ => "ended".to_string(),
+            };
+            let mut msg = format!("daemon `{}` {how} while the case ran", d.rec.name);
+            let (out, err) = (tail(&d.stdout(), 5), tail(&d.stderr(), 5));
+            if !err.is_empty() {
+                msg.push_str(&format!("\nstderr:\n{err}"));
+            }
+            if !out.is_empty() {
+                msg.push_str(&format!("\nstdout:\n{out}"));
+            }
+            return Some(msg);
+        }
+        None
+    }
+
     /// End daemons and servers, keep captures of failed cases, record statuses.
+    /// Daemons get SIGTERM first and [`TERM_GRACE`] to clean up (pid files,
+    /// sockets), then SIGKILL.
     pub fn teardown(&mut self, keep_pcaps: bool) {
+        let mut running = Vec::new();
+        for (i, d) in self.daemons.iter_mut().enumerate() {
+            if d.try_wait().is_none() {
+                d.signal_group(libc::SIGTERM);
+                d.rec.killed_at_end = true;
+                running.push(i);
+            }
+        }
+        let deadline = Instant::now() + TERM_GRACE;
+        let mut nap = Duration::from_millis(1);
+        while Instant::now() < deadline {
+            running.retain(|&i| self.daemons[i].try_wait().is_none());
+            if running.is_empty() {
+                break;
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
         for d in &mut self.daemons {
             d.finish();
         }

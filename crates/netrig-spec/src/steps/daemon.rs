@@ -1,7 +1,7 @@
 //! `daemon`: a shell command left running until the case ends.
 
 use super::{References, StepCx, StepDef};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Daemon {
@@ -9,15 +9,39 @@ pub struct Daemon {
     pub cmd: String,
     /// Name of its log and of `wait_log` references.
     pub name: String,
+    /// It may end on its own (a one-shot setup, say); otherwise its end
+    /// while the case runs fails the case.
+    pub may_exit: bool,
+}
+
+/// `daemon = "cmd"`, or `daemon = { cmd, may_exit }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Cmd(String),
+    Table(RawTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    cmd: String,
+    #[serde(default)]
+    may_exit: bool,
 }
 
 impl StepDef for Daemon {
     const KEYWORD: &'static str = "daemon";
-    const VALUE: &'static str = "shell command left running; `name` names its log";
-    const SUMMARY: &'static str = "start a process that runs until the case ends";
+    const VALUE: &'static str =
+        "shell command, or `{ cmd, may_exit }`; `name` names its log";
+    const SUMMARY: &'static str =
+        "start a process that runs until the case ends (its end before that fails the case unless `may_exit`)";
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Daemon, String)> {
-        let cmd: String = cx.raw(value)?;
+        let (cmd, may_exit) = match cx.raw(value)? {
+            Raw::Cmd(c) => (c, false),
+            Raw::Table(t) => (t.cmd, t.may_exit),
+        };
         let node = cx.node(None, "daemon")?;
         let name = cx
             .name
@@ -29,7 +53,15 @@ impl StepDef for Daemon {
             ));
         }
         let label = format!("daemon {name}: {cmd}");
-        Some((Daemon { node, cmd, name }, label))
+        Some((
+            Daemon {
+                node,
+                cmd,
+                name,
+                may_exit,
+            },
+            label,
+        ))
     }
 
     /// Daemon names name their logs: unique.

@@ -46,6 +46,7 @@ macro_rules! with_step_kinds {
             Offload: offload,
             Sysfs: sysfs,
             Neigh: neigh,
+            Signal: signal,
         }
     };
 }
