@@ -31,6 +31,8 @@ pub const HEARTBEAT_FD_ENV: &str = "NETRIG_HEARTBEAT_FD";
 /// The file in a case folder that tells the case process what to run.
 pub const SPEC_FILE: &str = "case.json";
 pub const RESULT_FILE: &str = "result.json";
+/// Folder of a case folder where its lab is published for `netrig exec`.
+const STATE_DIR: &str = "state";
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
 
 /// What the runner hands a case process.
@@ -170,6 +172,37 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
     }
 }
 
+/// What every process of a case sees: NETRIG_CASE_DIR, and with a lab
+/// NETRIG_LAB, NETRIG_STATE_DIR and NETRIG_NODES, the lab published so that
+/// `netrig exec $NETRIG_LAB NODE -- cmd` reaches its nodes.
+fn lab_env(
+    spec: &CaseSpec,
+    dir: &Path,
+    ctx: &Ctx,
+    topo_file: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let lab_name = format!("case-{}", host_pid().unwrap_or(0));
+    // Absolute: processes run in another directory than ours.
+    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let state_dir = dir_abs.join(STATE_DIR);
+    let mut env: Vec<(String, String)> =
+        vec![("NETRIG_CASE_DIR".into(), dir_abs.display().to_string())];
+    // This netrig first on PATH, so `netrig exec` reaches this lab.
+    if let Some(bin_dir) = spec.exe.parent() {
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        env.push(("PATH".into(), format!("{}:{path_var}", bin_dir.display())));
+    }
+    if let Some(lab) = &ctx.lab {
+        publish(&state_dir, &lab_name, topo_file, ctx, spec.mode)
+            .map_err(|e| format!("publishing the lab for `netrig exec`: {e}"))?;
+        let nodes: Vec<&str> = lab.node_names().collect();
+        env.push(("NETRIG_LAB".into(), lab_name));
+        env.push(("NETRIG_STATE_DIR".into(), state_dir.display().to_string()));
+        env.push(("NETRIG_NODES".into(), nodes.join(" ")));
+    }
+    Ok(env)
+}
+
 fn source_str(def: &CaseDef) -> String {
     def.source_path().display().to_string()
 }
@@ -259,6 +292,19 @@ fn run_scenario(
         _ => None,
     };
     let mut ctx = Ctx::new(lab, dir.to_path_buf(), t0);
+    let topo_file = sc
+        .topology
+        .as_ref()
+        .map(|_| file.display().to_string())
+        .unwrap_or_default();
+    ctx.env = match lab_env(spec, dir, &ctx, &topo_file) {
+        Ok(e) => e,
+        Err(e) => return broken(e),
+    };
+    // Steps run in the scenario's folder, so its paths may be relative.
+    ctx.workdir = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().map(Path::to_path_buf));
     let mut subtests: Vec<SubResult> = Vec::new();
     let mut verdict: Option<(State, String)> = None;
     for step in &c.steps {
@@ -375,6 +421,8 @@ fn finish(
     if !state.ok() && spec.pause_on_fail && ctx.lab.is_some() {
         pause(spec, &ctx, &mut r, events);
     }
+    // The lab's published state (see lab_env) ends with the steps.
+    let _ = std::fs::remove_dir_all(ctx.dir.join(STATE_DIR));
     ctx.teardown(!state.ok());
     r.processes = ctx
         .procs
@@ -485,34 +533,15 @@ fn run_exec(
             .as_ref()
             .and_then(|l| l.node_names().next().map(str::to_string))
     });
-    let lab_name = format!("case-{}", host_pid().unwrap_or(0));
-    // Absolute: the executable runs from its own directory, not ours.
-    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let state_dir = dir_abs.join("state");
-    let mut env: Vec<(String, String)> =
-        vec![("NETRIG_CASE_DIR".into(), dir_abs.display().to_string())];
-    if ctx.lab.is_some() {
-        let topo_file = topology
-            .map(|t| t.display().to_string())
-            .unwrap_or_default();
-        if let Err(e) = publish(&state_dir, &lab_name, &topo_file, &ctx, spec.mode) {
-            return broken(format!("publishing the lab for `netrig exec`: {e}"));
-        }
-        let nodes: Vec<String> = ctx
-            .lab
-            .as_ref()
-            .map(|l| l.node_names().map(str::to_string).collect())
-            .unwrap_or_default();
-        env.push(("NETRIG_LAB".into(), lab_name.clone()));
-        env.push(("NETRIG_STATE_DIR".into(), state_dir.display().to_string()));
-        env.push(("NETRIG_NODES".into(), nodes.join(" ")));
-        if let Some(n) = &node {
-            env.push(("NETRIG_NODE".into(), n.clone()));
-        }
-    }
-    if let Some(bin_dir) = spec.exe.parent() {
-        let path_var = std::env::var("PATH").unwrap_or_default();
-        env.push(("PATH".into(), format!("{}:{path_var}", bin_dir.display())));
+    let topo_file = topology
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    let mut env = match lab_env(spec, dir, &ctx, &topo_file) {
+        Ok(e) => e,
+        Err(e) => return broken(e),
+    };
+    if let (Some(n), true) = (&node, ctx.lab.is_some()) {
+        env.push(("NETRIG_NODE".into(), n.clone()));
     }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let cwd = abs.parent().map(Path::to_path_buf);
@@ -547,7 +576,6 @@ fn run_exec(
         (None, Some(s)) => Some((State::Fail, format!("killed by signal {s}"))),
         _ => Some((State::Broken, "no exit status".into())),
     };
-    let _ = std::fs::remove_dir_all(&state_dir);
     let mut r = finish(spec, &src, ctx, subtests, verdict.clone(), events);
     match verdict {
         Some((State::Skip, why)) => {

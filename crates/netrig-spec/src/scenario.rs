@@ -15,7 +15,8 @@
 //! `variants = { key = [values] }` (cartesian product; case names read
 //! `name[key=value,...]`, arrays as `2:1`; `{key}` is substituted in step
 //! strings, and a string that is exactly `"{key}"` takes the value's type),
-//! `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
+//! `{scenario_dir}` in a step is the scenario file's folder (where steps
+//! run), `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
 //! `server_node`, `port`; cases `name[client_x_server]`, `{client}`/`{server}`
 //! substituted), `xfail = "reason"`, `tags`, and `[[steps]]`.
 //!
@@ -415,6 +416,10 @@ fn parse_filtered(
         }
     });
 
+    let scenario_dir = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
     let mut cases = Vec::new();
     let pairs: Vec<Option<(String, String)>> = match &matrix {
         None => vec![None],
@@ -450,8 +455,15 @@ fn parse_filtered(
             }
             let mut steps = Vec::new();
             let mut spans = Vec::new();
+            // `{scenario_dir}`: the folder steps run in, for paths given to
+            // tools that start elsewhere.
+            let mut step_params = params.clone();
+            step_params.push((
+                "scenario_dir".into(),
+                toml::Value::String(scenario_dir.display().to_string()),
+            ));
             for raw_step in &raw.steps {
-                let value = substitute(raw_step.get_ref(), &params);
+                let value = substitute(raw_step.get_ref(), &step_params);
                 let (span, index) = (raw_step.span(), steps.len() + 1);
                 if let Some(p) = c.parse_step(&value, span.clone(), index, topology.as_ref()) {
                     let (line, _) = c.src.line_col(span.start);

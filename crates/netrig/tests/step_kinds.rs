@@ -112,3 +112,23 @@ fn teardown_terminates_daemons_before_killing_them() {
         "the daemon's TERM trap did not run"
     );
 }
+
+/// Steps run in the scenario's folder with NETRIG_CASE_DIR, NETRIG_LAB and
+/// NETRIG_NODE set, and `netrig exec $NETRIG_LAB` reaches the case's lab.
+#[test]
+fn steps_run_in_the_scenario_folder_with_the_lab_in_their_environment() {
+    if !have_root() {
+        return;
+    }
+    let s = Scratch::new("stepenv");
+    s.write("conf/r1.conf", "hello from conf\n");
+    s.write(
+        "env.toml",
+        &format!(
+            "name = \"env\"\n{PAIR}\n[[steps]]\nnode = \"a\"\nrun = \"cat conf/r1.conf {{scenario_dir}}/conf/r1.conf\"\nexpect.stdout = \"hello from conf\"\n[[steps]]\nnode = \"a\"\nrun = 'echo \"$NETRIG_NODE\" > \"$NETRIG_CASE_DIR/who\"; cat \"$NETRIG_CASE_DIR/who\"; netrig exec \"$NETRIG_LAB\" b -- ip -br addr show dev eth0'\nexpect.stdout = [\"a\", \"192.0.2.2/24\"]\n"
+        ),
+    );
+    let (code, report, out) = run_json(&["env.toml", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "env")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+}

@@ -38,6 +38,11 @@ pub struct Ctx {
     pub warnings: Vec<String>,
     /// Ring geometry of the captures traffic verdicts use.
     pub capture_ring: CaptureOptions,
+    /// Environment of every process the case starts (NETRIG_CASE_DIR,
+    /// NETRIG_LAB, ...); each also gets NETRIG_NODE, its node.
+    pub env: Vec<(String, String)>,
+    /// Where processes start unless told otherwise (the scenario's folder).
+    pub workdir: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -58,6 +63,8 @@ impl Ctx {
             captures: Vec::new(),
             warnings: ring_warning.into_iter().collect(),
             capture_ring,
+            env: Vec::new(),
+            workdir: None,
         }
     }
 
@@ -96,10 +103,16 @@ impl Ctx {
             _ => host_command(program),
         };
         cmd.args(args);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        if let (Some(n), Some(_)) = (node, &self.lab) {
+            cmd.env("NETRIG_NODE", n);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
-        if let Some(d) = cwd {
+        if let Some(d) = cwd.or(self.workdir.as_deref()) {
             cmd.current_dir(d);
         }
         let shown = if args.first() == Some(&"-c") {
