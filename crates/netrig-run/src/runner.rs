@@ -182,6 +182,7 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
         jobs,
         version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
+        ..RunReport::default()
     };
     report.sort_cases();
     save(&report, opts, &run_dir, durations);
@@ -226,6 +227,7 @@ fn unrunnable(
         jobs: opts.jobs.max(1),
         version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
+        ..RunReport::default()
     }
 }
 

@@ -377,13 +377,21 @@ pub(crate) fn read_report(p: &Path) -> Result<RunReport, CliError> {
     };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| CliError::usage(miette!("reading {}: {e}", file.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let report: RunReport = serde_json::from_str(&text).map_err(|e| {
         CliError::usage(miette!(
             help = "netrig writes report.json into each run folder, and `--format json` prints one",
             "{} is not a netrig JSON report: {e}",
             file.display()
         ))
-    })
+    })?;
+    report.check_schema().map_err(|e| {
+        CliError::usage(miette!(
+            help = "read it with the netrig that wrote it (docs/json-report.md lists the formats)",
+            "{}: {e}",
+            file.display()
+        ))
+    })?;
+    Ok(report)
 }
 
 pub fn report_cmd(cmd: &ReportCmd) -> CliResult {
