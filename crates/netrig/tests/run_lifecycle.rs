@@ -512,6 +512,14 @@ fn kselftest_settings_timeouts_and_their_command_line_overrides() {
         "{}",
         text(&o)
     );
+    // kselftest's timeout=0 (net/forwarding has it): no timeout at all.
+    s.write("suite/net/settings", "timeout=0\n");
+    let (code, rep, out) = run_json(
+        &["suite/net", "slow", "--results", "res", "--tag", "c"],
+        &s.0,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(case(&rep, "slow.sh")["state"], "pass", "{out}");
 
     // Bad values on the command line: usage errors that say what to write.
     for (args, says) in [
