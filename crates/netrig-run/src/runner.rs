@@ -516,7 +516,11 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
     let mut ours = timed_out;
     let mut r = if timed_out {
         let mut r = timeout_result(def, &src, &prog, elapsed);
-        r.output = output_so_far(dir);
+        let step = prog
+            .steps
+            .last()
+            .and_then(|s| s.split(' ').next()?.parse().ok());
+        r.output = output_so_far(dir, step);
         r
     } else {
         match crate::results::read_own(&dir.join(RESULT_FILE), 64 << 20)
@@ -559,21 +563,29 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
 /// Lines kept of a killed case's output.
 const OUTPUT_TAIL: usize = 20;
 
-/// What a killed case had printed: the tail of the process log written last
-/// (the process it was waiting for), without the log's timestamps, else the
-/// tail of the case process's own log.
-fn output_so_far(dir: &Path) -> String {
-    let newest = std::fs::read_dir(dir)
+/// What a killed case had printed: the tail of the log of the step it was in
+/// (`NN-....log`), else of the process log written last (an executable's
+/// `test.log`), without the log's timestamps; else the tail of the case
+/// process's own log.
+fn output_so_far(dir: &Path, step: Option<usize>) -> String {
+    let logs: Vec<(std::time::SystemTime, PathBuf, String)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.ends_with(".log") && n != "case.log"
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            (n.ends_with(".log") && n != "case.log")
+                .then(|| Some((e.metadata().ok()?.modified().ok()?, e.path(), n)))
+                .flatten()
         })
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .max();
+        .collect();
+    let of_step = step.map(|i| format!("{i:02}-"));
+    let newest = logs
+        .iter()
+        .filter(|(_, _, n)| of_step.as_ref().is_some_and(|p| n.starts_with(p.as_str())))
+        .max()
+        .or_else(|| logs.iter().max())
+        .map(|(t, p, _)| (*t, p.clone()));
     if let Some((_, p)) = newest {
         let text = read_tail(&p);
         // `[  1.234567] out| text`: keep the text, as an executable's output

@@ -11,7 +11,7 @@ fn hanging_cases_are_killed_with_every_process_and_others_survive() {
     s.write(
         "suite/hang.toml",
         &format!(
-            "name = \"hang\"\ntimeout = \"1500ms\"\n{PAIR}\n[[steps]]\nnode = \"b\"\ndaemon = \"exec sleep 987651\"\n[[steps]]\nnode = \"a\"\nrun = \"echo reached-the-hang; sleep 987652\"\n"
+            "name = \"hang\"\ntimeout = \"1500ms\"\n{PAIR}\n[[steps]]\nnode = \"b\"\ndaemon = \"exec sh -c 'while sleep 0.05; do echo tick; done # 987651'\"\n[[steps]]\nnode = \"a\"\nrun = \"echo reached-the-hang; sleep 987652\"\n"
         ),
     );
     // An executable whose grandchild escapes its process group and session.
@@ -74,8 +74,10 @@ fn hanging_cases_are_killed_with_every_process_and_others_survive() {
             .unwrap_or_else(|| panic!("no step in {r:#}"));
         assert_eq!(last["state"], "timeout", "{r:#}");
         assert_eq!(last["name"], step, "{r:#}");
+        // The step it hung in, not the daemon that kept talking meanwhile.
         let output = r["output"].as_str().unwrap_or("");
         assert!(output.contains(printed), "{name}: output {output:?}");
+        assert!(!output.contains("tick"), "{name}: output {output:?}");
         assert!(r["duration_s"].as_f64().unwrap_or(0.0) >= 1.5, "{r:#}");
     }
     // Nothing the hanging cases started may outlive them.
