@@ -1,8 +1,34 @@
 //! What a case reports and what a run collects. These types are the JSON
 //! format of `result.json` and of run reports, so `netrig report merge` can
-//! read back what any runner wrote.
+//! read back what any runner wrote. Each document names its format and
+//! version in `schema` ([`RESULT_SCHEMA`], [`REPORT_SCHEMA`]); the JSON
+//! Schemas and their rules are in docs/json-report.md.
 
 use serde::{Deserialize, Serialize};
+
+/// The format of a `result.json` (and of each case in a report). Adding a
+/// field keeps the number; renaming or removing one, or changing what one
+/// means, takes the next (docs/json-report.md).
+pub const RESULT_SCHEMA: &str = "netrig.result/1";
+/// The format of `report.json` and `--format json`.
+pub const REPORT_SCHEMA: &str = "netrig.report/1";
+
+fn result_schema() -> String {
+    RESULT_SCHEMA.into()
+}
+
+fn report_schema() -> String {
+    REPORT_SCHEMA.into()
+}
+
+/// A document written by a netrig whose format this one does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} is in format `{found}`; this netrig reads `{expected}` (and files without a `schema`, from before it existed)")]
+pub struct SchemaError {
+    pub what: String,
+    pub found: String,
+    pub expected: &'static str,
+}
 
 /// Result state of a case or a subtest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -98,6 +124,9 @@ pub struct ProcRecord {
 /// Everything known about one case run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CaseResult {
+    /// [`RESULT_SCHEMA`]; files from before it existed read as that.
+    #[serde(default = "result_schema")]
+    pub schema: String,
     pub name: String,
     /// Scenario file or executable.
     pub source: String,
@@ -214,6 +243,7 @@ fn one() -> u32 {
 impl CaseResult {
     pub fn new(name: &str, source: &str, state: State, reason: impl Into<String>) -> Self {
         CaseResult {
+            schema: result_schema(),
             name: name.to_string(),
             source: source.to_string(),
             state,
@@ -234,8 +264,11 @@ impl CaseResult {
 }
 
 /// A whole run: what `--format json` prints and `report.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunReport {
+    /// [`REPORT_SCHEMA`]; files from before it existed read as that.
+    #[serde(default = "report_schema")]
+    pub schema: String,
     pub tag: String,
     /// When the run started, UTC, ISO 8601 (`2026-12-02T04:48:35Z`); empty
     /// in reports written before this field existed.
@@ -254,6 +287,22 @@ pub struct RunReport {
     #[serde(default)]
     pub version: String,
     pub cases: Vec<CaseResult>,
+}
+
+impl Default for RunReport {
+    fn default() -> Self {
+        RunReport {
+            schema: report_schema(),
+            tag: String::new(),
+            started: String::new(),
+            duration_s: 0.0,
+            mode: String::new(),
+            kernel: String::new(),
+            jobs: 0,
+            version: String::new(),
+            cases: Vec::new(),
+        }
+    }
 }
 
 /// Counts per state, for summaries.
@@ -314,6 +363,26 @@ pub fn report_order(a: &CaseResult, b: &CaseResult) -> std::cmp::Ordering {
 }
 
 impl RunReport {
+    /// Refuse a report (or a case in it) of a format this netrig does not
+    /// read, rather than misread it.
+    pub fn check_schema(&self) -> Result<(), SchemaError> {
+        if self.schema != REPORT_SCHEMA {
+            return Err(SchemaError {
+                what: "the report".into(),
+                found: self.schema.clone(),
+                expected: REPORT_SCHEMA,
+            });
+        }
+        match self.cases.iter().find(|c| c.schema != RESULT_SCHEMA) {
+            Some(c) => Err(SchemaError {
+                what: format!("case `{}`", c.name),
+                found: c.schema.clone(),
+                expected: RESULT_SCHEMA,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Cases in report order: by name, then repeat, then source, whatever
     /// order they finished in, so a case keeps its number from run to run.
     pub fn sort_cases(&mut self) {
@@ -406,6 +475,33 @@ mod tests {
         assert_eq!(report(&[State::Fail, State::Timeout]).exit_code(), 3);
         assert_eq!(report(&[State::Broken]).exit_code(), 3);
         assert_eq!(report(&[]).exit_code(), 0);
+    }
+
+    #[test]
+    fn documents_name_their_format_and_old_ones_read_as_version_1() {
+        let r = report(&[State::Pass]);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["schema"], REPORT_SCHEMA);
+        assert_eq!(v["cases"][0]["schema"], RESULT_SCHEMA);
+        let old: RunReport = serde_json::from_str(
+            r#"{"tag":"t","cases":[{"name":"a","source":"f","state":"pass"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(old.check_schema(), Ok(()));
+        let mut newer = r.clone();
+        newer.schema = "netrig.report/2".into();
+        assert!(newer
+            .check_schema()
+            .unwrap_err()
+            .to_string()
+            .contains("netrig.report/2"));
+        let mut newer = r;
+        newer.cases[0].schema = "netrig.result/2".into();
+        assert!(newer
+            .check_schema()
+            .unwrap_err()
+            .to_string()
+            .contains("case `c0`"));
     }
 
     #[test]

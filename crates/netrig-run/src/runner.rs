@@ -182,6 +182,7 @@ pub fn run(cases: Vec<CaseDef>, opts: &RunOptions, on_event: &mut dyn FnMut(Even
         jobs,
         version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
+        ..RunReport::default()
     };
     report.sort_cases();
     save(&report, opts, &run_dir, durations);
@@ -226,6 +227,7 @@ fn unrunnable(
         jobs: opts.jobs.max(1),
         version: env!("CARGO_PKG_VERSION").into(),
         cases: results,
+        ..RunReport::default()
     }
 }
 
@@ -426,16 +428,17 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
     let pgid = child.id() as i32;
     let mut reader = std::io::BufReader::new(std::fs::File::from(rd));
     let mut prog = Progress::default();
-    let mut deadline = start + def.timeout;
+    // None: no timeout (kselftest's `timeout=0`, `--timeout 0`).
+    let mut deadline = start.checked_add(def.timeout);
     let mut timed_out = false;
     let mut buf = String::new();
     loop {
         let now = Instant::now();
-        if now >= deadline {
+        if deadline.is_some_and(|d| now >= d) {
             timed_out = true;
             break;
         }
-        let wait_ms = (deadline - now).as_millis().min(500) as i32;
+        let wait_ms = deadline.map_or(500, |d| (d - now).as_millis().min(500)) as i32;
         let mut pfd = libc::pollfd {
             fd: reader.get_ref().as_raw_fd(),
             events: libc::POLLIN,
@@ -475,7 +478,7 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
                             netrig_lab::persist::state_dir().join(format!("{lab}.json")),
                         );
                     }
-                    deadline += paused_at.elapsed();
+                    deadline = deadline.and_then(|d| d.checked_add(paused_at.elapsed()));
                 }
             }
             Err(_) => break,
@@ -508,8 +511,17 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
         prog.line(l);
     }
     let elapsed = start.elapsed();
+    // The case process writes result.json; one killed (at its timeout) or
+    // dead before it could gets one from us, so every case folder has one.
+    let mut ours = timed_out;
     let mut r = if timed_out {
-        timeout_result(def, &src, &prog, elapsed)
+        let mut r = timeout_result(def, &src, &prog, elapsed);
+        let step = prog
+            .steps
+            .last()
+            .and_then(|s| s.split(' ').next()?.parse().ok());
+        r.output = output_so_far(dir, step);
+        r
     } else {
         match crate::results::read_own(&dir.join(RESULT_FILE), 64 << 20)
             .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
@@ -529,12 +541,92 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
                         .unwrap_or_default()
                 ));
                 r.output = crate::procs::tail(&log, 10);
+                ours = true;
                 r
             }
         }
     };
     r.duration_s = elapsed.as_secs_f64();
+    if ours {
+        if let Ok(t) = serde_json::to_string_pretty(&r) {
+            // A fresh file renamed into place, as the case's own would be.
+            if let Err(e) =
+                netrig_lab::safefs::write_file(&dir.join(RESULT_FILE), t.as_bytes(), 0o644)
+            {
+                r.warnings.push(format!("writing {RESULT_FILE}: {e}"));
+            }
+        }
+    }
     r
+}
+
+/// Lines kept of a killed case's output.
+const OUTPUT_TAIL: usize = 20;
+
+/// What a killed case had printed: the tail of the log of the step it was in
+/// (`NN-....log`), else of the process log written last (an executable's
+/// `test.log`), without the log's timestamps; else the tail of the case
+/// process's own log.
+fn output_so_far(dir: &Path, step: Option<usize>) -> String {
+    let logs: Vec<(std::time::SystemTime, PathBuf, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            (n.ends_with(".log") && n != "case.log")
+                .then(|| Some((e.metadata().ok()?.modified().ok()?, e.path(), n)))
+                .flatten()
+        })
+        .collect();
+    let of_step = step.map(|i| format!("{i:02}-"));
+    let newest = logs
+        .iter()
+        .filter(|(_, _, n)| of_step.as_ref().is_some_and(|p| n.starts_with(p.as_str())))
+        .max()
+        .or_else(|| logs.iter().max())
+        .map(|(t, p, _)| (*t, p.clone()));
+    if let Some((_, p)) = newest {
+        let text = read_tail(&p);
+        // `[  1.234567] out| text`: keep the text, as an executable's output
+        // is kept when it ends on its own.
+        let lines: String = text
+            .lines()
+            .filter_map(|l| {
+                let rest = l.split_once("] ").map_or(l, |(_, r)| r);
+                rest.strip_prefix("out| ")
+                    .or_else(|| rest.strip_prefix("err| "))
+                    .map(|t| format!("{t}\n"))
+            })
+            .collect();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let tail = crate::procs::tail(&lines, OUTPUT_TAIL);
+        if !tail.is_empty() {
+            return format!("({} so far)\n{tail}", name.unwrap_or_default());
+        }
+    }
+    crate::procs::tail(&read_tail(&dir.join("case.log")), OUTPUT_TAIL)
+}
+
+/// The last 64 KiB of a log the case wrote (no link followed), lossily as
+/// text: a test may print any bytes.
+fn read_tail(p: &Path) -> String {
+    use std::io::{Seek, SeekFrom};
+    const MAX: u64 = 64 << 10;
+    let Ok(mut f) = netrig_lab::safefs::open_file(p, false, false, 0) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut b = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(MAX))).is_ok() {
+        let _ = f.take(MAX).read_to_end(&mut b);
+    }
+    let s = String::from_utf8_lossy(&b);
+    // A cut first line is no line.
+    match (len > MAX, s.find('\n')) {
+        (true, Some(i)) => s[i + 1..].to_string(),
+        _ => s.into_owned(),
+    }
 }
 
 fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) -> CaseResult {

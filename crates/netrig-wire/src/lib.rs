@@ -55,7 +55,7 @@ pub use capture::{
     Capture, CaptureOptions, CaptureSet, CsumStatus, Direction, Packet, PktType, RingStats,
     StopWhen,
 };
-pub use pcapng::{write_pcapng, PcapngWriter};
+pub use pcapng::{write_pcapng, InterfaceStats, PcapngWriter};
 pub mod decode;
 
 pub use decode::{

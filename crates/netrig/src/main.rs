@@ -112,10 +112,13 @@ enum Cmd {
     /// with one action each (the step kinds are listed below, with --help),
     /// plus optional name, node, timeout and expect. Executables pass with
     /// exit 0, skip with 4, and may use `netrig exec $NETRIG_LAB NODE -- cmd`.
+    /// A case's timeout: --timeout or --timeout-multiplier, over the file's
+    /// own `timeout`, over its directory's kselftest `settings` (timeout=N
+    /// seconds, 0 for none), over 60 s.
     /// Exit codes: 0 all passed or skipped, 1 failures, 2 bad input, 3 broken
     /// or timed out.
     #[command(
-        after_help = "Examples:\n  netrig run examples\n  netrig run examples ping -j 1\n  netrig run suite/ --format junit -o junit.xml\n  netrig run suite/ --partition 2/4 --format json -o shard2.json\n  netrig run suite/ --repeat 20 --fail-fast"
+        after_help = "Examples:\n  netrig run examples\n  netrig run examples ping -j 1\n  netrig run suite/ --format junit -o junit.xml\n  netrig run suite/ --partition 2/4 --format json -o shard2.json\n  netrig run suite/ --repeat 20 --fail-fast\n  netrig run selftests/net/forwarding --timeout 15m\n  netrig run suite/ --timeout-multiplier 3     # a slow or busy machine"
     )]
     Run(runcmd::RunArgs),
     /// List the cases `netrig run` would run with the same arguments.

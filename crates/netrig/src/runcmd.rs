@@ -3,10 +3,12 @@
 use crate::{CliError, CliResult, EXIT_USAGE};
 use clap::{Args, Subcommand, ValueEnum};
 use miette::miette;
+use netrig_run::discover::{show_timeout, NO_TIMEOUT};
 use netrig_run::results::claim_run_dir;
 use netrig_run::{report, runner, CaseDef, DiscoverError, Event, Format, RunOptions, RunReport};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum FormatArg {
@@ -53,10 +55,71 @@ pub struct Select {
     pub partition: Option<(usize, usize)>,
 }
 
+/// `--timeout DURATION`: a scenario's notation (`90s`, `500ms`, `10m`) or
+/// plain seconds as kselftest's `--override-timeout` takes them; 0 for none.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+        return match s.parse::<u64>() {
+            Ok(0) => Ok(NO_TIMEOUT),
+            Ok(n) if n < 1_000_000_000 => Ok(Duration::from_secs(n)),
+            _ => Err(format!("`{s}` seconds is too long")),
+        };
+    }
+    netrig_spec::scenario::parse_duration(s)
+        .map(|d| if d.is_zero() { NO_TIMEOUT } else { d })
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a duration: write e.g. 90s, 10m, 500ms or 600 (seconds); 0 for none"
+            )
+        })
+}
+
+/// `--timeout-multiplier F`: a positive factor.
+fn parse_multiplier(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "`{s}` is not a factor in (0, 1000]: write e.g. 2 or 1.5"
+        )),
+    }
+}
+
+/// How long each case may run, from the command line. Without either
+/// option a case gets, first that applies: its file's own `timeout` (a
+/// scenario's `timeout = "30s"`, an executable's `# netrig: timeout=30s`
+/// header), the kselftest `settings` file of its directory (`timeout=N`
+/// seconds, 0 for none, as the kernel's kselftest runner reads it), 60 s.
+#[derive(Args, Clone, Copy)]
+pub struct TimeoutArgs {
+    /// Give every case this timeout instead of its own (its file's, its
+    /// directory's kselftest `settings`, the 60 s default), as kselftest's
+    /// --override-timeout does: 90s, 10m, 500ms, or plain seconds; 0 for none.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Multiply every case's own timeout by F, e.g. 3 on a slow or busy
+    /// machine, keeping the ratios between cases (no timeout stays none).
+    #[arg(long, value_name = "F", value_parser = parse_multiplier, conflicts_with = "timeout")]
+    pub timeout_multiplier: Option<f64>,
+}
+
+impl TimeoutArgs {
+    fn apply(&self, cases: &mut [CaseDef]) {
+        use netrig_run::discover::{override_timeouts, TimeoutOverride};
+        if let Some(d) = self.timeout {
+            override_timeouts(cases, TimeoutOverride::Set(d));
+        } else if let Some(f) = self.timeout_multiplier {
+            override_timeouts(cases, TimeoutOverride::Scale(f));
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub select: Select,
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
     /// Cases run at once (default: number of CPUs).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -96,6 +159,8 @@ pub struct RunArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub select: Select,
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
 }
 
 #[derive(Subcommand)]
@@ -167,7 +232,8 @@ fn select(sel: &Select) -> Result<Vec<CaseDef>, CliError> {
 }
 
 pub fn list(args: &ListArgs) -> CliResult {
-    let cases = select(&args.select)?;
+    let mut cases = select(&args.select)?;
+    args.timeouts.apply(&mut cases);
     for c in &cases {
         let req = &c.requires;
         let mut notes = Vec::new();
@@ -185,7 +251,7 @@ pub fn list(args: &ListArgs) -> CliResult {
         println!(
             "{:<56} {:>6}  {}{}",
             c.name,
-            format!("{}s", c.timeout.as_secs()),
+            show_timeout(c.timeout),
             c.source_path().display(),
             if notes.is_empty() {
                 String::new()
@@ -210,7 +276,8 @@ fn emit(text: &str, output: Option<&Path>) -> Result<(), CliError> {
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
-    let cases = select(&args.select)?;
+    let mut cases = select(&args.select)?;
+    args.timeouts.apply(&mut cases);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::fail(miette!("cannot find the netrig binary: {e}")))?;
     let cpus = std::thread::available_parallelism()
@@ -310,13 +377,21 @@ pub(crate) fn read_report(p: &Path) -> Result<RunReport, CliError> {
     };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| CliError::usage(miette!("reading {}: {e}", file.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let report: RunReport = serde_json::from_str(&text).map_err(|e| {
         CliError::usage(miette!(
             help = "netrig writes report.json into each run folder, and `--format json` prints one",
             "{} is not a netrig JSON report: {e}",
             file.display()
         ))
-    })
+    })?;
+    report.check_schema().map_err(|e| {
+        CliError::usage(miette!(
+            help = "read it with the netrig that wrote it (docs/json-report.md lists the formats)",
+            "{}: {e}",
+            file.display()
+        ))
+    })?;
+    Ok(report)
 }
 
 pub fn report_cmd(cmd: &ReportCmd) -> CliResult {

@@ -508,8 +508,10 @@ pub struct CaptureArgs {
     /// Keep only received (in) or sent (out) packets.
     #[arg(long, value_parser = ["in", "out", "both"], default_value = "both")]
     pub direction: String,
-    /// Bytes kept per packet.
-    #[arg(long, default_value_t = 65535)]
+    /// Bytes kept per packet (1..=262144, as tcpdump -s takes them); the
+    /// file's interfaces say this length, and each packet keeps its length on
+    /// the wire.
+    #[arg(long, default_value_t = 65535, value_parser = snaplen_arg)]
     pub snaplen: usize,
     /// Put the interface in promiscuous mode.
     #[arg(long)]
@@ -520,6 +522,24 @@ pub struct CaptureArgs {
     /// Receive ring size in MiB (more absorbs longer bursts).
     #[arg(long, default_value_t = 8)]
     pub ring_mb: usize,
+}
+
+/// Largest snaplen: tcpdump's and libpcap's `MAXIMUM_SNAPLEN`.
+const MAX_SNAPLEN: usize = 262_144;
+
+fn snaplen_arg(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_SNAPLEN).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a snaplen: bytes kept per packet, 1..={MAX_SNAPLEN}"
+        )),
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 pub fn capture(a: CaptureArgs) -> CliResult {
@@ -541,7 +561,13 @@ pub fn capture(a: CaptureArgs) -> CliResult {
             "out" => Direction::Out,
             _ => Direction::Both,
         },
-        snaplen: a.snaplen.clamp(64, 65535),
+        // The stream filter reads the tag in the payload, past a short
+        // snaplen: then the cut comes after the match.
+        snaplen: if a.stream.is_some() {
+            a.snaplen.max(65535)
+        } else {
+            a.snaplen
+        },
         promisc: a.promisc,
         label: Some(label.clone()),
         ..Default::default()
@@ -556,7 +582,8 @@ pub fn capture(a: CaptureArgs) -> CliResult {
         .map_err(|e| wire_err(&format!("capture on {label}"), e))?;
     let io_err = |e: std::io::Error| CliError::fail(miette!("writing {}: {e}", a.file.display()));
     let mut w = PcapngWriter::new(std::io::BufWriter::new(file)).map_err(io_err)?;
-    let mut ids: HashMap<String, u32> = HashMap::new();
+    // Interface id in the file and packets written for it, per name.
+    let mut ids: HashMap<String, (u32, u64)> = HashMap::new();
     eprintln!(
         "capturing on {label} of lab `{}` into {}{}",
         state.name,
@@ -568,24 +595,29 @@ pub fn capture(a: CaptureArgs) -> CliResult {
         }
     );
     let start = Instant::now();
+    let start_ns = now_ns();
     let mut n = 0u64;
     let mut write_err: Option<std::io::Error> = None;
     let limit = a.count.unwrap_or(u64::MAX);
     let tagged = netrig_wire::Match::any().stream(a.stream.unwrap_or(0));
-    let mut handle = |p: netrig_wire::Packet, n: &mut u64| -> std::io::Result<()> {
+    let mut handle = |mut p: netrig_wire::Packet, n: &mut u64| -> std::io::Result<()> {
         if *n >= limit || (a.stream.is_some() && !tagged.matches_frame(&p.data)) {
             return Ok(());
         }
-        let id = match ids.get(&p.ifname) {
-            Some(&id) => id,
+        p.data.truncate(a.snaplen);
+        let id = match ids.get_mut(&p.ifname) {
+            Some((id, k)) => {
+                *k += 1;
+                *id
+            }
             None => {
                 let desc = if ifopt.is_some() {
                     label.clone()
                 } else {
                     format!("{node}:{}", p.ifname)
                 };
-                let id = w.add_interface(&p.ifname, Some(&desc), opts.snaplen as u32)?;
-                ids.insert(p.ifname.clone(), id);
+                let id = w.add_interface(&p.ifname, Some(&desc), a.snaplen as u32)?;
+                ids.insert(p.ifname.clone(), (id, 1));
                 id
             }
         };
@@ -645,13 +677,40 @@ pub fn capture(a: CaptureArgs) -> CliResult {
     }
     if ids.is_empty() {
         // An empty capture still names its interface, so tools show where it came from.
-        w.add_interface(iface, Some(&label), opts.snaplen as u32)
+        let id = w
+            .add_interface(iface, Some(&label), a.snaplen as u32)
             .map_err(io_err)?;
+        ids.insert(iface.to_string(), (id, 0));
     }
-    w.into_inner().map_err(io_err)?;
     let rs = cap
         .stats()
         .map_err(|e| wire_err(&format!("capture on {label}"), e))?;
+    // The ring's counts go into the file too (Interface Statistics Blocks),
+    // so a reader of the pcapng alone knows what the capture missed.
+    let end_ns = now_ns();
+    let mut per_if: Vec<(u32, u64)> = ids.values().copied().collect();
+    per_if.sort_unstable();
+    for (id, written) in per_if {
+        let mut st = netrig_wire::InterfaceStats {
+            ts_ns: end_ns,
+            start_ns: Some(start_ns),
+            end_ns: Some(end_ns),
+            usrdeliv: Some(written),
+            ..Default::default()
+        };
+        if ifopt.is_some() {
+            st.ifrecv = Some(rs.packets);
+            st.ifdrop = Some(rs.drops);
+        } else {
+            // One ring served every interface: its counts belong to none alone.
+            st.comment = Some(format!(
+                "one ring for every interface of {node}: {} packets received, {} dropped",
+                rs.packets, rs.drops
+            ));
+        }
+        w.write_interface_stats(id, &st).map_err(io_err)?;
+    }
+    w.into_inner().map_err(io_err)?;
     eprintln!(
         "{n} packets captured on {label} in {:.3} s; ring: {} packets, {} dropped",
         start.elapsed().as_secs_f64(),

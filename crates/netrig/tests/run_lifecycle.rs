@@ -11,13 +11,13 @@ fn hanging_cases_are_killed_with_every_process_and_others_survive() {
     s.write(
         "suite/hang.toml",
         &format!(
-            "name = \"hang\"\ntimeout = \"1500ms\"\n{PAIR}\n[[steps]]\nnode = \"b\"\ndaemon = \"exec sleep 987651\"\n[[steps]]\nnode = \"a\"\nrun = \"sleep 987652\"\n"
+            "name = \"hang\"\ntimeout = \"1500ms\"\n{PAIR}\n[[steps]]\nnode = \"b\"\ndaemon = \"exec sh -c 'while sleep 0.05; do echo tick; done # 987651'\"\n[[steps]]\nnode = \"a\"\nrun = \"echo reached-the-hang; sleep 987652\"\n"
         ),
     );
     // An executable whose grandchild escapes its process group and session.
     s.exec(
         "suite/escape.sh",
-        "#!/bin/sh\n# netrig: timeout=1500ms\nsetsid sh -c 'sleep 987653' &\nsleep 987654\n",
+        "#!/bin/sh\n# netrig: timeout=1500ms\necho escaping now\nsetsid sh -c 'sleep 987653' &\nsleep 987654\n",
     );
     for i in 0..3 {
         s.write(
@@ -50,6 +50,35 @@ fn hanging_cases_are_killed_with_every_process_and_others_survive() {
     for i in 0..3 {
         let c = case(&rep, &format!("quick{i}"));
         assert_eq!(c["state"], "pass", "{c:#}");
+    }
+    // A killed case still has its result.json, written by the runner: the
+    // timeout, the step it reached and what it had printed by then.
+    for (name, step, printed) in [
+        (
+            "hang",
+            "run a: echo reached-the-hang; sleep 987652",
+            "reached-the-hang",
+        ),
+        ("escape.sh", "escape.sh", "escaping now"),
+    ] {
+        let f = s.path(&format!("res/latest/{name}/result.json"));
+        let r: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}\n{out}", f.display())),
+        )
+        .expect("json");
+        assert_eq!(r["state"], "timeout", "{r:#}");
+        assert_eq!(r["reason"], case(&rep, name)["reason"], "{r:#}");
+        let last = r["subtests"]
+            .as_array()
+            .and_then(|a| a.last())
+            .unwrap_or_else(|| panic!("no step in {r:#}"));
+        assert_eq!(last["state"], "timeout", "{r:#}");
+        assert_eq!(last["name"], step, "{r:#}");
+        // The step it hung in, not the daemon that kept talking meanwhile.
+        let output = r["output"].as_str().unwrap_or("");
+        assert!(output.contains(printed), "{name}: output {output:?}");
+        assert!(!output.contains("tick"), "{name}: output {output:?}");
+        assert!(r["duration_s"].as_f64().unwrap_or(0.0) >= 1.5, "{r:#}");
     }
     // Nothing the hanging cases started may outlive them.
     let left = procs_with("98765");
@@ -400,4 +429,140 @@ fn killing_the_runner_takes_every_case_process_with_it() {
         "left behind: {:?}",
         procs_with("98766")
     );
+}
+
+/// kselftest's per-directory `settings` file sets the timeout of the
+/// executables beside it; `--timeout` and `--timeout-multiplier` override it;
+/// a settings file netrig cannot honour is bad input with its location.
+#[test]
+fn kselftest_settings_timeouts_and_their_command_line_overrides() {
+    let s = Scratch::new("settings");
+    s.write("suite/net/settings", "# as in the kernel tree\ntimeout=1\n");
+    s.exec(
+        "suite/net/slow.sh",
+        "#!/bin/sh\necho slow test started\nsleep 3\necho slow test done\n",
+    );
+    // A file's own header is more specific than its directory's settings.
+    s.exec(
+        "suite/net/own.sh",
+        "#!/bin/sh\n# netrig: timeout=20s\nsleep 3\n",
+    );
+    // Settings reach only their own directory.
+    s.exec("suite/other/quick.sh", "#!/bin/sh\ntrue\n");
+    let o = netrig(&["list", "suite"], &s.0);
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    let timeout_of = |listed: &str, name: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{listed}"))
+    };
+    assert_eq!(timeout_of(&listed, "slow.sh"), "1s", "{}", text(&o));
+    assert_eq!(timeout_of(&listed, "own.sh"), "20s", "{}", text(&o));
+    assert_eq!(timeout_of(&listed, "quick.sh"), "60s", "{}", text(&o));
+
+    let (code, rep, out) = run_json(&["suite/net", "--results", "res", "--tag", "a"], &s.0);
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(case(&rep, "slow.sh")["state"], "timeout", "{out}");
+    assert_eq!(case(&rep, "own.sh")["state"], "pass", "{out}");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.path("res/a/slow.sh/result.json")).expect("result.json"),
+    )
+    .expect("json");
+    assert_eq!(r["state"], "timeout", "{r:#}");
+    assert!(
+        r["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("slow test started"),
+        "{r:#}"
+    );
+
+    for args in [
+        ["--timeout", "10s"],
+        ["--timeout", "10"],
+        ["--timeout-multiplier", "10"],
+    ] {
+        let o = netrig(&["list", "suite/net", args[0], args[1]], &s.0);
+        assert_eq!(
+            timeout_of(&String::from_utf8_lossy(&o.stdout), "slow.sh"),
+            "10s",
+            "{}",
+            text(&o)
+        );
+    }
+    let (code, rep, out) = run_json(
+        &[
+            "suite/net",
+            "slow",
+            "--results",
+            "res",
+            "--tag",
+            "b",
+            "--timeout",
+            "10s",
+        ],
+        &s.0,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(case(&rep, "slow.sh")["state"], "pass", "{out}");
+    let o = netrig(&["list", "suite/net", "--timeout", "0"], &s.0);
+    assert_eq!(
+        timeout_of(&String::from_utf8_lossy(&o.stdout), "slow.sh"),
+        "none",
+        "{}",
+        text(&o)
+    );
+    // kselftest's timeout=0 (net/forwarding has it): no timeout at all.
+    s.write("suite/net/settings", "timeout=0\n");
+    let (code, rep, out) = run_json(
+        &["suite/net", "slow", "--results", "res", "--tag", "c"],
+        &s.0,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(case(&rep, "slow.sh")["state"], "pass", "{out}");
+
+    // Bad values on the command line: usage errors that say what to write.
+    for (args, says) in [
+        (vec!["--timeout", "soon"], "not a duration"),
+        (vec!["--timeout=-5s"], "not a duration"),
+        (vec!["--timeout-multiplier", "0"], "not a factor"),
+        (vec!["--timeout-multiplier", "nan"], "not a factor"),
+        (
+            vec!["--timeout", "5s", "--timeout-multiplier", "2"],
+            "cannot be used with",
+        ),
+    ] {
+        let mut a = vec!["run", "suite/net", "--results", "bad"];
+        a.extend(args.iter().copied());
+        let o = netrig(&a, &s.0);
+        assert_eq!(o.status.code(), Some(2), "{args:?}\n{}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}\n{}", text(&o));
+    }
+
+    // A settings value netrig cannot read: file:line:col, exit 2, nothing run.
+    for (settings, at, says) in [
+        ("# x\ntimeout=soon\n", ":2:9:", "malformed timeout `soon`"),
+        ("timeout=-1\n", ":1:9:", "malformed timeout"),
+        ("  timout=10\n", ":1:3:", "unknown setting `timout`"),
+        ("timeout\n", ":1:1:", "not field=value"),
+    ] {
+        s.write("suite/net/settings", settings);
+        for cmd in [
+            &["run", "suite", "--results", "bad"][..],
+            &["list", "suite"],
+        ] {
+            let o = netrig(cmd, &s.0);
+            let all = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{settings:?}\n{all}");
+            assert!(
+                all.contains(&format!("suite/net/settings{at}")) && all.contains(says),
+                "{settings:?}\n{all}"
+            );
+            // Reported once, not once per executable of the directory.
+            assert_eq!(all.matches(says).count(), 1, "{all}");
+        }
+        assert!(!s.path("bad").exists(), "nothing may run");
+    }
 }

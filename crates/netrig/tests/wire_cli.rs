@@ -262,6 +262,146 @@ fn capture_written_by_netrig_reads_back_in_tshark() {
     }
 }
 
+/// The --snaplen asked is the one kept (IDB and every packet), and the file
+/// ends with an Interface Statistics Block holding the ring's counts that
+/// netrig printed; snaplens it cannot honour are refused before anything.
+#[test]
+fn capture_keeps_its_snaplen_and_writes_the_ring_counts_into_the_file() {
+    let Some(tshark) = tshark() else { return };
+    for bad in ["0", "262145", "-1", "forty"] {
+        let tmp = tmpfile("bad.pcapng");
+        let o = netrig(&[
+            "capture",
+            "nolab",
+            "h2:eth0",
+            "-w",
+            tmp.0.to_str().expect("utf-8"),
+            &format!("--snaplen={bad}"),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {:?}", text(&o));
+        assert!(text(&o).1.contains("is not a snaplen"), "{:?}", text(&o));
+        assert!(!tmp.0.exists(), "nothing may be created");
+    }
+    let Some(lab) = LabGuard::up("snap") else {
+        return;
+    };
+    let tmp = tmpfile("snap.pcapng");
+    let file = &tmp.0;
+    let mut cap = Command::new(NETRIG)
+        .args(["capture", &lab.name, "h2:eth0", "-w"])
+        .arg(file)
+        .args(["-c", "100", "--stream", "7", "--snaplen", "40", "-d", "20s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("capture banner");
+    let o = netrig(&[
+        "gen",
+        &lab.name,
+        "h1",
+        "udp",
+        "da=198.51.100.2,sp=1024,dp=1000-1099,tag=7:1:2",
+        "--pps",
+        "50000",
+    ]);
+    assert!(o.status.success(), "gen: {:?}", text(&o));
+    let done = cap.wait().expect("capture ends");
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    assert!(done.success(), "capture: {rest}");
+    // "... ring: N packets, D dropped"
+    let ring: Vec<u64> = rest
+        .split("ring: ")
+        .nth(1)
+        .map(|r| {
+            r.split(|c: char| !c.is_ascii_digit())
+                .filter(|w| !w.is_empty())
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ring.len(), 2, "{rest}");
+    let (received, dropped) = (ring[0], ring[1]);
+    assert!(received >= 100, "{rest}");
+
+    // tshark: every frame cut at 40 bytes, its length on the wire kept.
+    let t = Command::new(tshark)
+        .arg("-r")
+        .arg(file)
+        .args(["-T", "fields", "-e", "frame.cap_len", "-e", "frame.len"])
+        .output()
+        .expect("run tshark");
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let rows = String::from_utf8_lossy(&t.stdout).into_owned();
+    assert_eq!(rows.lines().count(), 100, "{rows}");
+    assert!(rows.lines().all(|l| l == "40\t62"), "{rows}");
+    // capinfos: the interface's capture length, and one statistics entry.
+    let c = Command::new("capinfos")
+        .arg(file)
+        .output()
+        .expect("run capinfos");
+    let info = String::from_utf8_lossy(&c.stdout).into_owned();
+    assert!(c.status.success(), "{info}");
+    assert!(info.contains("Capture length = 40"), "{info}");
+    assert!(info.contains("Number of stat entries = 1"), "{info}");
+
+    // The statistics themselves, which neither tool prints: read with an
+    // independent pcapng parser.
+    use pcap_parser::traits::PcapReaderIterator;
+    use pcap_parser::{Block, PcapBlockOwned, PcapError, PcapNGReader};
+    let mut reader =
+        PcapNGReader::new(1 << 16, std::fs::File::open(file).expect("open")).expect("pcapng");
+    let (mut snaplens, mut isbs, mut ts) = (Vec::new(), Vec::new(), Vec::new());
+    loop {
+        match reader.next() {
+            Ok((n, block)) => {
+                match block {
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        snaplens.push(idb.snaplen)
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        ts.push(u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low))
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceStatistics(isb)) => {
+                        let time = |t: Option<Result<(u32, u32), _>>| {
+                            t.and_then(Result::ok)
+                                .map(|(h, l)| u64::from(h) << 32 | u64::from(l))
+                        };
+                        isbs.push((
+                            isb.if_id,
+                            isb.isb_ifrecv().and_then(Result::ok),
+                            isb.isb_ifdrop().and_then(Result::ok),
+                            isb.isb_usrdeliv().and_then(Result::ok),
+                            time(isb.isb_starttime()),
+                            time(isb.isb_endtime()),
+                        ))
+                    }
+                    _ => {}
+                }
+                reader.consume(n);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => reader.refill().expect("refill"),
+            Err(e) => panic!("pcapng: {e:?}"),
+        }
+    }
+    assert_eq!(snaplens, [40]);
+    assert_eq!(isbs.len(), 1, "{isbs:?}");
+    let (if_id, ifrecv, ifdrop, usrdeliv, start, end) = isbs[0];
+    assert_eq!(if_id, 0);
+    assert_eq!(ifrecv, Some(received), "as printed: {rest}");
+    assert_eq!(ifdrop, Some(dropped), "as printed: {rest}");
+    assert_eq!(usrdeliv, Some(100));
+    let (start, end) = (start.expect("isb_starttime"), end.expect("isb_endtime"));
+    assert!(
+        ts.iter().all(|&t| start <= t && t <= end),
+        "packets outside [{start}, {end}]"
+    );
+}
+
 #[test]
 fn ping_probe_and_counters_on_a_running_lab() {
     let Some(lab) = LabGuard::up("ppc") else {

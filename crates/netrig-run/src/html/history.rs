@@ -279,7 +279,8 @@ pub fn load_runs(
         let file = d.join("report.json");
         let parsed = std::fs::read_to_string(&file)
             .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<RunReport>(&t).map_err(|e| e.to_string()));
+            .and_then(|t| serde_json::from_str::<RunReport>(&t).map_err(|e| e.to_string()))
+            .and_then(|r| r.check_schema().map(|()| r).map_err(|e| e.to_string()));
         match parsed {
             Ok(report) => {
                 let html = d.join("report.html");

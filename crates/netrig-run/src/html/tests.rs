@@ -200,6 +200,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
         jobs: 2,
         version: "0.1.0".into(),
         cases: vec![pass, fail, skip, xfail, flaky, broken, timeout],
+        ..RunReport::default()
     };
     let topo = netrig_spec::parse_topology("pair.toml", TOPO).expect("topology");
     let mut ex = Extras {
