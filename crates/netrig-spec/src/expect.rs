@@ -35,6 +35,7 @@ pub enum Check {
     Resets,
     Streams,
     Ratio,
+    Json,
 }
 
 impl Check {
@@ -54,6 +55,7 @@ impl Check {
         Check::Resets,
         Check::Streams,
         Check::Ratio,
+        Check::Json,
     ];
 
     /// The `expect` key (and the name `expect.fail` and reports use).
@@ -74,6 +76,7 @@ impl Check {
             Check::Resets => "resets",
             Check::Streams => "streams",
             Check::Ratio => "ratio",
+            Check::Json => "json",
         }
     }
 
@@ -97,6 +100,9 @@ impl Check {
                 "`streams = { over = [paths], lost, duplicated, reordered, misrouted }`"
             }
             Check::Ratio => "`ratio = { tracepoint, per = [paths], counter, min, max }`",
+            Check::Json => {
+                "`json = [{ path = \"/a/0/b\", equals / len / contains / min / max }]` (stdout as JSON; path a JSON Pointer)"
+            }
         }
     }
 
@@ -203,8 +209,25 @@ pub struct Expect {
     pub streams: Option<StreamsExpect>,
     /// traffic: a tracepoint count per counted packet, within bounds.
     pub ratio: Option<RatioExpect>,
+    /// run, retry: stdout parsed as JSON, checked at JSON Pointer paths.
+    pub json: Option<Vec<JsonExpect>>,
     /// Marks an expected failure of this step: the case becomes xfail.
     pub fail: Option<FailExpect>,
+}
+
+/// One check of `expect.json`: the value at `path` (a JSON Pointer, RFC
+/// 6901: `/routes/198.18.0.0~124/0/nexthops`, `~1` for `/`) must equal a
+/// value, have a length (array, object or string), contain a string or an
+/// element, or be a number within bounds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpect {
+    pub path: String,
+    pub equals: Option<toml::Value>,
+    pub len: Option<u64>,
+    pub contains: Option<toml::Value>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 impl Expect {
@@ -226,6 +249,7 @@ impl Expect {
             (self.resets.is_some(), Check::Resets),
             (self.streams.is_some(), Check::Streams),
             (self.ratio.is_some(), Check::Ratio),
+            (self.json.is_some(), Check::Json),
         ]
         .into_iter()
         .filter_map(|(on, c)| on.then_some(c))
@@ -394,6 +418,26 @@ pub(crate) fn validate(
                     },
                 );
             }
+        }
+    }
+    for j in e.json.iter().flatten() {
+        let tests = [
+            j.equals.is_some(),
+            j.len.is_some(),
+            j.contains.is_some(),
+            j.min.is_some() || j.max.is_some(),
+        ];
+        if !(j.path.is_empty() || j.path.starts_with('/')) {
+            return cx.err_help(
+                format!("step {index}: expect.json path `{}` is not a JSON Pointer", j.path),
+                "write /key/0/key (RFC 6901; ~1 stands for / in a key, ~0 for ~), or \"\" for the whole document",
+            );
+        }
+        if tests.iter().filter(|t| **t).count() != 1 {
+            return cx.err_help(
+                format!("step {index}: expect.json at `{}` needs one test", j.path),
+                "one of equals, len, contains, or min and/or max",
+            );
         }
     }
     let mut paths: Vec<&String> = Vec::new();

@@ -132,3 +132,47 @@ fn steps_run_in_the_scenario_folder_with_the_lab_in_their_environment() {
     assert_eq!(case(&report, "env")["state"], "pass", "{out}");
     assert_eq!(code, 0, "{out}");
 }
+
+/// `retry` passes on the try where its expectations first hold (here the
+/// third: a counter file the command itself advances), and when they never
+/// do, fails with the number of tries and the last output.
+#[test]
+fn retry_until_expectations_hold() {
+    let s = Scratch::new("retry");
+    s.write(
+        "third.toml",
+        "name = \"third\"\n[[steps]]\nretry = { cmd = 'n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo \"{\\\"tries\\\": $n, \\\"peers\\\": [1, 2]}\"', every = \"10ms\" }\nexpect.json = [{ path = \"/tries\", equals = 3 }, { path = \"/peers\", len = 2 }]\n",
+    );
+    s.write(
+        "never.toml",
+        "name = \"never\"\n[[steps]]\nretry = { cmd = \"echo still-down\", every = \"50ms\" }\ntimeout = \"300ms\"\nexpect.stdout = \"up\"\n",
+    );
+    let (code, report, out) = run_json(&[".", "--results", "res"], &s.0);
+    let third = case(&report, "third");
+    assert_eq!(third["state"], "pass", "{out}");
+    assert!(
+        third["subtests"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("passed on try 3")),
+        "{third:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("n")).unwrap_or_default(),
+        "3\n"
+    );
+    let never = case(&report, "never");
+    assert_eq!(never["state"], "fail", "{out}");
+    let msg = never["subtests"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains(" tries in 300ms; try ")
+            && msg.contains(", the last to finish: ")
+            && msg.contains("stdout lacks `up`")
+            && msg.contains("still-down"),
+        "{never:#}"
+    );
+    assert_eq!(
+        never["subtests"][0]["failed_checks"][0], "stdout",
+        "{never:#}"
+    );
+    assert_eq!(code, 1, "{out}");
+}

@@ -30,6 +30,7 @@ macro_rules! with_step_kinds {
     ($m:ident) => {
         $m! {
             Run: run,
+            Retry: retry,
             Daemon: daemon,
             WaitPort: wait_port,
             WaitLog: wait_log,

@@ -14,7 +14,13 @@ impl StepDef for Run {
     const KEYWORD: &'static str = "run";
     const VALUE: &'static str = "shell command, in `node`";
     const SUMMARY: &'static str = "run a command and wait for it";
-    const CHECKS: &'static [Check] = &[Check::Exit, Check::Stdout, Check::StdoutNot, Check::Stderr];
+    const CHECKS: &'static [Check] = &[
+        Check::Exit,
+        Check::Stdout,
+        Check::StdoutNot,
+        Check::Stderr,
+        Check::Json,
+    ];
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Run, String)> {
         let cmd: String = cx.raw(value)?;
