@@ -168,6 +168,7 @@ fn check_scenario(file: &Path, text: &str) -> CliResult {
 fn persist_err(e: PersistError) -> CliError {
     match e {
         PersistError::AlreadyUp(_)
+        | PersistError::Busy(_)
         | PersistError::NoSuchLab(_)
         | PersistError::NoSuchNode { .. }
         | PersistError::BadName { .. } => CliError::usage(miette!("{e}")),
