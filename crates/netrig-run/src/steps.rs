@@ -180,17 +180,13 @@ impl Ctx {
                         .iter_mut()
                         .find(|d| &d.rec.name == daemon)
                         .ok_or_else(|| broken(format!("no daemon named `{daemon}` was started")))?;
-                    if d.stdout().contains(pattern.as_str())
-                        || d.stderr().contains(pattern.as_str())
-                    {
+                    if d.output_contains(pattern) {
                         return Ok((String::new(), vec![]));
                     }
                     if let Some(st) = d.try_wait() {
                         // One last look: output may trail the exit.
                         std::thread::sleep(Duration::from_millis(20));
-                        if d.stdout().contains(pattern.as_str())
-                            || d.stderr().contains(pattern.as_str())
-                        {
+                        if d.output_contains(pattern) {
                             return Ok((String::new(), vec![]));
                         }
                         return Err(fail(format!(
