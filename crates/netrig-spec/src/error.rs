@@ -179,7 +179,7 @@ impl Source {
             file: self.name.clone(),
             line,
             col,
-            message: message.into(),
+            message: crate::names::printable(&message.into()).into_owned(),
             help: None,
             src: IndexedSource {
                 name: self.name.clone(),
@@ -193,7 +193,7 @@ impl Source {
 
 impl SpecError {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(crate::names::printable(&help.into()).into_owned());
         self
     }
 }
