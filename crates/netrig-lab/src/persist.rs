@@ -25,6 +25,9 @@ const NETNS_RUN_DIR: &str = "/run/netns";
 pub enum PersistError {
     #[error("lab `{0}` is already up (netrig down {0} first, or pick another --name)")]
     AlreadyUp(String),
+    /// Another `netrig up` holds the name's claim and is building the lab.
+    #[error("lab `{0}` is being created by another `netrig up` right now (wait for it to finish, then `netrig down {0}`, or pick another --name)")]
+    Busy(String),
     #[error("no lab named `{0}` (netrig ls lists them)")]
     NoSuchLab(String),
     #[error("lab `{name}` is not running: its holder (pid {pid}) is gone; `netrig down {name}` cleans up")]
@@ -301,10 +304,68 @@ fn remove_state(name: &str) -> Result<(), PersistError> {
     let Some(dir) = open_state_dir(false)? else {
         return Ok(());
     };
-    match std::fs::remove_file(state_file(&dir, name)?) {
+    remove_state_in(&dir, name)
+}
+
+fn remove_state_in(dir: &Path, name: &str) -> Result<(), PersistError> {
+    match std::fs::remove_file(state_file(dir, name)?) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_err("removing lab state")(e)),
+    }
+}
+
+/// The exclusive claim on a lab name: an `flock` on `<name>.lock` in the
+/// (verified, private) state directory. `netrig up` takes it before anything
+/// is built and its holder keeps it (inherited across fork) for the lab's
+/// whole life, so a second `up` of the name is refused instead of building a
+/// lab that collides with the first, and `down` cleans a dead lab's leftovers
+/// only while it holds the claim itself. The last owner unlinks the file
+/// while still holding it; a claimer that locked a file unlinked meanwhile
+/// sees the mismatch and tries again, so two claims never coexist.
+struct Claim {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Claim {
+    /// `Ok(None)` when another process holds the claim.
+    fn try_take(dir: &Path, name: &str) -> Result<Option<Claim>, PersistError> {
+        use std::os::unix::fs::MetadataExt;
+        check_lab_name(name).map_err(|why| PersistError::BadName {
+            name: name.to_string(),
+            why,
+        })?;
+        let path = dir.join(format!("{name}.lock"));
+        // A few rounds at most: each retry means a claim was released and
+        // its file unlinked between our open and our lock.
+        for _ in 0..16 {
+            let file = safefs::open_file(&path, true, true, 0o600)?;
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                    return Ok(None);
+                }
+                return Err(io_err(format!("locking {}", path.display()))(e));
+            }
+            let held = file
+                .metadata()
+                .map_err(io_err(format!("reading {}", path.display())))?;
+            match std::fs::symlink_metadata(&path) {
+                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
+                    return Ok(Some(Claim { file, path }))
+                }
+                _ => continue,
+            }
+        }
+        Err(PersistError::Busy(name.to_string()))
+    }
+
+    /// Give the name back: unlink the lock file while still holding it.
+    fn release(self) {
+        let _ = std::fs::remove_file(&self.path);
+        drop(self.file);
     }
 }
 
@@ -331,16 +392,34 @@ pub fn up(
         name: name.to_string(),
         why,
     })?;
-    match load(name) {
-        Ok(old) if old.holder_alive() => return Err(PersistError::AlreadyUp(name.to_string())),
-        Ok(_) => {
-            down(name)?;
+    // Made (and verified) here, before the holder exists to need it.
+    let dir = open_state_dir(true)?.unwrap_or_else(state_dir);
+    // The name is ours from here until the holder ends; nothing is built or
+    // removed before this.
+    let Some(claim) = Claim::try_take(&dir, name)? else {
+        return Err(match load_in(&dir, name) {
+            Ok(old) if old.holder_alive() => PersistError::AlreadyUp(name.to_string()),
+            _ => PersistError::Busy(name.to_string()),
+        });
+    };
+    match load_in(&dir, name) {
+        Ok(old) if old.holder_alive() => {
+            drop(claim.file);
+            return Err(PersistError::AlreadyUp(name.to_string()));
+        }
+        // A dead lab's leftovers: ours to remove, since we hold the claim.
+        Ok(old) => {
+            if let Err(e) = unmount_netns(&old).and_then(|()| remove_state_in(&dir, name)) {
+                drop(claim.file);
+                return Err(e);
+            }
         }
         Err(PersistError::NoSuchLab(_)) => {}
-        Err(e) => return Err(e),
+        Err(e) => {
+            drop(claim.file);
+            return Err(e);
+        }
     }
-    // Made (and verified) here, before the holder exists to need it.
-    open_state_dir(true)?;
     let (rd, wr) = pipe()?;
     // SAFETY: fork from a single-threaded caller; the child only runs our code and exits.
     let pid = unsafe { libc::fork() };
@@ -349,10 +428,13 @@ pub fn up(
     }
     if pid == 0 {
         drop(rd);
-        let code = holder_start(topo, name, file, mode, opts, wr);
+        let code = holder_start(topo, name, file, mode, opts, wr, claim);
         // SAFETY: leave without running the parent's atexit handlers or destructors.
         unsafe { libc::_exit(code) };
     }
+    // The holder has the claim now (a copy of the same locked file); closing
+    // ours neither unlocks nor unlinks it.
+    drop(claim.file);
     drop(wr);
     let mut reply = String::new();
     let mut f = std::fs::File::from(rd);
@@ -382,6 +464,7 @@ fn holder_start(
     mode: Mode,
     opts: &BuildOptions,
     wr: OwnedFd,
+    claim: Claim,
 ) -> i32 {
     let mut report = std::fs::File::from(wr);
     // SAFETY: plain syscalls in a single-threaded child.
@@ -389,6 +472,7 @@ fn holder_start(
     if mode == Mode::Rootless {
         if let Err(e) = ns::enter_rootless() {
             let _ = write!(report, "ERR {e}");
+            claim.release();
             return 1;
         }
     }
@@ -399,16 +483,18 @@ fn holder_start(
             "ERR new PID namespace: {}",
             std::io::Error::last_os_error()
         );
+        claim.release();
         return 1;
     }
     // SAFETY: single-threaded; the grandchild becomes PID 1 of the new namespace.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         let _ = write!(report, "ERR fork: {}", std::io::Error::last_os_error());
+        claim.release();
         return 1;
     }
     if pid == 0 {
-        let code = hold(topo, name, file, mode, opts, report);
+        let code = hold(topo, name, file, mode, opts, report, claim);
         // SAFETY: see above.
         unsafe { libc::_exit(code) };
     }
@@ -428,7 +514,9 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-/// The holder: PID 1 of the lab's PID namespace.
+/// The holder: PID 1 of the lab's PID namespace. It holds the name's claim
+/// until it has removed everything it made, so that no other `up` of the
+/// name starts before that.
 fn hold(
     topo: &Topology,
     name: &str,
@@ -436,6 +524,7 @@ fn hold(
     mode: Mode,
     opts: &BuildOptions,
     mut report: std::fs::File,
+    claim: Claim,
 ) -> i32 {
     let sigs = block_signals();
     // A vanished `netrig up` must show up as a write error, not kill us.
@@ -445,6 +534,7 @@ fn hold(
         Ok(l) => l,
         Err(e) => {
             let _ = write!(report, "ERR {}", error_chain(&e));
+            claim.release();
             return 1;
         }
     };
@@ -456,24 +546,29 @@ fn hold(
             .map(|(n, _)| format!("{NETNS_RUN_DIR}/{name}-{n}"))
             .collect();
     }
+    // Undo what this holder made, then give the name back.
+    let undo = |claim: Claim| {
+        let _ = unmount_netns(&state);
+        let _ = remove_state(name);
+        claim.release();
+    };
     // State first, mounts second: a holder killed in between leaves a state
     // file that `netrig down` uses to find and remove the mounts.
     if let Err(e) = write_state(&state) {
         let _ = write!(report, "ERR {e}");
+        claim.release();
         return 1;
     }
     if mode == Mode::Root {
         if let Err(e) = mount_netns(&state) {
-            let _ = unmount_netns(&state);
-            let _ = remove_state(name);
             let _ = write!(report, "ERR {e}");
+            undo(claim);
             return 1;
         }
     }
     // If whoever ran `netrig up` is gone, nobody will know this lab exists: undo.
     if write!(report, "OK").is_err() {
-        let _ = unmount_netns(&state);
-        let _ = remove_state(name);
+        undo(claim);
         return 1;
     }
     drop(report);
@@ -486,9 +581,8 @@ fn hold(
             break;
         }
     }
-    let _ = unmount_netns(&state);
-    let _ = remove_state(name);
     drop(lab);
+    undo(claim);
     0
 }
 
@@ -665,24 +759,56 @@ pub struct DownReport {
 /// Stop a lab: end its holder (and with it every process in the lab), remove
 /// its mounts and state. Idempotent: a lab that does not exist is not an error.
 pub fn down(name: &str) -> Result<DownReport, PersistError> {
-    let state = match load(name) {
-        Ok(s) => s,
-        Err(PersistError::NoSuchLab(_)) => return Ok(DownReport::default()),
+    check_lab_name(name).map_err(|why| PersistError::BadName {
+        name: name.to_string(),
+        why,
+    })?;
+    let Some(dir) = open_state_dir(false)? else {
+        return Ok(DownReport::default());
+    };
+    let state = match load_in(&dir, name) {
+        Ok(s) => Some(s),
+        Err(PersistError::NoSuchLab(_)) => None,
         Err(e) => return Err(e),
     };
     let mut report = DownReport {
-        existed: true,
+        existed: state.is_some(),
         ..Default::default()
     };
-    report.holder_was_alive = stop_holder(&state);
-    report.mounts_removed = state
-        .own_mounts()
-        .iter()
-        .filter(|m| Path::new(m).exists())
-        .count();
-    unmount_netns(&state)?;
-    remove_state(name)?;
-    Ok(report)
+    // A live holder removes its own mounts and state, then gives back the
+    // claim; the pidfd wait returns once it has exited.
+    if let Some(s) = &state {
+        report.holder_was_alive = stop_holder(s);
+    }
+    // Leftovers (of a killed holder) are removed only under the claim, so
+    // that a lab another `up` is creating under this name is never touched.
+    let Some(claim) = Claim::try_take(&dir, name)? else {
+        if report.holder_was_alive || state.is_none() {
+            // Ours is gone (or there was none); the claim is a new lab's.
+            return Ok(report);
+        }
+        return Err(PersistError::Busy(name.to_string()));
+    };
+    let result = (|| {
+        match load_in(&dir, name) {
+            // A holder that runs without the claim is not one of ours to clean after.
+            Ok(left) if !left.holder_alive() => {
+                report.existed = true;
+                report.mounts_removed = left
+                    .own_mounts()
+                    .iter()
+                    .filter(|m| Path::new(m).exists())
+                    .count();
+                unmount_netns(&left)?;
+                remove_state_in(&dir, name)?;
+            }
+            Ok(_) | Err(PersistError::NoSuchLab(_)) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    })();
+    claim.release();
+    result.map(|()| report)
 }
 
 /// End the holder of `state`, if it is one: SIGTERM, then SIGKILL after 3 s.

@@ -163,18 +163,27 @@ pub fn open_file(path: &Path, write: bool, create: bool, mode: u32) -> Result<Fi
 pub fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), SafeFsError> {
     use std::io::Write;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(io_at(&tmp))?;
+    let name = name.unwrap_or_default();
+    // A random suffix, not our PID: a holder is PID 1 of its own PID
+    // namespace, so PIDs repeat between concurrent writers. O_EXCL still
+    // guards against the rare collision, which just picks another name.
+    let (tmp, mut f) = {
+        let mut tries = 0;
+        loop {
+            let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", random_u64()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)
+            {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+                Err(e) => return Err(io_at(&tmp)(e)),
+            }
+        }
+    };
     let written = f.write_all(data).map_err(io_at(&tmp));
     drop(f);
     let done = written.and_then(|()| std::fs::rename(&tmp, path).map_err(io_at(path)));
@@ -182,6 +191,21 @@ pub fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), SafeFsError
         let _ = std::fs::remove_file(&tmp);
     }
     done
+}
+
+/// 64 bits from the kernel's random pool (falling back to the clock and our
+/// PID, which O_EXCL users tolerate).
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom fills at most the 8 bytes of our buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return u64::from_ne_bytes(b);
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    t ^ (u64::from(std::process::id()) << 32)
 }
 
 /// netrig's own directory for locks and state, created if needed:

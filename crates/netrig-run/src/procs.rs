@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 pub struct Proc {
     pub rec: ProcRecord,
     child: Child,
-    out: Arc<Mutex<Vec<u8>>>,
-    err: Arc<Mutex<Vec<u8>>>,
+    out: Arc<Mutex<Capture>>,
+    err: Arc<Mutex<Capture>>,
+    log: Arc<Mutex<Log>>,
     readers: Vec<JoinHandle<()>>,
     status: Option<ExitStatus>,
     t0: Instant,
@@ -36,21 +37,176 @@ pub fn host_command(program: &str) -> Command {
     c
 }
 
+/// Largest log file of one process: what comes after is counted, not
+/// logged, and the cut is said in the log and in the result
+/// ([`ProcRecord::output_cut`]).
+pub const LOG_MAX: u64 = 16 << 20;
+/// Longest line logged: the rest of a longer line is dropped (and the cut
+/// said on the line), so a line without end costs bounded memory and time.
+pub const LINE_MAX: usize = 64 << 10;
+/// Output kept in memory per stream for expectations and `wait_log`: the
+/// first and the last this many bytes.
+pub const CAPTURE_HEAD: usize = 8 << 20;
+pub const CAPTURE_TAIL: usize = 8 << 20;
+
+/// What a stream printed, in bounded memory: its first [`CAPTURE_HEAD`]
+/// bytes and its last [`CAPTURE_TAIL`], and how much in all.
+#[derive(Default)]
+struct Capture {
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    total: u64,
+    watches: Vec<Watch>,
+}
+
+/// A pattern looked for in a stream as it arrives (`wait_log`): every byte
+/// is searched once, including those the capture then leaves out, so a
+/// long wait costs time linear in the output.
+struct Watch {
+    pat: Vec<u8>,
+    /// The stream's last `pat.len() - 1` bytes: a match may span two reads.
+    carry: Vec<u8>,
+    found: bool,
+}
+
+impl Watch {
+    fn feed(&mut self, b: &[u8]) {
+        if self.found {
+            return;
+        }
+        let keep = self.pat.len().saturating_sub(1);
+        let mut seam = std::mem::take(&mut self.carry);
+        seam.extend_from_slice(&b[..b.len().min(keep)]);
+        if memchr::memmem::find(&seam, &self.pat).is_some()
+            || memchr::memmem::find(b, &self.pat).is_some()
+        {
+            self.found = true;
+            return;
+        }
+        if b.len() >= keep {
+            seam.clear();
+            seam.extend_from_slice(&b[b.len() - keep..]);
+        } else {
+            let drop = seam.len().saturating_sub(keep);
+            seam.drain(..drop);
+        }
+        self.carry = seam;
+    }
+}
+
+impl Capture {
+    /// Has the stream printed `pat`? The first question about a pattern
+    /// searches what is kept; from then on it is searched as output comes.
+    fn contains(&mut self, pat: &str) -> bool {
+        if let Some(w) = self.watches.iter().find(|w| w.pat == pat.as_bytes()) {
+            return w.found;
+        }
+        let found = self.text().contains(pat);
+        let keep = pat.len().saturating_sub(1);
+        let mut carry: Vec<u8> = self.tail.iter().rev().take(keep).rev().copied().collect();
+        if carry.len() < keep {
+            let h = &self.head[self.head.len().saturating_sub(keep - carry.len())..];
+            carry.splice(0..0, h.iter().copied());
+        }
+        self.watches.push(Watch {
+            pat: pat.as_bytes().to_vec(),
+            carry,
+            found,
+        });
+        found
+    }
+
+    fn push(&mut self, mut b: &[u8]) {
+        for w in &mut self.watches {
+            w.feed(b);
+        }
+        self.total += b.len() as u64;
+        let room = CAPTURE_HEAD - self.head.len();
+        let n = room.min(b.len());
+        self.head.extend_from_slice(&b[..n]);
+        b = &b[n..];
+        if b.len() >= CAPTURE_TAIL {
+            b = &b[b.len() - CAPTURE_TAIL..];
+            self.tail.clear();
+        }
+        let over = (self.tail.len() + b.len()).saturating_sub(CAPTURE_TAIL);
+        self.tail.drain(..over);
+        self.tail.extend(b);
+    }
+
+    fn text(&self) -> String {
+        let dropped = self.total - self.head.len() as u64 - self.tail.len() as u64;
+        let mut b = self.head.clone();
+        if dropped > 0 {
+            b.extend_from_slice(
+                format!(
+                    "\n[netrig: output cut: {dropped} of {} bytes left out here]\n",
+                    self.total
+                )
+                .as_bytes(),
+            );
+        }
+        let (x, y) = self.tail.as_slices();
+        b.extend_from_slice(x);
+        b.extend_from_slice(y);
+        String::from_utf8_lossy(&b).into_owned()
+    }
+}
+
+/// A process's log, shared by its stdout and stderr readers: whole lines,
+/// each with a timestamp, up to [`LOG_MAX`] bytes.
+struct Log {
+    file: std::fs::File,
+    t0: Instant,
+    written: u64,
+    /// Output bytes read from the process, both streams.
+    seen: u64,
+    cut: bool,
+}
+
+impl Log {
+    fn line(&mut self, tag: &str, line: &[u8], note: Option<&str>) {
+        if self.cut {
+            return;
+        }
+        let mut rec = format!("[{:>10.6}] {tag}| ", self.t0.elapsed().as_secs_f64()).into_bytes();
+        rec.extend_from_slice(line);
+        if let Some(n) = note {
+            rec.extend_from_slice(n.as_bytes());
+        }
+        rec.push(b'\n');
+        if self.written + rec.len() as u64 > LOG_MAX {
+            self.cut = true;
+            let _ = writeln!(
+                self.file,
+                "[{:>10.6}] ---| [netrig: output cut after {} bytes: this log is capped at {LOG_MAX} bytes; the rest is counted, not logged]",
+                self.t0.elapsed().as_secs_f64(),
+                self.seen
+            );
+            return;
+        }
+        self.written += rec.len() as u64;
+        let _ = self.file.write_all(&rec);
+    }
+}
+
+/// Read `src` to its end: every byte into `buf` (bounded, see [`Capture`]),
+/// every line into the log (cut at [`LINE_MAX`]). Linear in the output and
+/// bounded in memory however long its lines are.
 fn reader(
     mut src: impl Read + Send + 'static,
-    buf: Arc<Mutex<Vec<u8>>>,
-    log: Arc<Mutex<std::fs::File>>,
-    t0: Instant,
+    buf: Arc<Mutex<Capture>>,
+    log: Arc<Mutex<Log>>,
     tag: &'static str,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut chunk = [0u8; 8192];
+        let mut chunk = vec![0u8; 64 << 10];
+        // The line being read, up to LINE_MAX; `cut` once it went past.
         let mut partial: Vec<u8> = Vec::new();
-        let emit = |line: &[u8], log: &Arc<Mutex<std::fs::File>>| {
-            if let Ok(mut f) = log.lock() {
-                let _ = write!(f, "[{:>10.6}] {tag}| ", t0.elapsed().as_secs_f64());
-                let _ = f.write_all(line);
-                let _ = f.write_all(b"\n");
+        let mut cut = false;
+        let emit = |line: &[u8], note: Option<&str>| {
+            if let Ok(mut l) = log.lock() {
+                l.line(tag, line, note);
             }
         };
         loop {
@@ -58,20 +214,44 @@ fn reader(
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            let data = &chunk[..n];
             if let Ok(mut b) = buf.lock() {
-                // Bound memory for chatty daemons; the log keeps everything.
-                if b.len() < 16 << 20 {
-                    b.extend_from_slice(&chunk[..n]);
-                }
+                b.push(data);
             }
-            partial.extend_from_slice(&chunk[..n]);
-            while let Some(i) = partial.iter().position(|&c| c == b'\n') {
-                emit(&partial[..i], &log);
-                partial.drain(..=i);
+            if let Ok(mut l) = log.lock() {
+                l.seen += n as u64;
+            }
+            // Each byte is looked at once: the search starts in the new data.
+            let mut rest = data;
+            loop {
+                let nl = memchr::memchr(b'\n', rest);
+                let seg = &rest[..nl.unwrap_or(rest.len())];
+                if !cut {
+                    let room = LINE_MAX - partial.len();
+                    if seg.len() <= room {
+                        partial.extend_from_slice(seg);
+                    } else {
+                        partial.extend_from_slice(&seg[..room]);
+                        emit(
+                            &partial,
+                            Some(&format!(" [netrig: line cut after {LINE_MAX} bytes]")),
+                        );
+                        partial.clear();
+                        cut = true;
+                    }
+                }
+                let Some(i) = nl else { break };
+                // The line ended.
+                if !cut {
+                    emit(&partial, None);
+                }
+                partial.clear();
+                cut = false;
+                rest = &rest[i + 1..];
             }
         }
-        if !partial.is_empty() {
-            emit(&partial, &log);
+        if !partial.is_empty() && !cut {
+            emit(&partial, None);
         }
     })
 }
@@ -88,27 +268,32 @@ impl Proc {
         t0: Instant,
     ) -> std::io::Result<Proc> {
         let log_name = format!("{name}.log");
-        let log = Arc::new(Mutex::new(std::fs::File::create(dir.join(&log_name))?));
-        if let Ok(mut f) = log.lock() {
-            let _ = writeln!(
-                f,
-                "[{:>10.6}] ---| {}{shown}",
-                t0.elapsed().as_secs_f64(),
-                node.map(|n| format!("{n}: ")).unwrap_or_default()
-            );
-        }
+        let mut file = std::fs::File::create(dir.join(&log_name))?;
+        let _ = writeln!(
+            file,
+            "[{:>10.6}] ---| {}{shown}",
+            t0.elapsed().as_secs_f64(),
+            node.map(|n| format!("{n}: ")).unwrap_or_default()
+        );
+        let log = Arc::new(Mutex::new(Log {
+            file,
+            t0,
+            written: 0,
+            seen: 0,
+            cut: false,
+        }));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = spawn(&mut cmd)?;
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let err = Arc::new(Mutex::new(Vec::new()));
+        let out = Arc::new(Mutex::new(Capture::default()));
+        let err = Arc::new(Mutex::new(Capture::default()));
         let mut readers = Vec::new();
         if let Some(o) = child.stdout.take() {
-            readers.push(reader(o, out.clone(), log.clone(), t0, "out"));
+            readers.push(reader(o, out.clone(), log.clone(), "out"));
         }
         if let Some(e) = child.stderr.take() {
-            readers.push(reader(e, err.clone(), log.clone(), t0, "err"));
+            readers.push(reader(e, err.clone(), log.clone(), "err"));
         }
         Ok(Proc {
             rec: ProcRecord {
@@ -121,10 +306,12 @@ impl Proc {
                 killed_at_end: false,
                 started_s: Some(t0.elapsed().as_secs_f64()),
                 ended_s: None,
+                output_cut: None,
             },
             child,
             out,
             err,
+            log,
             readers,
             status: None,
             t0,
@@ -201,25 +388,142 @@ impl Proc {
                 let _ = r.join();
             }
         }
+        if let Ok(mut l) = self.log.lock() {
+            if l.cut {
+                // The whole count, now that the readers are done.
+                let seen = l.seen;
+                self.rec.output_cut = Some(seen);
+                let _ = writeln!(
+                    l.file,
+                    "[{:>10.6}] ---| [netrig: {seen} bytes of output in all]",
+                    self.t0.elapsed().as_secs_f64(),
+                );
+            }
+        }
     }
 
+    /// What the process printed on stdout: all of it, or (past
+    /// [`CAPTURE_HEAD`] + [`CAPTURE_TAIL`] bytes) its start and end with the
+    /// cut said between them.
     pub fn stdout(&self) -> String {
-        self.out
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        self.out.lock().map(|b| b.text()).unwrap_or_default()
     }
 
     pub fn stderr(&self) -> String {
-        self.err
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        self.err.lock().map(|b| b.text()).unwrap_or_default()
+    }
+
+    /// Has the process printed `pat` on stdout or stderr, however much it
+    /// printed? Cheap to ask again and again (see [`Watch`]).
+    pub fn output_contains(&self, pat: &str) -> bool {
+        [&self.out, &self.err]
+            .iter()
+            .any(|c| c.lock().is_ok_and(|mut c| c.contains(pat)))
     }
 }
 
-/// The last `n` lines of `s`, for failure messages.
+/// Longest line [`tail`] quotes.
+const TAIL_LINE_MAX: usize = 1000;
+
+/// The last `n` lines of `s`, for failure messages; a line longer than
+/// [`TAIL_LINE_MAX`] bytes is cut, with the cut said.
 pub fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let lines: Vec<&str> = s.lines().rev().take(n).collect();
+    let out: Vec<String> = lines
+        .into_iter()
+        .rev()
+        .map(|l| {
+            if l.len() <= TAIL_LINE_MAX {
+                return l.to_string();
+            }
+            let mut end = TAIL_LINE_MAX;
+            while !l.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!(
+                "{} [netrig: line cut after {end} of {} bytes]",
+                &l[..end],
+                l.len()
+            )
+        })
+        .collect();
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pattern split across reads, asked for before and after it arrives,
+    /// is found; so is one that arrived only after the capture stopped
+    /// keeping the middle.
+    #[test]
+    fn watches_see_every_byte_once() {
+        let mut c = Capture::default();
+        assert!(!c.contains("ready"));
+        c.push(b"xxre");
+        assert!(!c.contains("ready"));
+        c.push(b"a");
+        c.push(b"dyxx");
+        assert!(c.contains("ready"));
+        // Asked first after the fact: searched in what is kept.
+        assert!(c.contains("xrea"));
+        assert!(!c.contains("never"));
+        // Past the capture: the middle is left out, the watch still sees it.
+        let big = vec![b'y'; CAPTURE_HEAD];
+        c.push(&big);
+        c.push(b"mid-marker");
+        c.push(&vec![b'z'; CAPTURE_TAIL]);
+        assert!(!c.contains("never"));
+        assert!(!c.text().contains("mid-marker"), "the middle is left out");
+        let mut w = Capture::default();
+        assert!(!w.contains("mid-marker"));
+        w.push(&big);
+        w.push(&big);
+        w.push(b"mid-mar");
+        w.push(b"ker");
+        w.push(&vec![b'z'; 2 * CAPTURE_TAIL]);
+        assert!(w.contains("mid-marker"));
+    }
+
+    #[test]
+    fn the_capture_keeps_head_and_tail_and_says_the_cut() {
+        let mut c = Capture::default();
+        c.push(b"start|");
+        for _ in 0..3 {
+            c.push(&vec![b'm'; CAPTURE_HEAD]);
+        }
+        c.push(b"|end");
+        let t = c.text();
+        assert!(t.starts_with("start|"));
+        assert!(t.ends_with("mm|end"));
+        assert!(t.len() < CAPTURE_HEAD + CAPTURE_TAIL + 200, "{}", t.len());
+        let dropped = c.total - (CAPTURE_HEAD + CAPTURE_TAIL) as u64;
+        assert!(
+            t.contains(&format!(
+                "[netrig: output cut: {dropped} of {} bytes left out here]",
+                c.total
+            )),
+            "the cut is said"
+        );
+        // Small output is kept whole, with no note.
+        let mut s = Capture::default();
+        s.push(b"a\nb");
+        assert_eq!(s.text(), "a\nb");
+    }
+
+    #[test]
+    fn tail_cuts_long_lines() {
+        let long = "é".repeat(TAIL_LINE_MAX);
+        let t = tail(&format!("one\n{long}\nthree"), 2);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].ends_with(&format!(
+            "[netrig: line cut after {TAIL_LINE_MAX} of {} bytes]",
+            long.len()
+        )));
+        assert!(lines[0].len() < TAIL_LINE_MAX + 100);
+        assert_eq!(lines[1], "three");
+        assert_eq!(tail("a\nb\nc", 5), "a\nb\nc");
+    }
 }

@@ -45,7 +45,8 @@ pub fn console_line(c: &CaseResult) -> String {
             let _ = writeln!(s, "      logs: {d}");
         }
     }
-    s
+    // Names, reasons and output come from files and programs.
+    netrig_spec::names::printable(&s).into_owned()
 }
 
 /// The LTP-style summary block, plus flakes.
@@ -79,7 +80,7 @@ pub fn summary(r: &RunReport, jobs: usize) -> String {
             let _ = writeln!(s, "  {n}: passed {p}, failed {f}");
         }
     }
-    s
+    netrig_spec::names::printable(&s).into_owned()
 }
 
 /// The cases in report order (see [`RunReport::sort_cases`]): every format

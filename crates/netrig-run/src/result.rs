@@ -119,6 +119,10 @@ pub struct ProcRecord {
     pub started_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_s: Option<f64>,
+    /// Set when the process printed more than its log holds
+    /// ([`crate::procs::LOG_MAX`]): how many bytes it printed in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cut: Option<u64>,
 }
 
 /// Everything known about one case run.

@@ -40,6 +40,26 @@ pub fn check_name(name: &str, max: usize, dot: bool) -> Result<(), NameError> {
     Ok(())
 }
 
+/// `s` with every control character but `\n` (C0, DEL, C1: ESC, CR, BEL,
+/// CSI...) written as an escape such as `\u{1b}`: text from a file or a
+/// program is printed so that it cannot reach a terminal as a control
+/// sequence (recolour, clear, retitle, or hide what came before).
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n';
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A lab name: as a topology's `name` (no `.`).
 pub fn check_lab_name(name: &str) -> Result<(), NameError> {
     check_name(name, NAME_MAX, false)
@@ -85,6 +105,22 @@ mod tests {
             assert_eq!(check_lab_name(good), Ok(()), "{good:?}");
         }
         assert_eq!(check_tag("v1.2"), Ok(()));
+        assert_eq!(
+            check_lab_name("a\u{1b}b"),
+            Err(NameError::BadChar('\u{1b}'))
+        );
+    }
+
+    #[test]
+    fn control_characters_are_printed_escaped() {
+        assert_eq!(printable("plain\nlines é"), "plain\nlines é");
+        assert_eq!(
+            printable("a\u{1b}[31mb\rc\u{7}\u{9b}d\te\u{7f}"),
+            "a\\u{1b}[31mb\\rc\\u{7}\\u{9b}d\\te\\u{7f}"
+        );
+        assert!(!printable("\u{1b}]0;title\u{7}")
+            .chars()
+            .any(|c| c.is_control()));
         assert_eq!(check_lab_name("v1.2"), Err(NameError::BadChar('.')));
     }
 }

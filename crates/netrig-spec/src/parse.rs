@@ -510,22 +510,24 @@ impl Checker {
             || iface.len() > IFNAME_MAX
             || iface.contains(['/', ':'])
             || iface.chars().any(char::is_whitespace)
+            || iface.chars().any(char::is_control)
             || iface == "lo"
             || iface == "."
             || iface == ".."
         {
             let msg = if iface.len() > IFNAME_MAX {
                 format!(
-                    "interface name `{iface}` is {} bytes, over the kernel's limit of {IFNAME_MAX}",
+                    "interface name `{}` is {} bytes, over the kernel's limit of {IFNAME_MAX}",
+                    iface.escape_debug(),
                     iface.len()
                 )
             } else {
-                format!("invalid interface name `{iface}`")
+                format!("invalid interface name `{}`", iface.escape_debug())
             };
             self.err_help(
                 ispan.clone(),
                 msg,
-                "use 1 to 15 bytes, no `/`, `:` or spaces, and not `lo`",
+                "use 1 to 15 bytes, no `/`, `:`, spaces or control characters, and not `lo`, `.` or `..`",
             );
             ok = false;
         }

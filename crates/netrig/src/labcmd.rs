@@ -105,6 +105,11 @@ pub fn summary(topo: &Topology) -> String {
     s
 }
 
+/// Text from a file or a state file, as printed: control characters escaped.
+fn out(text: &str) {
+    print!("{}", netrig_spec::names::printable(text));
+}
+
 pub fn check(file: &Path) -> CliResult {
     let text = netrig_spec::files::read_spec_file(file)
         .map_err(|e| CliError::usage(miette!("cannot read {}: {e}", file.display())))?;
@@ -112,21 +117,23 @@ pub fn check(file: &Path) -> CliResult {
         return check_scenario(file, &text);
     }
     let topo = load(file)?;
-    println!("{}: valid", file.display());
-    print!("{}", summary(&topo));
+    out(&format!("{}: valid\n{}", file.display(), summary(&topo)));
     Ok(0)
 }
 
 /// A scenario file: its cases (variants and matrix expanded), steps and lab.
 fn check_scenario(file: &Path, text: &str) -> CliResult {
+    use std::fmt::Write;
     let sc = netrig_spec::scenario::parse_scenario(file, text).map_err(|e| match e {
         netrig_spec::LoadError::Invalid(mut errs) if errs.errors.len() == 1 => {
             CliError::usage(errs.errors.remove(0))
         }
         other => CliError::usage(other),
     })?;
-    println!("{}: valid scenario", file.display());
-    println!(
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: valid scenario", file.display());
+    let _ = writeln!(
+        s,
         "scenario `{}`: {} case(s), timeout {:?}{}",
         sc.name,
         sc.cases.len(),
@@ -147,11 +154,12 @@ fn check_scenario(file: &Path, text: &str) -> CliResult {
         needs.push(format!("kernel >= {k}"));
     }
     if !needs.is_empty() {
-        println!("  requires {}", needs.join(", "));
+        let _ = writeln!(s, "  requires {}", needs.join(", "));
     }
     for case in &sc.cases {
         let steps: Vec<&str> = case.steps.iter().map(|s| s.kind.keyword()).collect();
-        println!(
+        let _ = writeln!(
+            s,
             "  case {}: {} step(s): {}",
             case.name,
             steps.len(),
@@ -159,15 +167,17 @@ fn check_scenario(file: &Path, text: &str) -> CliResult {
         );
     }
     match &sc.topology {
-        Some(t) => print!("{}", summary(t)),
-        None => println!("  no lab: steps run in an empty network namespace"),
+        Some(t) => s.push_str(&summary(t)),
+        None => s.push_str("  no lab: steps run in an empty network namespace\n"),
     }
+    out(&s);
     Ok(0)
 }
 
 fn persist_err(e: PersistError) -> CliError {
     match e {
         PersistError::AlreadyUp(_)
+        | PersistError::Busy(_)
         | PersistError::NoSuchLab(_)
         | PersistError::NoSuchNode { .. }
         | PersistError::BadName { .. } => CliError::usage(miette!("{e}")),
@@ -268,15 +278,16 @@ pub fn ls() -> CliResult {
     for s in labs {
         let nodes: Vec<&str> = s.nodes.iter().map(|(n, _)| n.as_str()).collect();
         let state = if s.holder_alive() { "up" } else { "dead" };
-        println!(
-            "{:<20} {:<9} {:<8} {:>7}  {:<30} {}",
+        // The file is any path `up` was given; names are checked names.
+        out(&format!(
+            "{:<20} {:<9} {:<8} {:>7}  {:<30} {}\n",
             s.name,
             s.mode.to_string(),
             state,
             s.holder_pid,
             nodes.join(","),
             s.file
-        );
+        ));
     }
     Ok(0)
 }

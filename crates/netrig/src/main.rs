@@ -208,7 +208,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("{:?}", err.report);
+            // Rendered whole, then written at once: stderr is unbuffered,
+            // and miette writes a report of many errors in tiny pieces.
+            use std::io::Write;
+            let text = format!("{:?}\n", err.report);
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
             ExitCode::from(err.code)
         }
     }

@@ -250,9 +250,9 @@ pub fn list(args: &ListArgs) -> CliResult {
         }
         println!(
             "{:<56} {:>6}  {}{}",
-            c.name,
+            netrig_spec::names::printable(&c.name),
             show_timeout(c.timeout),
-            c.source_path().display(),
+            netrig_spec::names::printable(&c.source_path().display().to_string()),
             if notes.is_empty() {
                 String::new()
             } else {
@@ -346,8 +346,12 @@ pub fn run(args: &RunArgs) -> CliResult {
             }
         }
         if progress && done < total {
-            let mut line = format!("[{done}/{total}] running: {}", running.join(", "));
-            line.truncate(120);
+            let line = format!("[{done}/{total}] running: {}", running.join(", "));
+            // 120 characters, not bytes: a name may hold any character.
+            let line: String = netrig_spec::names::printable(&line)
+                .chars()
+                .take(120)
+                .collect();
             eprint!("{line}");
             let _ = std::io::stderr().flush();
         }

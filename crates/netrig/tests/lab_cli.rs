@@ -621,6 +621,145 @@ fn sigkill_of_a_persistent_holder_then_down_leaves_nothing() {
     }
 }
 
+fn ip_netns_with(prefix: &str) -> Vec<String> {
+    let o = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// Is `pid` running (alive and not a zombie)?
+fn running(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').and_then(|i| s[i + 1..].trim().chars().next()))
+        .is_some_and(|st| st != 'Z')
+}
+
+/// `n` `netrig up` of one name at once, `rounds` times: exactly one wins,
+/// every loser is refused with a clear error (exit 2) and touches nothing of
+/// the winner's lab, the state file names a live holder, and `down` leaves
+/// no namespace, mount, holder or file behind.
+fn ups_at_once(n: usize, rounds: usize) {
+    let name = unique(&format!("race{n}x"));
+    let dir = std::env::temp_dir().join(unique(&format!("netrig-race{n}-")));
+    let env = [("NETRIG_STATE_DIR", dir.to_str().unwrap().to_string())];
+    let _guard = Down(name.clone(), vec![(env[0].0.to_string(), env[0].1.clone())]);
+    let seed = examples().join("seed.toml");
+    let mut holders = Vec::new();
+    let mut down_ms = Vec::new();
+    for round in 0..rounds {
+        let children: Vec<_> = (0..n)
+            .map(|_| {
+                netrig()
+                    .arg("up")
+                    .arg(&seed)
+                    .args(["--name", &name])
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let winners: Vec<&Output> = outs.iter().filter(|o| o.status.success()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: one `up` must win: {:#?}",
+            outs.iter().map(text).collect::<Vec<_>>()
+        );
+        for o in outs.iter().filter(|o| !o.status.success()) {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "round {round}: {}", text(o));
+            assert!(
+                err.contains("is being created by another `netrig up`")
+                    || err.contains("is already up"),
+                "round {round}: unclear loser error: {}",
+                text(o)
+            );
+        }
+        // The winner's lab is whole: state names a live holder, all 4 mounts.
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json")))
+                .unwrap_or_else(|e| panic!("round {round}: winner's state: {e}")),
+        )
+        .unwrap_or_else(|e| panic!("round {round}: corrupt state: {e}"));
+        let holder = state["holder_pid"].as_i64().unwrap();
+        assert!(
+            running(holder),
+            "round {round}: holder {holder} not running"
+        );
+        assert_eq!(
+            ip_netns_with(&format!("{name}-")).len(),
+            4,
+            "round {round}: the winner's namespace mounts"
+        );
+        let o = run(netrig()
+            .args(["exec", &name, "h1", "--", "true"])
+            .envs(env.iter().map(|(k, v)| (k, v))));
+        assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
+        holders.push(holder);
+        let t = Instant::now();
+        let o = run(netrig()
+            .args(["down", &name])
+            .envs(env.iter().map(|(k, v)| (k, v))));
+        down_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("is down"),
+            "round {round}: {}",
+            text(&o)
+        );
+        assert!(
+            !running(holder),
+            "round {round}: holder {holder} outlived down"
+        );
+        assert_eq!(ip_netns_with(&format!("{name}-")), Vec::<String>::new());
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "round {round}: left in the state dir: {left:?}"
+        );
+    }
+    for h in holders {
+        assert!(
+            wait_gone(h as u32, Duration::from_secs(5)),
+            "holder {h} left"
+        );
+    }
+    down_ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "{n} ups at once x {rounds}: netrig down took median {:.1} ms, max {:.1} ms",
+        down_ms[down_ms.len() / 2],
+        down_ms[down_ms.len() - 1]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_ups_of_one_name_at_once() {
+    need_root!();
+    ups_at_once(2, 20);
+}
+
+#[test]
+fn eight_ups_of_one_name_at_once() {
+    need_root!();
+    ups_at_once(8, 20);
+}
+
 /// SIGKILL `netrig up` itself (not the holder) while it builds: the holder
 /// finds nobody to report to and removes the lab.
 #[test]

@@ -498,10 +498,13 @@ fn case_section(s: &mut String, i: usize, c: &CaseResult, ce: &CaseExtras, ex: &
                 (None, Some(sig), _) => format!("signal {sig}"),
                 (None, None, _) => "?".to_string(),
             };
-            let log = match ce.log_links.get(k).and_then(|l| l.as_ref()) {
+            let mut log = match ce.log_links.get(k).and_then(|l| l.as_ref()) {
                 Some(href) => format!("<a href=\"{}\">{}</a>", esc(href), esc(&p.log)),
                 None => esc(&p.log),
             };
+            if let Some(n) = p.output_cut {
+                let _ = write!(log, " (cut: {n} bytes of output)");
+            }
             let _ = writeln!(
                 s,
                 "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{log}</td></tr>",

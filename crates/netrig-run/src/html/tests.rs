@@ -173,6 +173,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
         killed_at_end: false,
         started_s: Some(0.2),
         ended_s: Some(1.0),
+        output_cut: None,
     }];
     let skip = CaseResult::new(
         "skip",

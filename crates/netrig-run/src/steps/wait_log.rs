@@ -17,13 +17,13 @@ impl Exec for WaitLog {
                 .iter_mut()
                 .find(|d| &d.rec.name == daemon)
                 .ok_or_else(|| broken(format!("no daemon named `{daemon}` was started")))?;
-            if d.stdout().contains(pattern) || d.stderr().contains(pattern) {
+            if d.output_contains(pattern) {
                 return Ok((String::new(), vec![]));
             }
             if let Some(st) = d.try_wait() {
                 // One last look: output may trail the exit.
                 std::thread::sleep(Duration::from_millis(20));
-                if d.stdout().contains(pattern) || d.stderr().contains(pattern) {
+                if d.output_contains(pattern) {
                     return Ok((String::new(), vec![]));
                 }
                 return Err(fail(format!(
