@@ -7,6 +7,7 @@
 
 mod error;
 pub mod files;
+mod impair;
 mod model;
 pub mod names;
 pub mod net;

@@ -46,10 +46,115 @@ pub struct Iface {
     pub mtu: Option<u32>,
 }
 
-/// A point-to-point veth pair.
+/// A point-to-point link: a veth pair, or with `impair` two TAP devices
+/// joined by an impairment engine.
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
     pub ends: [Iface; 2],
+    pub impair: Option<LinkImpair>,
+}
+
+/// How a link is impaired (`impair = {...}` on a `[[links]]` entry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkImpair {
+    /// Which engine must carry it.
+    pub engine: EngineChoice,
+    /// Seed of the engine's random decisions; `None`: the lab picks one and
+    /// reports it, so a run can still be replayed.
+    pub seed: Option<u64>,
+    /// `dirs[i]`: what happens to the frames `ends[i]` sends towards the
+    /// other end ([`Impairment::is_noop`] for a direction left alone).
+    pub dirs: [Impairment; 2],
+}
+
+/// `engine = "auto" | "netem" | "userspace"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// Kernel netem where the kernel has it, else netrig's user-space engine.
+    Auto,
+    /// Kernel netem only: a lab on a kernel without it is refused with the reason.
+    Netem,
+    /// netrig's user-space engine even where netem exists.
+    Userspace,
+}
+
+/// What one direction of a link does to the frames it carries, in the order
+/// the engine applies it: rate and queue limit, loss, duplication,
+/// corruption, then delay (with jitter, or skipped by `reorder`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impairment {
+    pub delay: std::time::Duration,
+    /// Spread of the delay: the half-width of a uniform distribution, or the
+    /// standard deviation of a normal one. A frame's delay never goes below
+    /// zero; jitter may reorder frames, as netem's does.
+    pub jitter: std::time::Duration,
+    pub distribution: Distribution,
+    pub loss: Loss,
+    /// Probability that a frame is sent twice.
+    pub duplicate: f64,
+    /// Probability that a frame skips the delay and so overtakes frames
+    /// still delayed (needs a delay).
+    pub reorder: f64,
+    /// Probability that one random bit after the Ethernet header is flipped.
+    pub corrupt: f64,
+    /// Bits per second; `None` is unlimited.
+    pub rate: Option<u64>,
+    /// Most frames held in this direction (queued for the rate or delayed);
+    /// one more is dropped (tail drop). netem's default is 1000.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Distribution {
+    Uniform,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    None,
+    /// Each frame independently, with this probability.
+    Random(f64),
+    /// Gilbert-Elliott: a two-state Markov chain stepped once per frame.
+    /// `p`: good to bad, `r`: bad to good; the frame is lost with
+    /// `loss_good` in the good state and `loss_bad` in the bad one.
+    Gilbert {
+        p: f64,
+        r: f64,
+        loss_good: f64,
+        loss_bad: f64,
+    },
+}
+
+impl Default for Impairment {
+    fn default() -> Self {
+        Impairment {
+            delay: std::time::Duration::ZERO,
+            jitter: std::time::Duration::ZERO,
+            distribution: Distribution::Uniform,
+            loss: Loss::None,
+            duplicate: 0.0,
+            reorder: 0.0,
+            corrupt: 0.0,
+            rate: None,
+            limit: 1000,
+        }
+    }
+}
+
+impl Impairment {
+    /// True when every frame passes unchanged and at once.
+    pub fn is_noop(&self) -> bool {
+        self.delay.is_zero()
+            && self.loss == Loss::None
+            && self.duplicate == 0.0
+            && self.reorder == 0.0
+            && self.corrupt == 0.0
+            && self.rate.is_none()
+    }
 }
 
 /// A bridge joining the member interfaces, in its own switch namespace.
