@@ -68,7 +68,9 @@ mod tests {
         assert_eq!(parse_rate("512kbit").unwrap(), 512_000);
         assert_eq!(parse_rate("1.5Gbit").unwrap(), 1_500_000_000);
         assert_eq!(parse_rate("9600bit").unwrap(), 9600);
-        for bad in ["10", "10mbps", "10 MB", "0bit", "mbit", "-1mbit", "2000gbit"] {
+        for bad in [
+            "10", "10mbps", "10 MB", "0bit", "mbit", "-1mbit", "2000gbit",
+        ] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }

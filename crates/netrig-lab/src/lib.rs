@@ -8,6 +8,7 @@
 //! holder process and, in root mode, also bind-mounted under /run/netns.
 
 pub mod gen;
+pub mod impair;
 mod lab;
 pub mod netlink;
 pub mod ns;
@@ -15,6 +16,7 @@ pub mod persist;
 pub mod safefs;
 pub mod tune;
 
-pub use lab::{BuildOptions, Lab, LabError};
+pub use impair::{DirStats, ImpairInfo};
+pub use lab::{BuildOptions, ImpairedLink, Lab, LabError};
 pub use netlink::{AddrInfo, LinkInfo, LinkStats, RouteHop, RouteInfo};
 pub use ns::Mode;

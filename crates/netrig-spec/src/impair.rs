@@ -126,7 +126,10 @@ impl<'de> Deserialize<'de> for EndVal {
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EndVal, A::Error> {
                 read_table(map).map(EndVal::Table)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<EndVal, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<EndVal, A::Error> {
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
                 Ok(EndVal::Other)
             }
@@ -433,7 +436,11 @@ impl Checker {
         match val.get_ref().as_str().map(netrig_flow::parse_duration) {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
-                self.err_help(span_of(val), format!("{key}: {e}"), "e.g. \"20ms\" or \"1.5s\"");
+                self.err_help(
+                    span_of(val),
+                    format!("{key}: {e}"),
+                    "e.g. \"20ms\" or \"1.5s\"",
+                );
                 None
             }
             None => {
@@ -469,7 +476,11 @@ impl Checker {
         match netrig_flow::parse_percent(s) {
             Ok(p) => Some(p),
             Err(e) => {
-                self.err_help(span, format!("{key}: {e}"), "a percentage in 0%..=100%, e.g. \"0.5%\"");
+                self.err_help(
+                    span,
+                    format!("{key}: {e}"),
+                    "a percentage in 0%..=100%, e.g. \"0.5%\"",
+                );
                 None
             }
         }
@@ -555,7 +566,9 @@ mod tests {
         assert_eq!((d.rate, d.limit), (Some(10_000_000), 50));
         assert!(!d.is_noop());
         // An engine alone: a user-space link that passes everything.
-        let plain = link("impair = { engine = \"userspace\" }").impair.expect("impaired");
+        let plain = link("impair = { engine = \"userspace\" }")
+            .impair
+            .expect("impaired");
         assert!(plain.dirs.iter().all(Impairment::is_noop));
     }
 }

@@ -1,0 +1,473 @@
+//! Link impairment measured from outside the engine: tagged frames sent
+//! through an impaired link and captured at the other end, pings across it,
+//! each judged with a statistical test whose false-failure probability is
+//! stated (alpha = 1e-6), never with a widened tolerance. Needs root.
+//!
+//! Every lab here is IPv4-only with IPv6 disabled and static neighbours, so
+//! that nothing but the test's own frames crosses a link while it measures
+//! (each test checks that against the engine's counters).
+//!
+//! `NETRIG_LOAD=1` runs each with one busy loop per core beside it.
+
+mod run_common;
+use run_common::*;
+
+use netrig_judge::dist::{binom_cdf, binom_sf, norm_ppf};
+use netrig_lab::{BuildOptions, DirStats, Lab};
+use netrig_wire::{
+    Capture, CaptureOptions, Direction, FlowSpec, NoProgress, PingOptions, Sender, StopWhen, Tag,
+};
+use std::time::Duration;
+
+const ALPHA: f64 = 1e-6;
+const MAC_A: &str = "02:00:00:00:00:0a";
+const MAC_B: &str = "02:00:00:00:00:0b";
+
+fn busy() -> Option<BusyLoops> {
+    std::env::var_os("NETRIG_LOAD").map(|_| BusyLoops::start())
+}
+
+/// Nodes a and b joined by one link with `impair` (a TOML fragment placed
+/// under the link), and c joined to a by an unimpaired user-space link.
+fn lab(impair: &str) -> Lab {
+    let text = format!(
+        r#"
+[nodes.a]
+sysctl = {{ "net.ipv6.conf.all.disable_ipv6" = 1 }}
+[nodes.b]
+sysctl = {{ "net.ipv6.conf.all.disable_ipv6" = 1 }}
+[nodes.c]
+sysctl = {{ "net.ipv6.conf.all.disable_ipv6" = 1 }}
+
+[[links]]
+ends = ["a:eth1 198.51.100.1/24", "c:eth0 198.51.100.2/24"]
+impair = {{ engine = "userspace" }}
+
+[[links]]
+ends = ["a:eth0 192.0.2.1/24 mac={MAC_A}", "b:eth0 192.0.2.2/24 mac={MAC_B}"]
+{impair}
+
+[[neighbors]]
+node = "a"
+dev = "eth0"
+addr = "192.0.2.2"
+mac = "{MAC_B}"
+[[neighbors]]
+node = "b"
+dev = "eth0"
+addr = "192.0.2.1"
+mac = "{MAC_A}"
+"#
+    );
+    let topo =
+        netrig_spec::parse_topology("impair-test.toml", &text).unwrap_or_else(|e| panic!("{e:?}"));
+    Lab::build(&topo, &BuildOptions::default()).expect("impaired lab builds")
+}
+
+fn stats(lab: &Lab) -> DirStats {
+    lab.impairment_stats("a", "eth0")
+        .expect("a:eth0 is impaired")
+        .1[0]
+}
+
+/// What a stream of tagged frames from a to b went through.
+struct Run {
+    /// Tag sequence numbers in arrival order at b (duplicates included).
+    arrivals: Vec<u64>,
+    sent: u64,
+    /// The engine's counters of the a -> b direction over the stream.
+    engine: DirStats,
+}
+
+/// Send `n` tagged UDP frames from a to b at `pps` and capture them at b.
+/// Panics (the run is not judgeable) if anything but the engine could have
+/// lost a frame: a capture ring drop, a frame the TAP's queue refused, or a
+/// frame that was not the test's own crossing the link.
+fn stream(lab: &Lab, n: u64, pps: u64) -> Run {
+    let mut cap = lab
+        .run_in("b", || {
+            Capture::open(
+                Some("eth0"),
+                CaptureOptions {
+                    direction: Direction::In,
+                    block_count: 32,
+                    ..Default::default()
+                },
+            )
+        })
+        .expect("enter b")
+        .expect("capture on b:eth0");
+    let mut tx = lab
+        .run_in("a", || Sender::open("eth0"))
+        .expect("enter a")
+        .expect("sender on a:eth0");
+    let spec = FlowSpec::udp(
+        "192.0.2.1".parse::<std::net::IpAddr>().expect("ip"),
+        "192.0.2.2".parse::<std::net::IpAddr>().expect("ip"),
+    )
+    .with_args(&format!(
+        "sp=1024,dp=9,tag=1,count={n},pps={pps},dmac={MAC_B}"
+    ))
+    .expect("flow spec");
+    // Drained while the stream runs: a ring hands a block over every few
+    // milliseconds, and would overflow if read only at the end.
+    let target = std::sync::atomic::AtomicU64::new(u64::MAX);
+    let before = stats(lab);
+    let (sent, engine, pkts, ring) = std::thread::scope(|s| {
+        let drainer = s.spawn(|| {
+            let mut pkts = Vec::new();
+            let t0 = std::time::Instant::now();
+            while (pkts.len() as u64) < target.load(std::sync::atomic::Ordering::SeqCst)
+                && t0.elapsed() < Duration::from_secs(60)
+            {
+                let _ = cap.wait(Duration::from_millis(5));
+                cap.drain(&mut |p| pkts.push(p));
+            }
+            let ring = cap.stats().expect("ring stats");
+            (pkts, ring)
+        });
+        let sent = tx.send_flow(&spec, &mut NoProgress).expect("send").sent;
+        // Wait for the engine to have decided every frame and released every
+        // frame it holds (bounded: 30 s, far above any delay used here).
+        let t0 = std::time::Instant::now();
+        let mut after = stats(lab);
+        while after.sent - before.sent < sent || after.held() > 0 {
+            if t0.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            after = stats(lab);
+        }
+        let engine = diff(&after, &before);
+        target.store(engine.delivered, std::sync::atomic::Ordering::SeqCst);
+        let (pkts, ring) = drainer.join().expect("drainer");
+        (sent, engine, pkts, ring)
+    });
+    assert_eq!(sent, n, "the sender gave up early");
+    assert_eq!(engine.held(), 0, "the engine did not settle: {engine}");
+    assert_eq!(
+        engine.sent, n,
+        "frames other than the test's crossed the link (or the TAP queue dropped some): {engine}"
+    );
+    assert_eq!(ring.drops, 0, "the capture ring overflowed: not judgeable");
+    let arrivals: Vec<u64> = pkts
+        .iter()
+        .filter_map(|p| Tag::from_frame(&p.data))
+        .filter(|t| t.stream == 1)
+        .map(|t| t.seq)
+        .collect();
+    assert_eq!(
+        arrivals.len() as u64,
+        engine.delivered,
+        "the capture saw another number of tagged frames than the engine delivered"
+    );
+    Run {
+        arrivals,
+        sent,
+        engine,
+    }
+}
+
+fn diff(a: &DirStats, b: &DirStats) -> DirStats {
+    DirStats {
+        sent: a.sent - b.sent,
+        delivered: a.delivered - b.delivered,
+        dropped_loss: a.dropped_loss - b.dropped_loss,
+        dropped_queue: a.dropped_queue - b.dropped_queue,
+        duplicated: a.duplicated - b.duplicated,
+        reordered: a.reordered - b.reordered,
+        corrupted: a.corrupted - b.corrupted,
+        delayed: a.delayed - b.delayed,
+        write_errors: a.write_errors - b.write_errors,
+    }
+}
+
+/// Tag sequence numbers sent but never seen at b.
+fn missing(run: &Run) -> Vec<u64> {
+    let seen: std::collections::HashSet<u64> = run.arrivals.iter().copied().collect();
+    // The sender numbers a flow's frames 0, 1, 2...
+    (0..run.sent).filter(|s| !seen.contains(s)).collect()
+}
+
+/// Exact two-sided binomial test: the p-value of seeing `k` of `n` at
+/// probability `p`, doubled from the smaller tail (as scipy's
+/// `binomtest(...).pvalue` bounds it).
+fn binom_p_value(k: u64, n: u64, p: f64) -> f64 {
+    let lower = binom_cdf(k, n, p);
+    let upper = if k == 0 { 1.0 } else { binom_sf(k - 1, n, p) };
+    (2.0 * lower.min(upper)).min(1.0)
+}
+
+fn judge_share(what: &str, k: u64, n: u64, p: f64) {
+    let pv = binom_p_value(k, n, p);
+    eprintln!(
+        "{what}: {k} of {n} = {:.3}% (configured {:.3}%), two-sided binomial p-value {pv:.3e}",
+        k as f64 * 100.0 / n as f64,
+        p * 100.0
+    );
+    assert!(
+        pv >= ALPHA,
+        "{what}: {k} of {n} is not a share of {p}: p-value {pv:.3e} < alpha {ALPHA}"
+    );
+}
+
+fn loss_share(p_percent: &str, p: f64) {
+    let _load = busy();
+    // No seed: every run draws afresh, so alpha bounds how often a correct
+    // engine fails this test (a fixed seed would make it one fixed draw).
+    let lab = lab(&format!("impair = {{ loss = \"{p_percent}\" }}"));
+    // Enough frames that a share 25% off the configured one fails with
+    // probability 0.99 (normal approximation of the binomial test).
+    let (za, zb) = (norm_ppf(1.0 - ALPHA / 2.0), norm_ppf(0.99));
+    let q = p * 1.25;
+    let n = (((za * (p * (1.0 - p)).sqrt() + zb * (q * (1.0 - q)).sqrt()) / (q - p)).powi(2)).ceil()
+        as u64;
+    let n = n.max(5_000);
+    let run = stream(&lab, n, 40_000);
+    let lost = missing(&run);
+    // The capture and the engine agree frame for frame...
+    assert_eq!(lost.len() as u64, run.engine.dropped_loss, "{}", run.engine);
+    // ...and the share is the configured one.
+    judge_share(
+        &format!(
+            "loss {p_percent} (seed {})",
+            lab.impaired_links()[1].info.seed
+        ),
+        lost.len() as u64,
+        run.sent,
+        p,
+    );
+}
+
+#[test]
+fn loss_1_percent_is_binomial() {
+    if !have_root() {
+        return;
+    }
+    loss_share("1%", 0.01);
+}
+
+#[test]
+fn loss_10_percent_is_binomial() {
+    if !have_root() {
+        return;
+    }
+    loss_share("10%", 0.10);
+}
+
+#[test]
+fn loss_50_percent_is_binomial() {
+    if !have_root() {
+        return;
+    }
+    loss_share("50%", 0.50);
+}
+
+#[test]
+fn the_same_seed_drops_the_same_frames() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    let dropped = |seed: u64| {
+        let mut lab = lab("impair = { loss = \"10%\", seed = 1 }");
+        // Restart the decisions from the seed right before the stream, as a
+        // replay does: the frames the lab's own readiness check sent do not
+        // shift them.
+        lab.reseed_impairment("a", "eth0", Some(seed))
+            .expect("reseed");
+        missing(&stream(&lab, 5_000, 20_000))
+    };
+    let first = dropped(42);
+    let second = dropped(42);
+    let other = dropped(43);
+    eprintln!(
+        "seed 42: {} dropped, first {:?}; seed 43: {} dropped",
+        first.len(),
+        &first[..first.len().min(8)],
+        other.len()
+    );
+    assert!(!first.is_empty());
+    assert_eq!(first, second, "the same seed dropped other frames");
+    assert_ne!(first, other, "another seed dropped the very same frames");
+}
+
+#[test]
+fn duplication_and_reordering_counted_from_tags() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    // 5 ms of delay at 2,000 frames/s: about ten frames are always held, so
+    // a frame that skips the delay (reorder) always overtakes some.
+    let lab = lab("impair = { delay = \"5ms\", duplicate = \"5%\", reorder = \"10%\", seed = 9 }");
+    let n = 10_000;
+    let run = stream(&lab, n, 2_000);
+    let mut seen = std::collections::HashSet::new();
+    let dups = run.arrivals.iter().filter(|s| !seen.insert(**s)).count() as u64;
+    // A frame came early if one sent before it arrived after it.
+    let mut early = 0u64;
+    let mut min_after = u64::MAX;
+    for &s in run.arrivals.iter().rev() {
+        if min_after < s {
+            early += 1;
+        }
+        min_after = min_after.min(s);
+    }
+    eprintln!("engine: {}", run.engine);
+    assert_eq!(dups, run.engine.duplicated);
+    judge_share("duplicate 5%", dups, n, 0.05);
+    // A frame and its duplicate share their reorder decision; the early
+    // ones seen are the frames (and copies) whose decision skipped the delay.
+    // Counted per original frame: the test of the share is on `n`.
+    let early_frames = {
+        let mut firsts = std::collections::HashSet::new();
+        let mut min_after = u64::MAX;
+        let mut e = 0u64;
+        for &s in run.arrivals.iter().rev() {
+            if min_after < s && firsts.insert(s) {
+                e += 1;
+            }
+            min_after = min_after.min(s);
+        }
+        e
+    };
+    eprintln!("early arrivals {early}, early frames {early_frames}");
+    // The first frames find nothing held to overtake: at most 10 of 10,000
+    // at 5 ms and 2,000/s, which moves the share by 0.1 point.
+    judge_share("reorder 10%", early_frames, n, 0.10);
+    assert!(run.engine.reordered > 0);
+}
+
+#[test]
+fn delay_and_jitter_seen_in_ping_rtts() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    // Only a -> b is delayed: the RTT of a ping from a to b is that one-way
+    // delay plus the path's own cost, which a ping from a to c over an
+    // unimpaired user-space link (same engine, same nodes, same time)
+    // measures.
+    let lab = lab(
+        "[links.impair]\nseed = 5\n[links.impair.\"a:eth0\"]\ndelay = \"20ms\"\njitter = \"5ms\"",
+    );
+    let opts = PingOptions {
+        count: 200,
+        interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(2),
+        deadline: Duration::from_secs(20),
+        ..Default::default()
+    };
+    let (imp, base) = std::thread::scope(|s| {
+        let imp = s.spawn(|| {
+            lab.run_in("a", || {
+                netrig_wire::ping("192.0.2.2".parse().expect("ip"), &opts)
+            })
+            .expect("enter a")
+            .expect("ping b")
+        });
+        let base = s.spawn(|| {
+            lab.run_in("a", || {
+                netrig_wire::ping("198.51.100.2".parse().expect("ip"), &opts)
+            })
+            .expect("enter a")
+            .expect("ping c")
+        });
+        (imp.join().expect("ping b"), base.join().expect("ping c"))
+    });
+    assert!(imp.all_answered() && base.all_answered(), "{imp}\n{base}");
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let a: Vec<f64> = imp.rtts.iter().map(ms).collect();
+    let b: Vec<f64> = base.rtts.iter().map(ms).collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let var = |v: &[f64]| {
+        let m = mean(v);
+        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64
+    };
+    let min = a.iter().copied().fold(f64::MAX, f64::min);
+    eprintln!(
+        "impaired: {imp}\nbaseline: {base}\nmean {:.3} ms vs baseline {:.3} ms",
+        mean(&a),
+        mean(&b)
+    );
+    // 1. A frame never leaves before its time: every RTT is at least the
+    // smallest delay the uniform jitter allows. Exact, whatever the load.
+    assert!(min >= 15.0, "an RTT of {min:.3} ms is below 20 ms - 5 ms");
+    // 2. The delay added is 20 ms on average: the mean RTT exceeds the
+    // baseline's by 20 ms, judged with a two-sample z-test at alpha. The
+    // scheduling cost (the pinger's wakeup, the engine's) is in both samples
+    // alike, as both run side by side; a busy machine widens both variances,
+    // and so the acceptance interval, by what it actually adds.
+    let se = (var(&a) / a.len() as f64 + var(&b) / b.len() as f64).sqrt();
+    let z = norm_ppf(1.0 - ALPHA / 2.0);
+    let added = mean(&a) - mean(&b);
+    eprintln!(
+        "added {added:.3} ms, accepted 20 ± {:.3} ms (z {z:.2} x se {se:.3})",
+        z * se
+    );
+    assert!(
+        (added - 20.0).abs() <= z * se,
+        "the link added {added:.3} ms on average, not 20 ms (accepted ± {:.3} ms)",
+        z * se
+    );
+    // 3. The jitter spreads it: with no jitter no RTT could be below 20 ms.
+    // With it, 40% of delays are below 19 ms; an RTT stays below 19 ms
+    // unless the path's own cost that time exceeds the margin. Failing by
+    // chance needs none of 200 RTTs there: (1 - 0.4 q)^200, q the share of
+    // baseline RTTs under 1 ms (printed), below 1e-6 for q >= 0.17.
+    let q = b.iter().filter(|&&x| x < 1.0).count() as f64 / b.len() as f64;
+    let below = a.iter().filter(|&&x| x < 19.0).count();
+    eprintln!(
+        "{below} RTTs below 19 ms; {:.0}% of baseline RTTs under 1 ms",
+        q * 100.0
+    );
+    assert!(
+        q >= 0.17,
+        "the path's own cost is above 1 ms too often ({:.0}%) to judge the spread",
+        q * 100.0
+    );
+    assert!(
+        below > 0,
+        "no RTT below 19 ms: the jitter does not spread the delay"
+    );
+}
+
+#[test]
+fn netem_only_request_on_a_kernel_without_netem_is_refused_with_the_reason() {
+    if !have_root() {
+        return;
+    }
+    let topo = netrig_spec::parse_topology(
+        "netem.toml",
+        "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\nimpair = { delay = \"10ms\", engine = \"netem\" }\n",
+    )
+    .expect("valid");
+    match Lab::build(&topo, &BuildOptions::default()) {
+        Err(netrig_lab::LabError::EngineUnavailable { reason, .. }) => {
+            eprintln!("refused: {reason}");
+            assert!(reason.contains("netem"), "{reason}");
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(lab) => {
+            // A kernel with netem: netrig does not drive it yet, so this
+            // must not build either.
+            panic!(
+                "engine = \"netem\" built a lab with {:?}",
+                lab.impaired_links().first().map(|l| &l.info)
+            );
+        }
+    }
+    // Asked for nothing in particular, the same link uses netrig's engine
+    // and says why.
+    let topo = netrig_spec::parse_topology(
+        "auto.toml",
+        "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\nimpair = { delay = \"10ms\" }\n",
+    )
+    .expect("valid");
+    let lab = Lab::build(&topo, &BuildOptions::default()).expect("auto builds");
+    let info = &lab.impaired_links()[0].info;
+    eprintln!("auto: {info:?}");
+    assert_eq!(info.engine, "userspace");
+    assert!(info.why.contains("netem"), "{}", info.why);
+}
