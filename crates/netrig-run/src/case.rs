@@ -226,11 +226,18 @@ fn supervise(
     0
 }
 
-fn build(topo: &netrig_spec::Topology) -> Result<Lab, String> {
+/// Build a case's lab; an impairment no engine here provides is a skip with
+/// its reason, anything else broken.
+fn build(topo: &netrig_spec::Topology) -> Result<Lab, (State, String)> {
     let opts = BuildOptions::default();
-    let chain = |e: netrig_lab::LabError| netrig_lab::persist::error_chain(&e);
     // Lab::build's readiness includes every link's qdisc being attached.
-    Lab::build(topo, &opts).map_err(chain)
+    Lab::build(topo, &opts).map_err(|e| match e {
+        netrig_lab::LabError::EngineUnavailable { .. } => (State::Skip, e.to_string()),
+        e => (
+            State::Broken,
+            format!("building the lab: {}", netrig_lab::persist::error_chain(&e)),
+        ),
+    })
 }
 
 fn run_scenario(
@@ -254,7 +261,9 @@ fn run_scenario(
     let lab = match &sc.topology {
         Some(t) if !t.nodes.is_empty() => match build(t) {
             Ok(l) => Some(l),
-            Err(e) => return broken(format!("building the lab: {e}")),
+            Err((state, why)) => {
+                return CaseResult::new(&spec.def.name, &src, state, why);
+            }
         },
         _ => None,
     };
@@ -469,7 +478,9 @@ fn run_exec(
             Err(e) => return broken(format!("loading {}: {e}", t.display())),
             Ok(topo) => match build(&topo) {
                 Ok(l) => Some(l),
-                Err(e) => return broken(format!("building the lab: {e}")),
+                Err((state, why)) => {
+                    return CaseResult::new(&spec.def.name, &src, state, why);
+                }
             },
         },
     };
@@ -608,7 +619,9 @@ fn run_rust(
             Err(e) => return broken(format!("topology of `{test}`: {e}")),
             Ok(t) => match build(&t) {
                 Ok(l) => Some(l),
-                Err(e) => return broken(format!("building the lab: {e}")),
+                Err((state, why)) => {
+                    return CaseResult::new(&spec.def.name, &src, state, why);
+                }
             },
         },
     };

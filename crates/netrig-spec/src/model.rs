@@ -208,3 +208,57 @@ impl Topology {
             .filter(move |i| i.node == node)
     }
 }
+
+/// `delay 20ms ±5ms normal, loss 1%, rate 10mbit limit 1000`, or `unimpaired`.
+impl std::fmt::Display for Impairment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |p: f64| format!("{}%", (p * 1e6).round() / 1e4);
+        let mut parts = Vec::new();
+        if !self.delay.is_zero() {
+            let mut d = format!("delay {:?}", self.delay);
+            if !self.jitter.is_zero() {
+                d += &format!(
+                    " ±{:?} {}",
+                    self.jitter,
+                    match self.distribution {
+                        Distribution::Uniform => "uniform",
+                        Distribution::Normal => "normal",
+                    }
+                );
+            }
+            parts.push(d);
+        }
+        match self.loss {
+            Loss::None => {}
+            Loss::Random(p) => parts.push(format!("loss {}", pct(p))),
+            Loss::Gilbert {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => parts.push(format!(
+                "gilbert p {} r {} loss_good {} loss_bad {}",
+                pct(p),
+                pct(r),
+                pct(loss_good),
+                pct(loss_bad)
+            )),
+        }
+        for (name, p) in [
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("corrupt", self.corrupt),
+        ] {
+            if p > 0.0 {
+                parts.push(format!("{name} {}", pct(p)));
+            }
+        }
+        if let Some(r) = self.rate {
+            parts.push(format!("rate {r}bit/s"));
+        }
+        if parts.is_empty() {
+            return f.write_str("unimpaired");
+        }
+        write!(f, "{} (limit {})", parts.join(", "), self.limit)
+    }
+}

@@ -63,6 +63,10 @@ pub fn summary(topo: &Topology) -> String {
                         peer.node,
                         peer.name
                     );
+                    if let Some(imp) = &link.impair {
+                        let d = usize::from(link.ends[1].node == node.name);
+                        let _ = writeln!(s, "           sends: {}", imp.dirs[d]);
+                    }
                 }
             }
         }
@@ -170,6 +174,7 @@ fn persist_err(e: PersistError) -> CliError {
         PersistError::AlreadyUp(_)
         | PersistError::NoSuchLab(_)
         | PersistError::NoSuchNode { .. }
+        | PersistError::NotImpaired { .. }
         | PersistError::BadName { .. } => CliError::usage(miette!("{e}")),
         other => CliError::fail(miette!("{}", error_chain(&other))),
     }
@@ -237,6 +242,58 @@ pub fn check_lab_name(name: &str) -> Result<(), CliError> {
             name.escape_debug()
         ))
     })
+}
+
+pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
+    check_lab_name(lab)?;
+    let Some((node, iface)) = end.split_once(':') else {
+        return Err(CliError::usage(miette!(
+            help = "name one end of an impaired link, e.g. netrig link seed r1:eth1",
+            "`{end}` is not node:iface"
+        )));
+    };
+    let state = persist::load(lab).map_err(persist_err)?;
+    let (info, [out, back]) =
+        persist::impairment_stats(&state, node, iface).map_err(persist_err)?;
+    let peer = state
+        .impair
+        .iter()
+        .flat_map(|i| &i.links)
+        .find_map(|l| {
+            let p = l.ends.iter().position(|(n, i)| n == node && i == iface)?;
+            let (n, i) = &l.ends[1 - p];
+            Some(format!("{n}:{i}"))
+        })
+        .unwrap_or_default();
+    if json {
+        let v = serde_json::json!({
+            "lab": lab,
+            "end": end,
+            "peer": peer,
+            "engine": info.engine,
+            "why": info.why,
+            "seed": info.seed,
+            "realtime": info.realtime,
+            "sent": out,
+            "received": back,
+        });
+        println!("{v:#}");
+        return Ok(0);
+    }
+    println!(
+        "link {end} <-> {peer}: engine {} ({}), seed {}{}",
+        info.engine,
+        info.why,
+        info.seed,
+        if info.realtime {
+            ""
+        } else {
+            ", not real-time scheduled (delays stretch on a busy machine)"
+        }
+    );
+    println!("  {end} -> {peer}: {out}");
+    println!("  {peer} -> {end}: {back}");
+    Ok(0)
 }
 
 pub fn down(lab: &str) -> CliResult {

@@ -84,6 +84,17 @@ enum Cmd {
     },
     /// Open an interactive shell inside a node of a running lab.
     Shell { lab: String, node: String },
+    /// What an impaired link of a running lab did: its engine, seed and, per
+    /// direction, frames sent, delivered, lost, queue-dropped, duplicated,
+    /// reordered, corrupted and delayed.
+    Link {
+        lab: String,
+        /// One end of the link, `node:iface`.
+        end: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the topology as Graphviz DOT, or as SVG with --svg.
     Graph {
         file: PathBuf,
@@ -169,6 +180,7 @@ fn main() -> ExitCode {
         Cmd::Ls => labcmd::ls(),
         Cmd::Exec { lab, node, cmd } => labcmd::exec(&lab, &node, &cmd),
         Cmd::Shell { lab, node } => labcmd::shell(&lab, &node),
+        Cmd::Link { lab, end, json } => labcmd::link(&lab, &end, json),
         Cmd::Graph { file, svg } => graph::graph(&file, svg),
         Cmd::Gen(a) => wirecmd::gen(a),
         Cmd::Ping(a) => wirecmd::ping(a),
