@@ -75,6 +75,8 @@ fn stats(lab: &Lab) -> DirStats {
 struct Run {
     /// Tag sequence numbers in arrival order at b (duplicates included).
     arrivals: Vec<u64>,
+    /// Every frame b received, in order.
+    frames: Vec<Vec<u8>>,
     sent: u64,
     /// The engine's counters of the a -> b direction over the stream.
     engine: DirStats,
@@ -151,19 +153,20 @@ fn stream(lab: &Lab, n: u64, pps: u64) -> Run {
         "frames other than the test's crossed the link (or the TAP queue dropped some): {engine}"
     );
     assert_eq!(ring.drops, 0, "the capture ring overflowed: not judgeable");
+    assert_eq!(
+        pkts.len() as u64,
+        engine.delivered,
+        "the capture saw another number of frames than the engine delivered"
+    );
     let arrivals: Vec<u64> = pkts
         .iter()
         .filter_map(|p| Tag::from_frame(&p.data))
         .filter(|t| t.stream == 1)
         .map(|t| t.seq)
         .collect();
-    assert_eq!(
-        arrivals.len() as u64,
-        engine.delivered,
-        "the capture saw another number of tagged frames than the engine delivered"
-    );
     Run {
         arrivals,
+        frames: pkts.into_iter().map(|p| p.data).collect(),
         sent,
         engine,
     }
@@ -185,6 +188,11 @@ fn diff(a: &DirStats, b: &DirStats) -> DirStats {
 
 /// Tag sequence numbers sent but never seen at b.
 fn missing(run: &Run) -> Vec<u64> {
+    assert_eq!(
+        run.arrivals.len(),
+        run.frames.len(),
+        "untagged frames arrived"
+    );
     let seen: std::collections::HashSet<u64> = run.arrivals.iter().copied().collect();
     // The sender numbers a flow's frames 0, 1, 2...
     (0..run.sent).filter(|s| !seen.contains(s)).collect()
@@ -304,6 +312,11 @@ fn duplication_and_reordering_counted_from_tags() {
     let lab = lab("impair = { delay = \"5ms\", duplicate = \"5%\", reorder = \"10%\", seed = 9 }");
     let n = 10_000;
     let run = stream(&lab, n, 2_000);
+    assert_eq!(
+        run.arrivals.len(),
+        run.frames.len(),
+        "untagged frames arrived"
+    );
     let mut seen = std::collections::HashSet::new();
     let dups = run.arrivals.iter().filter(|s| !seen.insert(**s)).count() as u64;
     // A frame came early if one sent before it arrived after it.
@@ -585,4 +598,153 @@ fn netrig_link_reads_a_persistent_labs_counters_from_its_holder() {
     let o = netrig(&["link", &name, "h2:eth9"], &scratch.0);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("r1:eth1, h2:eth0"), "{}", text(&o));
+}
+
+#[test]
+fn corruption_flips_bits_the_checksums_catch() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    let lab = lab("impair = { corrupt = \"10%\" }");
+    let n = 10_000;
+    let run = stream(&lab, n, 20_000);
+    // One flipped bit after the Ethernet header is always caught by the IPv4
+    // header checksum or the UDP one (the frames have no padding), or leaves
+    // a header that cannot be checked at all: either way not intact.
+    let bad = run
+        .frames
+        .iter()
+        .filter(|f| {
+            let c = netrig_wire::verify_checksums(f);
+            !(c.ipv4_header == Some(true) && c.transport == Some(true))
+        })
+        .count() as u64;
+    eprintln!("engine: {}", run.engine);
+    assert_eq!(
+        bad, run.engine.corrupted,
+        "the capture and the engine disagree"
+    );
+    judge_share("corrupt 10%", bad, run.engine.delivered, 0.10);
+}
+
+#[test]
+fn gilbert_elliott_loses_in_bursts_of_the_configured_length() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    // Good -> bad with 2% per frame, bad -> good with 25%: every frame of a
+    // bad stay is lost, so bursts are geometric with mean 1/r = 4 frames.
+    let lab = lab("impair = { gilbert = { p = \"2%\", r = \"25%\" } }");
+    let n = 40_000;
+    let run = stream(&lab, n, 40_000);
+    let lost = missing(&run);
+    assert_eq!(lost.len() as u64, run.engine.dropped_loss);
+    let mut bursts: Vec<u64> = Vec::new();
+    for (i, s) in lost.iter().enumerate() {
+        if i > 0 && lost[i - 1] + 1 == *s {
+            if let Some(b) = bursts.last_mut() {
+                *b += 1;
+            }
+        } else {
+            bursts.push(1);
+        }
+    }
+    // A burst is one stay in the bad state (a good frame ends it), so the
+    // lengths are independent geometric draws: their mean is judged with a
+    // z-test at alpha (the first burst may be cut by the stream's start).
+    let k = bursts.len() as f64;
+    let mean = bursts.iter().sum::<u64>() as f64 / k;
+    let r: f64 = 0.25;
+    let sd = (1.0 - r).sqrt() / r;
+    let z = norm_ppf(1.0 - ALPHA / 2.0);
+    let half = z * sd / k.sqrt();
+    eprintln!(
+        "{} lost in {k} bursts, mean burst {mean:.3} frames, accepted {:.1} ± {half:.3}",
+        lost.len(),
+        1.0 / r
+    );
+    assert!(
+        (mean - 1.0 / r).abs() <= half,
+        "mean burst {mean:.3} is not 1/r = {}",
+        1.0 / r
+    );
+    // Independent losses at the same share would make bursts of ~1.09.
+    assert!(mean > 2.0);
+}
+
+#[test]
+fn rate_10mbit_seen_in_a_tcp_transfer() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    let lab = lab("[links.impair.\"a:eth0\"]\nrate = \"10mbit\"");
+    // 3 MB: 2.4 s at 10 Mbit/s.
+    const BYTES: usize = 3_000_000;
+    let listener = lab
+        .run_in("b", || std::net::TcpListener::bind("192.0.2.2:5201"))
+        .expect("enter b")
+        .expect("listen");
+    let (first, last, got) = std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            use std::io::Read;
+            let (mut c, _) = listener.accept().expect("accept");
+            let mut buf = vec![0u8; 1 << 16];
+            let mut got = 0usize;
+            let mut first = None;
+            let mut last = std::time::Instant::now();
+            loop {
+                let n = c.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                let now = std::time::Instant::now();
+                if first.is_none() {
+                    first = Some((now, n));
+                }
+                last = now;
+                got += n;
+            }
+            (first, last, got)
+        });
+        let mut c = lab
+            .run_in("a", || std::net::TcpStream::connect("192.0.2.2:5201"))
+            .expect("enter a")
+            .expect("connect");
+        use std::io::Write;
+        c.write_all(&vec![0x5a; BYTES]).expect("send");
+        drop(c);
+        server.join().expect("server")
+    });
+    let (t0, first_n) = first.expect("data arrived");
+    assert_eq!(got, BYTES);
+    // Goodput between the first and the last read: what arrived after the
+    // first read, over the time in between.
+    let secs = (last - t0).as_secs_f64();
+    let goodput = (got - first_n) as f64 * 8.0 / secs;
+    // On the wire each 1448-byte segment is a 1514-byte frame (Ethernet,
+    // IPv4, TCP with timestamps); the engine counts frame bytes.
+    let line = 10e6 * 1448.0 / 1514.0;
+    eprintln!(
+        "goodput {:.3} Mbit/s over {secs:.2} s; the line allows {:.3} Mbit/s of goodput",
+        goodput / 1e6,
+        line / 1e6
+    );
+    // Above the line rate is impossible: the serialiser releases no frame
+    // before the previous one's time has passed (one frame of slack for the
+    // first read's timing).
+    assert!(
+        goodput <= line * 1.01,
+        "goodput {goodput:.0} bit/s exceeds the {line:.0} the rate allows"
+    );
+    // Below it only if the queue ran dry: TCP keeps up to `limit` (1000)
+    // frames, 1.2 s of line time, queued; the sender would need to stall
+    // that long. 90% allows for slow start at the beginning (a few RTTs of
+    // under a millisecond) and one loss recovery at the queue's tail.
+    assert!(
+        goodput >= line * 0.90,
+        "goodput {goodput:.0} bit/s is far below the {line:.0} the rate allows"
+    );
 }
