@@ -585,8 +585,8 @@ impl Engine {
                 // SAFETY: reading the eventfd's 8-byte counter into v.
                 unsafe { libc::read(wake, (&mut v as *mut u64).cast(), 8) };
             }
-            for d in 0..2 {
-                if pfd[d].revents & libc::POLLIN == 0 {
+            for (d, p) in pfd[..2].iter().enumerate() {
+                if p.revents & libc::POLLIN == 0 {
                     continue;
                 }
                 for _ in 0..READ_BATCH {
@@ -733,11 +733,6 @@ pub(crate) fn probe_netem(nl: &mut crate::netlink::Netlink) -> Result<(), String
         }
         Err(e) => Err(format!("netem cannot be used here: {e}")),
     }
-}
-
-/// A duration in a report: `20ms`.
-pub fn fmt_ns(ns: u64) -> String {
-    format!("{:?}", Duration::from_nanos(ns))
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! batched per namespace. Labs are built from, and never change, the namespace
 //! of the calling thread. Persistent labs (`netrig up`) are held by a small
 //! holder process and, in root mode, also bind-mounted under /run/netns.
+//! Impaired links are carried by [`impair`], netrig's user-space engine:
+//! TAP devices joined by a thread of the lab's process.
 
 pub mod gen;
 pub mod impair;

@@ -48,7 +48,10 @@ enum Cmd {
     /// Problems are reported with file:line:col and a hint; the exit code is 2.
     /// Keys: name, description, dad (true: wait for real IPv6 DAD), [nodes.N] with
     /// kind ("host"|"router"), forwarding, sysctl = { "net.x.y" = v }, loopback = [addrs];
-    /// [[links]] ends = ["node:iface addr... mac=.. mtu=..", ...], mtu; [[lans]] name, ends, mtu;
+    /// [[links]] ends = ["node:iface addr... mac=.. mtu=..", ...], mtu, impair = { delay, jitter,
+    /// distribution ("uniform"|"normal"), loss, gilbert = { p, r, loss_good, loss_bad }, duplicate,
+    /// reorder, corrupt, rate, limit, seed, engine ("auto"|"netem"|"userspace"), "node:iface" = {
+    /// the same, for what that end sends } }; [[lans]] name, ends, mtu;
     /// [[routes]] node, to ("default", "default4", "default6" or a prefix), via, dev,
     /// nexthops = [{ via, dev, weight (1..=256) }], metric; [[neighbors]] node, dev, addr, mac.
     Check {

@@ -15,7 +15,7 @@ use run_common::*;
 use netrig_judge::dist::{binom_cdf, binom_sf, norm_ppf};
 use netrig_lab::{BuildOptions, DirStats, Lab};
 use netrig_wire::{
-    Capture, CaptureOptions, Direction, FlowSpec, NoProgress, PingOptions, Sender, StopWhen, Tag,
+    Capture, CaptureOptions, Direction, FlowSpec, NoProgress, PingOptions, Sender, Tag,
 };
 use std::path::Path;
 use std::time::Duration;
