@@ -803,6 +803,78 @@ mod tests {
         assert!((mean_burst - 4.0).abs() < 0.3, "{mean_burst}");
     }
 
+    /// Two datagram socket pairs stand in for the TAPs: what the test writes
+    /// to `test_side[0]` is "sent" by end 0, what the engine delivers to end
+    /// 1 is read from `test_side[1]`.
+    fn pairs() -> ([OwnedFd; 2], [OwnedFd; 2]) {
+        let mk = || {
+            let mut fds = [0; 2];
+            // SAFETY: socketpair fills two descriptors we then own.
+            let r = unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    0,
+                    fds.as_mut_ptr(),
+                )
+            };
+            assert_eq!(r, 0);
+            // SAFETY: just created, owned here.
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        };
+        let (a_test, a_engine) = mk();
+        let (b_test, b_engine) = mk();
+        ([a_engine, b_engine], [a_test, b_test])
+    }
+
+    #[test]
+    fn the_queue_limit_drops_the_tail_and_the_rate_paces_the_rest() {
+        let (engine_side, test_side) = pairs();
+        // 125-byte frames at 10 kbit/s: 100 ms each, so the 50 frames written
+        // at once find the serialiser busy; 5 fit under the limit.
+        let i = imp(|i| {
+            i.rate = Some(10_000);
+            i.limit = 5;
+        });
+        let counters = Arc::new(CounterPage::new(1).expect("counters"));
+        let engine = spawn(
+            engine_side,
+            &[i.clone(), i],
+            1,
+            counters.clone(),
+            0,
+            "test".into(),
+        )
+        .expect("engine");
+        let t0 = Instant::now();
+        for k in 0..50u8 {
+            let frame = [k; 125];
+            // SAFETY: writing a buffer we own to our socket.
+            let n = unsafe {
+                libc::write(test_side[0].as_raw_fd(), frame.as_ptr().cast(), frame.len())
+            };
+            assert_eq!(n, 125);
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while got.len() < 5 && t0.elapsed() < Duration::from_secs(5) {
+            // SAFETY: reading into our buffer.
+            let n =
+                unsafe { libc::read(test_side[1].as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                got.push((buf[0], t0.elapsed()));
+            } else {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let s = counters.read(0, 0);
+        drop(engine);
+        assert_eq!((s.sent, s.dropped_queue, s.delivered), (50, 45, 5), "{s}");
+        // The head of the queue is kept, in order, one frame per 100 ms.
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert!(got[4].1 >= Duration::from_millis(500), "{got:?}");
+    }
+
     #[test]
     fn corruption_flips_one_payload_bit() {
         let mut f = vec![0u8; 60];
