@@ -202,6 +202,9 @@ pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
                 lab.topo.nodes.len(),
                 start.elapsed().as_secs_f64() * 1e3
             );
+            for l in lab.impaired_links() {
+                println!("{}", impaired_line(&l.ends, &l.info));
+            }
             if std::env::var_os("NETRIG_VERBOSE").is_some() {
                 for (phase, d) in &lab.timings {
                     eprintln!("  {phase}: {:.2} ms", d.as_secs_f64() * 1e3);
@@ -224,6 +227,9 @@ pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
         start.elapsed().as_secs_f64() * 1e3,
         state.holder_pid
     );
+    for l in state.impair.iter().flat_map(|i| &i.links) {
+        println!("{}", impaired_line(&l.ends, &l.info));
+    }
     println!("  enter a node:    netrig shell {name} {first}");
     println!("  run a command:   netrig exec {name} {first} -- ip -br addr");
     if mode == Mode::Root {
@@ -242,6 +248,14 @@ pub fn check_lab_name(name: &str) -> Result<(), CliError> {
             name.escape_debug()
         ))
     })
+}
+
+/// The description of an impaired link: its engine, why, and its seed.
+fn impaired_line(ends: &[(String, String); 2], info: &netrig_lab::ImpairInfo) -> String {
+    format!(
+        "  impaired link {}:{} <-> {}:{}: engine {} ({}), seed {}",
+        ends[0].0, ends[0].1, ends[1].0, ends[1].1, info.engine, info.why, info.seed
+    )
 }
 
 pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
