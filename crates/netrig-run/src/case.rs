@@ -375,6 +375,24 @@ fn finish(
     };
     let mut r = CaseResult::new(&spec.def.name, src, state, reason);
     r.subtests = subtests;
+    if let Some(lab) = &ctx.lab {
+        r.impaired = lab
+            .impaired_links()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{} <-> {}:{}: engine {} ({}), seed {}",
+                    l.ends[0].0,
+                    l.ends[0].1,
+                    l.ends[1].0,
+                    l.ends[1].1,
+                    l.info.engine,
+                    l.info.why,
+                    l.info.seed
+                )
+            })
+            .collect();
+    }
     if !state.ok() && spec.pause_on_fail && ctx.lab.is_some() {
         pause(spec, &ctx, &mut r, events);
     }

@@ -540,6 +540,12 @@ ping = {{ from = "a", to = "192.0.2.2", count = 3 }}
         "the skip does not say why: {netem:#}"
     );
     assert_eq!(auto["state"], "pass", "{auto:#}");
+    // The seed the case drew is in its result, to replay it.
+    let imp = auto["impaired"][0].as_str().unwrap_or_default();
+    assert!(
+        imp.starts_with("a:eth0 <-> b:eth0: engine userspace") && imp.contains(", seed "),
+        "{auto:#}"
+    );
 }
 
 /// Runs `netrig down` however the test ends.
