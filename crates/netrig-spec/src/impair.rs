@@ -188,7 +188,7 @@ impl Checker {
                     _ => self.err_help(
                         span_of(val),
                         format!("unknown engine {}", val.get_ref()),
-                        "engine is \"auto\" (netem where the kernel has it, else netrig's own), \"netem\" or \"userspace\"",
+                        "engine is \"auto\" (the best engine here: netrig's user-space one until netrig drives kernel netem), \"netem\" or \"userspace\"",
                     ),
                 },
                 (_, RawVal::Plain(_)) if !DIRECTION_KEYS.contains(&key) => self.err_help(

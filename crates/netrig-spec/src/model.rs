@@ -71,9 +71,11 @@ pub struct LinkImpair {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineChoice {
-    /// Kernel netem where the kernel has it, else netrig's user-space engine.
+    /// The best engine available: netrig's user-space engine (netrig detects
+    /// kernel netem but does not drive it yet).
     Auto,
-    /// Kernel netem only: a lab on a kernel without it is refused with the reason.
+    /// Kernel netem only: refused with the reason (no netem in the kernel,
+    /// or netrig not driving it yet), never silently replaced.
     Netem,
     /// netrig's user-space engine even where netem exists.
     Userspace,
@@ -254,7 +256,13 @@ impl std::fmt::Display for Impairment {
             }
         }
         if let Some(r) = self.rate {
-            parts.push(format!("rate {r}bit/s"));
+            let rate = match r {
+                r if r % 1_000_000_000 == 0 => format!("{}gbit", r / 1_000_000_000),
+                r if r % 1_000_000 == 0 => format!("{}mbit", r / 1_000_000),
+                r if r % 1_000 == 0 => format!("{}kbit", r / 1_000),
+                r => format!("{r}bit"),
+            };
+            parts.push(format!("rate {rate}"));
         }
         if parts.is_empty() {
             return f.write_str("unimpaired");
