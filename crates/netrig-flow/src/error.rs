@@ -40,6 +40,10 @@ pub enum ParseErrorKind {
     InvalidNumber(String),
     #[error("invalid duration `{0}` (e.g. 500ms, 2s, 1m)")]
     InvalidDuration(String),
+    #[error("invalid percentage `{0}` (e.g. 1%, 0.5%, 100%)")]
+    InvalidPercent(String),
+    #[error("invalid rate `{0}` (e.g. 10mbit, 512kbit, 1gbit)")]
+    InvalidRate(String),
     #[error("unknown TCP flag `{0}` (fin syn rst psh ack urg ece cwr)")]
     UnknownFlag(String),
     #[error("invalid tag `{0}` (stream[:src:dst])")]

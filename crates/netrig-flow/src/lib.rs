@@ -1,5 +1,5 @@
 //! netrig's flow notation and the value types it is made of, with no I/O:
-//! address and port ranges, MAC addresses, durations, TCP flags, payload
+//! address and port ranges, MAC addresses, durations, percentages and bit rates, TCP flags, payload
 //! tags, and [`FlowSpec`] with its mausezahn-style notation
 //! (`sp=1024,dp=0-32768,tag=1`).
 //!
@@ -11,9 +11,11 @@
 pub mod error;
 pub mod flow;
 pub mod tag;
+pub mod units;
 
 pub use error::{FlowError, ParseError, ParseErrorKind};
 pub use flow::{
     parse_duration, FlowPoint, FlowSpec, IpRange, MacAddr, PortRange, Proto, TagSpec, TcpFlags, L4,
 };
 pub use tag::Tag;
+pub use units::{parse_percent, parse_rate};

@@ -75,6 +75,7 @@ pub fn chain(routers: usize) -> Topology {
                     end(&name_of(i), left_if, i, 1),
                     end(&name_of(i + 1), "eth0", i, 2),
                 ],
+                impair: None,
             }
         })
         .collect();

@@ -6,6 +6,7 @@
 //! created by the socket of one end's namespace with its peer placed in the
 //! other's by descriptor, so neither end ever exists in the host.
 
+use crate::impair::{CounterPage, DirStats, ImpairInfo};
 use crate::netlink::*;
 use crate::ns::{self, Mode};
 use netrig_spec::{Iface, IpNet, Route, Topology};
@@ -14,6 +15,7 @@ use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The first interface index a lab assigns; indexes then count up across the
@@ -74,6 +76,17 @@ pub enum LabError {
         #[source]
         source: std::io::Error,
     },
+    /// An impairment no engine here can provide: a reason to skip, not a failure.
+    #[error("link {link}: {reason}")]
+    EngineUnavailable { link: String, reason: String },
+    #[error("link {link}: starting its impairment engine: {source}")]
+    Engine {
+        link: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{node}:{iface} is not an end of an impaired link")]
+    NotImpaired { node: String, iface: String },
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +109,8 @@ pub struct NodeNs {
     fd: OwnedFd,
     nl: Netlink,
     ifindex: HashMap<String, i32>,
+    /// TAP devices of impaired links: their indexes are the kernel's choice.
+    taps: std::collections::HashSet<i32>,
 }
 
 impl NodeNs {
@@ -122,6 +137,18 @@ pub struct Lab {
     groups: Vec<i32>,
     /// How long each build phase took, for `--verbose` output and benchmarks.
     pub timings: Vec<(&'static str, Duration)>,
+    /// Impaired links, in topology order; their engine threads stop when the
+    /// lab drops.
+    impaired: Vec<ImpairedLink>,
+    counters: Option<Arc<CounterPage>>,
+}
+
+/// An impaired link of a running lab.
+pub struct ImpairedLink {
+    /// `(node, iface)` of each end; direction `i` is what end `i` sends.
+    pub ends: [(String, String); 2],
+    pub info: ImpairInfo,
+    engine: Option<crate::impair::EngineThread>,
 }
 
 fn sysctl_path(key: &str) -> String {
@@ -232,6 +259,8 @@ impl Lab {
             switches: Vec::with_capacity(topo.lans.len()),
             groups: Vec::new(),
             timings: Vec::new(),
+            impaired: Vec::new(),
+            counters: None,
         };
         let mut t = Instant::now();
         let mut mark = |lab: &mut Lab, phase: &'static str| {
@@ -241,6 +270,7 @@ impl Lab {
         lab.create_namespaces()?;
         mark(&mut lab, "namespaces");
         lab.create_links()?;
+        lab.create_impaired_links()?;
         mark(&mut lab, "links");
         lab.configure()?;
         mark(&mut lab, "addresses, sysctls, routes");
@@ -279,6 +309,7 @@ impl Lab {
                 fd,
                 nl,
                 ifindex: HashMap::from([("lo".to_string(), 1)]),
+                taps: Default::default(),
             });
         }
         for lan in &self.topo.lans {
@@ -294,6 +325,7 @@ impl Lab {
                 fd,
                 nl,
                 ifindex: HashMap::from([("lo".to_string(), 1)]),
+                taps: Default::default(),
             });
         }
         Ok(())
@@ -310,7 +342,7 @@ impl Lab {
         let mut per_ns: HashMap<(bool, usize), Vec<(Msg, String)>> = HashMap::new();
         let mut next = FIRST_IFINDEX;
         let topo = self.topo.clone();
-        for link in &topo.links {
+        for link in topo.links.iter().filter(|l| l.impair.is_none()) {
             let [a, b] = &link.ends;
             let ai = self.node_pos(&a.node)?;
             let bi = self.node_pos(&b.node)?;
@@ -369,6 +401,137 @@ impl Lab {
                 node: ns.name.clone(),
                 source,
             })?;
+        }
+        Ok(())
+    }
+
+    /// Impaired links: a TAP device per end (created after every veth, as
+    /// the kernel picks a TAP's index and must not take one the lab
+    /// assigns) and an engine thread joining them.
+    fn create_impaired_links(&mut self) -> Result<(), LabError> {
+        use netrig_spec::EngineChoice;
+        let topo = self.topo.clone();
+        let impaired: Vec<_> = topo
+            .links
+            .iter()
+            .filter_map(|l| l.impair.as_ref().map(|i| (l, i)))
+            .collect();
+        if impaired.is_empty() {
+            return Ok(());
+        }
+        let netem = if impaired
+            .iter()
+            .any(|(_, i)| i.engine != EngineChoice::Userspace)
+        {
+            crate::impair::probe_netem(&mut self.nodes[0].nl)
+        } else {
+            Err("engine = \"userspace\" asked for".to_string())
+        };
+        let counters =
+            Arc::new(
+                CounterPage::new(impaired.len()).map_err(|source| LabError::Engine {
+                    link: "(counters)".into(),
+                    source,
+                })?,
+            );
+        self.counters = Some(counters.clone());
+        for (li, (link, imp)) in impaired.iter().enumerate() {
+            let [a, b] = &link.ends;
+            let desc = format!("{}:{} <-> {}:{}", a.node, a.name, b.node, b.name);
+            let why = match (imp.engine, &netem) {
+                (EngineChoice::Netem, Err(why)) => {
+                    return Err(LabError::EngineUnavailable {
+                        link: desc,
+                        reason: format!("engine = \"netem\" asked for, but {why}"),
+                    })
+                }
+                (EngineChoice::Netem, Ok(())) => {
+                    return Err(LabError::EngineUnavailable {
+                        link: desc,
+                        reason: "engine = \"netem\" asked for: this kernel has netem, but netrig \
+                                 does not drive it yet (engine = \"auto\" or \"userspace\" use \
+                                 netrig's own engine)"
+                            .into(),
+                    })
+                }
+                (EngineChoice::Auto, Ok(())) => {
+                    "this kernel has netem, but netrig does not drive it yet".to_string()
+                }
+                (EngineChoice::Userspace, _) => "engine = \"userspace\" asked for".to_string(),
+                (EngineChoice::Auto, Err(why)) => why.clone(),
+            };
+            let mut taps = Vec::with_capacity(2);
+            let mut reqs = Vec::with_capacity(2);
+            for end in [a, b] {
+                let ni = self.node_pos(&end.node)?;
+                let (fd, idx) = ns::in_netns(self.home.as_fd(), self.nodes[ni].fd.as_fd(), || {
+                    let fd = crate::impair::open_tap(&end.name)?;
+                    let cname = std::ffi::CString::new(end.name.as_str())
+                        .map_err(|_| std::io::ErrorKind::InvalidInput)?;
+                    // SAFETY: a NUL-terminated name.
+                    let idx = unsafe { libc::if_nametoindex(cname.as_ptr()) } as i32;
+                    if idx == 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok((fd, idx))
+                })
+                .and_then(|r| r)
+                .map_err(|source| LabError::Engine {
+                    link: desc.clone(),
+                    source,
+                })?;
+                let node = &mut self.nodes[ni];
+                node.ifindex.insert(end.name.clone(), idx);
+                node.taps.insert(idx);
+                let mut m = Msg::new(RTM_NEWLINK, 0).header(&ifinfomsg(0, idx, 0, 0));
+                if let Some(mac) = end.mac {
+                    m.attr(IFLA_ADDRESS, &mac);
+                }
+                if let Some(mtu) = end.mtu {
+                    m.attr_u32(IFLA_MTU, mtu);
+                }
+                reqs.push((ni, m, format!("setting up TAP {} of {desc}", end.name)));
+                taps.push(fd);
+            }
+            for (ni, m, what) in reqs {
+                let node = &mut self.nodes[ni];
+                node.nl
+                    .request(m, what)
+                    .map_err(|source| LabError::Netlink {
+                        node: node.name.clone(),
+                        source,
+                    })?;
+            }
+            let seed = imp.seed.unwrap_or_else(random_seed);
+            let [ta, tb]: [OwnedFd; 2] = taps.try_into().map_err(|_| LabError::Engine {
+                link: desc.clone(),
+                source: std::io::ErrorKind::InvalidData.into(),
+            })?;
+            let engine = crate::impair::spawn(
+                [ta, tb],
+                &imp.dirs,
+                seed,
+                counters.clone(),
+                li,
+                format!("{}:{}", a.node, a.name),
+            )
+            .map_err(|source| LabError::Engine {
+                link: desc.clone(),
+                source,
+            })?;
+            self.impaired.push(ImpairedLink {
+                ends: [
+                    (a.node.clone(), a.name.clone()),
+                    (b.node.clone(), b.name.clone()),
+                ],
+                info: ImpairInfo {
+                    engine: "userspace".into(),
+                    why,
+                    seed,
+                    realtime: engine.realtime,
+                },
+                engine: Some(engine),
+            });
         }
         Ok(())
     }
@@ -539,9 +702,10 @@ impl Lab {
                 // up a moment before it attaches the real qdisc, and until
                 // then the `noop` qdisc drops everything (the first ARP
                 // request of a test, typically, costing a 1 s retry).
+                let ours = |l: &LinkInfo| l.index >= FIRST_IFINDEX || ns.taps.contains(&l.index);
                 let not_up = links
                     .iter()
-                    .filter(|l| l.index >= FIRST_IFINDEX)
+                    .filter(|l| ours(l))
                     .find(|l| l.flags & IFF_RUNNING == 0 || l.qdisc.as_deref() == Some("noop"));
                 let mut pending = not_up.map(|l| {
                     let state = if l.flags & IFF_RUNNING == 0 {
@@ -596,10 +760,7 @@ impl Lab {
                     // queue still drops (seen: ~1 in 40 fresh labs lost its
                     // first ARP request to a QDISC_DROP). Proof instead: one
                     // frame per interface must leave without a drop.
-                    let parsed: Vec<LinkInfo> = links
-                        .into_iter()
-                        .filter(|l| l.index >= FIRST_IFINDEX)
-                        .collect();
+                    let parsed: Vec<LinkInfo> = links.into_iter().filter(|l| ours(l)).collect();
                     let mut dropped = false;
                     for l in &parsed {
                         if let Some(before) = probing.remove(&l.index) {
@@ -898,14 +1059,99 @@ impl Lab {
             })
     }
 
+    /// The impaired links, in topology order.
+    pub fn impaired_links(&self) -> &[ImpairedLink] {
+        &self.impaired
+    }
+
+    /// The shared counters of the impaired links, for a holder to publish.
+    pub fn impair_counters(&self) -> Option<&CounterPage> {
+        self.counters.as_deref()
+    }
+
+    /// What the impaired link with the end `node:iface` did, per direction:
+    /// `[what node:iface sent, what it received]`, with the link's engine and
+    /// seed.
+    pub fn impairment_stats(
+        &self,
+        node: &str,
+        iface: &str,
+    ) -> Result<(ImpairInfo, [DirStats; 2]), LabError> {
+        for (li, l) in self.impaired.iter().enumerate() {
+            if let Some(d) = l.ends.iter().position(|(n, i)| n == node && i == iface) {
+                let c = self
+                    .counters
+                    .as_deref()
+                    .ok_or_else(|| LabError::NotImpaired {
+                        node: node.into(),
+                        iface: iface.into(),
+                    })?;
+                return Ok((l.info.clone(), [c.read(li, d), c.read(li, 1 - d)]));
+            }
+        }
+        Err(LabError::NotImpaired {
+            node: node.into(),
+            iface: iface.into(),
+        })
+    }
+
+    /// Restart the decisions of the impaired link with the end `node:iface`
+    /// from `seed` (the link's own seed when `None`): the frames sent after
+    /// this returns meet the same decisions as on a link just built with that
+    /// seed, which is what replaying a run needs. Returns the seed used.
+    pub fn reseed_impairment(
+        &mut self,
+        node: &str,
+        iface: &str,
+        seed: Option<u64>,
+    ) -> Result<u64, LabError> {
+        let link = self
+            .impaired
+            .iter_mut()
+            .find(|l| l.ends.iter().any(|(n, i)| n == node && i == iface))
+            .ok_or_else(|| LabError::NotImpaired {
+                node: node.into(),
+                iface: iface.into(),
+            })?;
+        let seed = seed.unwrap_or(link.info.seed);
+        if let Some(e) = &link.engine {
+            e.reseed(seed).map_err(|source| LabError::Engine {
+                link: format!("{node}:{iface}"),
+                source,
+            })?;
+        }
+        link.info.seed = seed;
+        Ok(seed)
+    }
+
     /// Interface index of `iface` on `node` (indexes are assigned by the lab).
     pub fn ifindex(&self, node: &str, iface: &str) -> Result<i32, LabError> {
         self.iface_index(self.node_pos(node)?, iface)
     }
 }
 
+/// A seed for a link that names none: random, below 2^63 so that it can be
+/// written back as a TOML integer to replay the run.
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: filling our own buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
+    let x = if n == 8 {
+        u64::from_ne_bytes(b)
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    };
+    x >> 1
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
+        // Engines first: their threads hold the TAPs.
+        for l in &mut self.impaired {
+            l.engine.take();
+        }
         for &pgid in &self.groups {
             // SAFETY: signalling process groups this lab started.
             unsafe {

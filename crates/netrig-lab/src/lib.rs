@@ -6,8 +6,11 @@
 //! batched per namespace. Labs are built from, and never change, the namespace
 //! of the calling thread. Persistent labs (`netrig up`) are held by a small
 //! holder process and, in root mode, also bind-mounted under /run/netns.
+//! Impaired links are carried by [`impair`], netrig's user-space engine:
+//! TAP devices joined by a thread of the lab's process.
 
 pub mod gen;
+pub mod impair;
 mod lab;
 pub mod netlink;
 pub mod ns;
@@ -15,6 +18,7 @@ pub mod persist;
 pub mod safefs;
 pub mod tune;
 
-pub use lab::{BuildOptions, Lab, LabError};
+pub use impair::{DirStats, ImpairInfo};
+pub use lab::{BuildOptions, ImpairedLink, Lab, LabError};
 pub use netlink::{AddrInfo, LinkInfo, LinkStats, RouteHop, RouteInfo};
 pub use ns::Mode;

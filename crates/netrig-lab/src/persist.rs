@@ -40,6 +40,12 @@ pub enum PersistError {
     },
     #[error("building the lab failed: {0}")]
     Build(String),
+    #[error("lab `{lab}` has no impaired link with the end `{end}` (impaired ends: {known})")]
+    NotImpaired {
+        lab: String,
+        end: String,
+        known: String,
+    },
     #[error("invalid lab name `{}`: {why} ({LAB_NAME_RULE})", name.escape_debug())]
     BadName { name: String, why: NameError },
     /// The state directory or a state file is not netrig's own.
@@ -72,6 +78,23 @@ pub struct LabState {
     pub nodes: Vec<(String, i32)>,
     pub netns_mounts: Vec<String>,
     pub created_unix: u64,
+    /// Impaired links and where the holder keeps their counters.
+    #[serde(default)]
+    pub impair: Option<ImpairState>,
+}
+
+/// The impaired links of a persistent lab.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImpairState {
+    /// Descriptor of the holder's counter file ([`crate::impair::CounterPage`]).
+    pub counters_fd: i32,
+    pub links: Vec<ImpairStateLink>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImpairStateLink {
+    pub ends: [(String, String); 2],
+    pub info: crate::impair::ImpairInfo,
 }
 
 /// Where lab state lives: /run/netrig/labs as root, the user's runtime dir
@@ -607,7 +630,71 @@ pub fn describe(lab: &Lab, name: &str, file: &str, mode: Mode) -> LabState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
+        impair: lab.impair_counters().map(|c| ImpairState {
+            counters_fd: c.raw_fd(),
+            links: lab
+                .impaired_links()
+                .iter()
+                .map(|l| ImpairStateLink {
+                    ends: l.ends.clone(),
+                    info: l.info.clone(),
+                })
+                .collect(),
+        }),
     }
+}
+
+/// What the impaired link with the end `node:iface` of a persistent lab did,
+/// read from its holder's counters: `[what node:iface sent, what it
+/// received]`.
+pub fn impairment_stats(
+    state: &LabState,
+    node: &str,
+    iface: &str,
+) -> Result<(crate::impair::ImpairInfo, [crate::impair::DirStats; 2]), PersistError> {
+    let not_impaired = || {
+        let known: Vec<String> = state
+            .impair
+            .iter()
+            .flat_map(|i| &i.links)
+            .flat_map(|l| l.ends.iter().map(|(n, i)| format!("{n}:{i}")))
+            .collect();
+        PersistError::NotImpaired {
+            lab: state.name.clone(),
+            end: format!("{node}:{iface}"),
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
+        }
+    };
+    let imp = state.impair.as_ref().ok_or_else(not_impaired)?;
+    let (li, d) = imp
+        .links
+        .iter()
+        .enumerate()
+        .find_map(|(li, l)| {
+            l.ends
+                .iter()
+                .position(|(n, i)| n == node && i == iface)
+                .map(|d| (li, d))
+        })
+        .ok_or_else(not_impaired)?;
+    if !state.holder_alive() {
+        return Err(PersistError::HolderGone {
+            name: state.name.clone(),
+            pid: state.holder_pid,
+        });
+    }
+    let path = PathBuf::from(format!("/proc/{}/fd/{}", state.holder_pid, imp.counters_fd));
+    let page = crate::impair::CounterPage::open(&path, imp.links.len()).map_err(io_err(
+        format!("reading the counters of lab `{}`", state.name),
+    ))?;
+    Ok((
+        imp.links[li].info.clone(),
+        [page.read(li, d), page.read(li, 1 - d)],
+    ))
 }
 
 /// Record `lab`, held by this process, under `name` in `dir` so that
@@ -960,6 +1047,7 @@ mod tests {
             nodes: vec![("a".into(), 3), ("b".into(), 4)],
             netns_mounts: mounts.iter().map(|m| m.to_string()).collect(),
             created_unix: 0,
+            impair: None,
         }
     }
 

@@ -259,11 +259,18 @@ fn supervise(
     0
 }
 
-fn build(topo: &netrig_spec::Topology) -> Result<Lab, String> {
+/// Build a case's lab; an impairment no engine here provides is a skip with
+/// its reason, anything else broken.
+fn build(topo: &netrig_spec::Topology) -> Result<Lab, (State, String)> {
     let opts = BuildOptions::default();
-    let chain = |e: netrig_lab::LabError| netrig_lab::persist::error_chain(&e);
     // Lab::build's readiness includes every link's qdisc being attached.
-    Lab::build(topo, &opts).map_err(chain)
+    Lab::build(topo, &opts).map_err(|e| match e {
+        netrig_lab::LabError::EngineUnavailable { .. } => (State::Skip, e.to_string()),
+        e => (
+            State::Broken,
+            format!("building the lab: {}", netrig_lab::persist::error_chain(&e)),
+        ),
+    })
 }
 
 fn run_scenario(
@@ -287,7 +294,9 @@ fn run_scenario(
     let lab = match &sc.topology {
         Some(t) if !t.nodes.is_empty() => match build(t) {
             Ok(l) => Some(l),
-            Err(e) => return broken(format!("building the lab: {e}")),
+            Err((state, why)) => {
+                return CaseResult::new(&spec.def.name, &src, state, why);
+            }
         },
         _ => None,
     };
@@ -418,6 +427,24 @@ fn finish(
     };
     let mut r = CaseResult::new(&spec.def.name, src, state, reason);
     r.subtests = subtests;
+    if let Some(lab) = &ctx.lab {
+        r.impaired = lab
+            .impaired_links()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{} <-> {}:{}: engine {} ({}), seed {}",
+                    l.ends[0].0,
+                    l.ends[0].1,
+                    l.ends[1].0,
+                    l.ends[1].1,
+                    l.info.engine,
+                    l.info.why,
+                    l.info.seed
+                )
+            })
+            .collect();
+    }
     if !state.ok() && spec.pause_on_fail && ctx.lab.is_some() {
         pause(spec, &ctx, &mut r, events);
     }
@@ -523,7 +550,9 @@ fn run_exec(
             Err(e) => return broken(format!("loading {}: {e}", t.display())),
             Ok(topo) => match build(&topo) {
                 Ok(l) => Some(l),
-                Err(e) => return broken(format!("building the lab: {e}")),
+                Err((state, why)) => {
+                    return CaseResult::new(&spec.def.name, &src, state, why);
+                }
             },
         },
     };
@@ -642,7 +671,9 @@ fn run_rust(
             Err(e) => return broken(format!("topology of `{test}`: {e}")),
             Ok(t) => match build(&t) {
                 Ok(l) => Some(l),
-                Err(e) => return broken(format!("building the lab: {e}")),
+                Err((state, why)) => {
+                    return CaseResult::new(&spec.def.name, &src, state, why);
+                }
             },
         },
     };

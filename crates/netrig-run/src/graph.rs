@@ -54,9 +54,22 @@ pub fn dot(topo: &Topology) -> String {
     };
     for l in &topo.links {
         let [a, b] = &l.ends;
+        // An impaired link is dashed, labelled with what each end sends through.
+        let impaired = impair_lines(l)
+            .map(|lines| {
+                format!(
+                    ", style=dashed, label=\"{}\"",
+                    lines
+                        .iter()
+                        .map(|t| dot_esc(t))
+                        .collect::<Vec<_>>()
+                        .join("\\n")
+                )
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "  \"{}\" -- \"{}\" [taillabel=\"{}\", headlabel=\"{}\"];",
+            "  \"{}\" -- \"{}\" [taillabel=\"{}\", headlabel=\"{}\"{impaired}];",
             dot_esc(&a.node),
             dot_esc(&b.node),
             side(a),
@@ -138,6 +151,22 @@ fn iface_lines(i: &Iface) -> (String, Vec<String>) {
     )
 }
 
+/// What each end of an impaired link sends through, one line per impaired
+/// direction (`r1 -> h2: delay 20ms (limit 1000)`); `None` for a plain link.
+fn impair_lines(l: &netrig_spec::Link) -> Option<Vec<String>> {
+    let imp = l.impair.as_ref()?;
+    let [a, b] = &l.ends;
+    let mut lines: Vec<String> = [(a, b, &imp.dirs[0]), (b, a, &imp.dirs[1])]
+        .iter()
+        .filter(|(_, _, d)| !d.is_noop())
+        .map(|(from, to, d)| format!("{} -> {}: {d}", from.node, to.node))
+        .collect();
+    if lines.is_empty() {
+        lines.push("user-space link, unimpaired".into());
+    }
+    Some(lines)
+}
+
 /// The topology as a standalone SVG document (no scripts, no external
 /// references): every node with its loopback addresses, every interface
 /// with its addresses, every link and LAN.
@@ -210,7 +239,17 @@ pub fn svg(topo: &Topology) -> String {
             ai: row(&vs, a, &x.name),
             b,
             bi: row(&vs, b, &y.name),
-            title: format!("{}:{} \u{2014} {}:{}", x.node, x.name, y.node, y.name),
+            title: match impair_lines(l) {
+                None => format!("{}:{} \u{2014} {}:{}", x.node, x.name, y.node, y.name),
+                Some(lines) => format!(
+                    "{}:{} \u{2014} {}:{} ({})",
+                    x.node,
+                    x.name,
+                    y.node,
+                    y.name,
+                    lines.join("; ")
+                ),
+            },
         });
     }
     for lan in &topo.lans {
@@ -387,6 +426,23 @@ pub fn svg(topo: &Topology) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_impaired_link_is_dashed_and_says_what_each_end_sends_through() {
+        let topo = netrig_spec::parse_topology(
+            "t.toml",
+            "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\n[links.impair.a]\nloss = \"1%\"\n",
+        )
+        .expect("valid");
+        let d = dot(&topo);
+        assert!(
+            d.contains("style=dashed, label=\"a -> b: loss 1% (limit 1000)\""),
+            "{d}"
+        );
+        // The unimpaired direction is not listed.
+        assert!(!d.contains("b -> a"), "{d}");
+        assert!(svg(&topo).contains("(a -&gt; b: loss 1% (limit 1000))"));
+    }
 
     const TOPO: &str = r#"
 name = "t"

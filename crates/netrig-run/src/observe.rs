@@ -443,7 +443,9 @@ fn links_of(lab: &mut Lab, nodes: &[String]) -> Result<BTreeMap<String, LinkStat
 }
 
 /// The lab's veth ends that are up with carrier (so their peer is up too),
-/// LAN switch ports included.
+/// LAN switch ports included, and the TAP ends of impaired links: a TAP's
+/// `tx_dropped` counts frames its engine did not read in time, a loss of
+/// the host's; what the engine itself drops is the link's impairment.
 fn lab_veth_up(lab: &mut Lab) -> Result<Vec<String>, Problem> {
     const IFF_UP: u32 = 0x1;
     const IFF_LOWER_UP: u32 = 0x1_0000;
@@ -451,7 +453,7 @@ fn lab_veth_up(lab: &mut Lab) -> Result<Vec<String>, Problem> {
     for (ns, links) in lab.all_links().map_err(|err| broken(err.to_string()))? {
         for l in links {
             let up = l.flags & (IFF_UP | IFF_LOWER_UP) == IFF_UP | IFF_LOWER_UP;
-            if up && l.kind.as_deref() == Some("veth") {
+            if up && matches!(l.kind.as_deref(), Some("veth" | "tun")) {
                 out.push(format!("{ns}:{}", l.name));
             }
         }

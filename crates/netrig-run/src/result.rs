@@ -169,6 +169,11 @@ pub struct CaseResult {
     /// top level), for the KTAP report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tap: Option<TapBlock>,
+    /// The lab's impaired links, each with its engine and the seed its
+    /// decisions came from (drawn when the topology gives none), so that a
+    /// failure can be replayed with `seed = N`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub impaired: Vec<String>,
 }
 
 /// What an executable printed as KTAP/TAP, whole: the plan and the results
@@ -263,6 +268,7 @@ impl CaseResult {
             output: String::new(),
             retried: Vec::new(),
             tap: None,
+            impaired: Vec::new(),
         }
     }
 }

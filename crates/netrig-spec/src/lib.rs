@@ -4,10 +4,18 @@
 //! [`SpecError`]s that each point at `file:line:col` with a hint. Nothing here
 //! touches the system, so everything is cheap to test and safe to fuzz: the lab
 //! crate only ever sees a model that has passed every check.
+//!
+//! A `[[links]]` entry may carry `impair`: delay, jitter and its
+//! distribution, loss (independent, or Gilbert-Elliott bursts),
+//! duplication, reordering, corruption, rate and queue limit, with a seed and
+//! an engine. Keys at the top apply to both directions; a sub-table named
+//! after an end (`"node:iface"`, or the node) applies to what that end sends,
+//! over them. The result is [`LinkImpair`], one [`Impairment`] per direction.
 
 mod error;
 pub mod expect;
 pub mod files;
+mod impair;
 mod model;
 pub mod names;
 pub mod net;

@@ -46,10 +46,117 @@ pub struct Iface {
     pub mtu: Option<u32>,
 }
 
-/// A point-to-point veth pair.
+/// A point-to-point link: a veth pair, or with `impair` two TAP devices
+/// joined by an impairment engine.
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
     pub ends: [Iface; 2],
+    pub impair: Option<LinkImpair>,
+}
+
+/// How a link is impaired (`impair = {...}` on a `[[links]]` entry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkImpair {
+    /// Which engine must carry it.
+    pub engine: EngineChoice,
+    /// Seed of the engine's random decisions; `None`: the lab picks one and
+    /// reports it, so a run can still be replayed.
+    pub seed: Option<u64>,
+    /// `dirs[i]`: what happens to the frames `ends[i]` sends towards the
+    /// other end ([`Impairment::is_noop`] for a direction left alone).
+    pub dirs: [Impairment; 2],
+}
+
+/// `engine = "auto" | "netem" | "userspace"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// The best engine available: netrig's user-space engine (netrig detects
+    /// kernel netem but does not drive it yet).
+    Auto,
+    /// Kernel netem only: refused with the reason (no netem in the kernel,
+    /// or netrig not driving it yet), never silently replaced.
+    Netem,
+    /// netrig's user-space engine even where netem exists.
+    Userspace,
+}
+
+/// What one direction of a link does to the frames it carries, in the order
+/// the engine applies it: rate and queue limit, loss, duplication,
+/// corruption, then delay (with jitter, or skipped by `reorder`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impairment {
+    pub delay: std::time::Duration,
+    /// Spread of the delay: the half-width of a uniform distribution, or the
+    /// standard deviation of a normal one. A frame's delay never goes below
+    /// zero; jitter may reorder frames, as netem's does.
+    pub jitter: std::time::Duration,
+    pub distribution: Distribution,
+    pub loss: Loss,
+    /// Probability that a frame is sent twice.
+    pub duplicate: f64,
+    /// Probability that a frame skips the delay and so overtakes frames
+    /// still delayed (needs a delay).
+    pub reorder: f64,
+    /// Probability that one random bit after the Ethernet header is flipped.
+    pub corrupt: f64,
+    /// Bits per second; `None` is unlimited.
+    pub rate: Option<u64>,
+    /// Most frames held in this direction (queued for the rate or delayed);
+    /// one more is dropped (tail drop). netem's default is 1000.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Distribution {
+    Uniform,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    None,
+    /// Each frame independently, with this probability.
+    Random(f64),
+    /// Gilbert-Elliott: a two-state Markov chain stepped once per frame.
+    /// `p`: good to bad, `r`: bad to good; the frame is lost with
+    /// `loss_good` in the good state and `loss_bad` in the bad one.
+    Gilbert {
+        p: f64,
+        r: f64,
+        loss_good: f64,
+        loss_bad: f64,
+    },
+}
+
+impl Default for Impairment {
+    fn default() -> Self {
+        Impairment {
+            delay: std::time::Duration::ZERO,
+            jitter: std::time::Duration::ZERO,
+            distribution: Distribution::Uniform,
+            loss: Loss::None,
+            duplicate: 0.0,
+            reorder: 0.0,
+            corrupt: 0.0,
+            rate: None,
+            limit: 1000,
+        }
+    }
+}
+
+impl Impairment {
+    /// True when every frame passes unchanged and at once.
+    pub fn is_noop(&self) -> bool {
+        self.delay.is_zero()
+            && self.loss == Loss::None
+            && self.duplicate == 0.0
+            && self.reorder == 0.0
+            && self.corrupt == 0.0
+            && self.rate.is_none()
+    }
 }
 
 /// A bridge joining the member interfaces, in its own switch namespace.
@@ -101,5 +208,65 @@ impl Topology {
             .flat_map(|l| l.ends.iter())
             .chain(self.lans.iter().flat_map(|l| l.members.iter()))
             .filter(move |i| i.node == node)
+    }
+}
+
+/// `delay 20ms ±5ms normal, loss 1%, rate 10mbit limit 1000`, or `unimpaired`.
+impl std::fmt::Display for Impairment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |p: f64| format!("{}%", (p * 1e6).round() / 1e4);
+        let mut parts = Vec::new();
+        if !self.delay.is_zero() {
+            let mut d = format!("delay {:?}", self.delay);
+            if !self.jitter.is_zero() {
+                d += &format!(
+                    " ±{:?} {}",
+                    self.jitter,
+                    match self.distribution {
+                        Distribution::Uniform => "uniform",
+                        Distribution::Normal => "normal",
+                    }
+                );
+            }
+            parts.push(d);
+        }
+        match self.loss {
+            Loss::None => {}
+            Loss::Random(p) => parts.push(format!("loss {}", pct(p))),
+            Loss::Gilbert {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => parts.push(format!(
+                "gilbert p {} r {} loss_good {} loss_bad {}",
+                pct(p),
+                pct(r),
+                pct(loss_good),
+                pct(loss_bad)
+            )),
+        }
+        for (name, p) in [
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("corrupt", self.corrupt),
+        ] {
+            if p > 0.0 {
+                parts.push(format!("{name} {}", pct(p)));
+            }
+        }
+        if let Some(r) = self.rate {
+            let rate = match r {
+                r if r % 1_000_000_000 == 0 => format!("{}gbit", r / 1_000_000_000),
+                r if r % 1_000_000 == 0 => format!("{}mbit", r / 1_000_000),
+                r if r % 1_000 == 0 => format!("{}kbit", r / 1_000),
+                r => format!("{r}bit"),
+            };
+            parts.push(format!("rate {rate}"));
+        }
+        if parts.is_empty() {
+            return f.write_str("unimpaired");
+        }
+        write!(f, "{} (limit {})", parts.join(", "), self.limit)
     }
 }

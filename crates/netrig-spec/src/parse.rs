@@ -68,6 +68,7 @@ struct RawNode {
 struct RawLink {
     ends: Spanned<Vec<Spanned<String>>>,
     mtu: Option<Spanned<i64>>,
+    impair: Option<Spanned<crate::impair::RawImpair>>,
 }
 
 #[derive(Deserialize)]
@@ -243,7 +244,15 @@ impl Checker {
                         format!("both ends of this link are on node `{}`", a.node),
                     );
                 } else {
-                    links.push(Link { ends: [a, b] });
+                    let ends = [a, b];
+                    let impair = match &link.get_ref().impair {
+                        Some(raw) => match self.check_impair(raw, &ends) {
+                            Some(i) => Some(i),
+                            None => continue,
+                        },
+                        None => None,
+                    };
+                    links.push(Link { ends, impair });
                 }
             }
         }

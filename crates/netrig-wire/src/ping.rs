@@ -64,7 +64,10 @@ pub struct PingResult {
     pub sent: u32,
     pub received: u32,
     pub duplicates: u32,
-    /// Round-trip time of each first reply, in arrival order.
+    /// Round-trip time of each first reply, in arrival order: from just
+    /// before the request was sent to the kernel's receive timestamp of the
+    /// reply (SO_TIMESTAMPNS), so the time this thread takes to wake up on a
+    /// busy machine does not count.
     pub rtts: Vec<Duration>,
     /// ICMP errors about our requests (raw mode), e.g. "destination unreachable from 192.0.2.1".
     pub errors: Vec<String>,
@@ -172,6 +175,16 @@ pub fn ping(dest: IpAddr, opts: &PingOptions) -> Result<PingResult> {
         };
         sys::setsockopt(raw, lvl, opt, &(ttl as i32), "set TTL")?;
     }
+    // Replies carry the kernel's receive time; where that is refused, RTTs
+    // are taken when this thread reads the reply.
+    let kernel_ts = sys::setsockopt(
+        raw,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPNS,
+        &1i32,
+        "SO_TIMESTAMPNS",
+    )
+    .is_ok();
     // Identify our packets: raw sockets see every ICMP message of the namespace.
     let nonce = (sys_nanos() ^ u64::from(std::process::id()) << 20).to_be_bytes();
     let id = u16::from_be_bytes([nonce[6], nonce[7]]) ^ u16::from_be_bytes([nonce[2], nonce[3]]);
@@ -187,7 +200,9 @@ pub fn ping(dest: IpAddr, opts: &PingOptions) -> Result<PingResult> {
         mode,
         elapsed: Duration::ZERO,
     };
-    let mut sent_at: HashMap<u16, Instant> = HashMap::new();
+    // Monotonic for the fallback, wall clock to compare with the kernel's
+    // receive timestamps (which are wall clock).
+    let mut sent_at: HashMap<u16, (Instant, std::time::SystemTime)> = HashMap::new();
     let mut answered: HashMap<u16, bool> = HashMap::new();
     let start = Instant::now();
     let deadline = start + opts.deadline;
@@ -199,12 +214,13 @@ pub fn ping(dest: IpAddr, opts: &PingOptions) -> Result<PingResult> {
         if res.sent < opts.count && now >= next_send {
             let seq = res.sent as u16;
             let pkt = echo_request(v6, id, seq, &nonce, opts.payload_size);
+            let wall = std::time::SystemTime::now();
             match sendto(raw, &pkt, &dst, MsgFlags::empty()) {
                 Ok(_) => {}
                 // Unreachable networks fail locally; count it as lost, as ping does.
                 Err(e) => res.errors.push(format!("send: {e}")),
             }
-            sent_at.insert(seq, now);
+            sent_at.insert(seq, (now, wall));
             res.sent += 1;
             last_send = now;
             next_send += opts.interval;
@@ -235,9 +251,7 @@ pub fn ping(dest: IpAddr, opts: &PingOptions) -> Result<PingResult> {
             continue;
         }
         loop {
-            // SAFETY: buf is writable for its length.
-            let n =
-                unsafe { libc::recv(raw, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            let (n, rx_wall) = recv_stamped(raw, &mut buf, kernel_ts);
             if n < 0 {
                 break; // EAGAIN (drained) or a queued ICMP error on a datagram socket
             }
@@ -250,12 +264,16 @@ pub fn ping(dest: IpAddr, opts: &PingOptions) -> Result<PingResult> {
             }
             match parse_reply(b, v6, mode, id, &nonce) {
                 Reply::Echo(seq) => {
-                    if let Some(t0) = sent_at.get(&seq) {
+                    if let Some((t0, w0)) = sent_at.get(&seq) {
                         if answered.insert(seq, true).is_some() {
                             res.duplicates += 1;
                         } else {
                             res.received += 1;
-                            res.rtts.push(t - *t0);
+                            // A wall clock stepped back in between: the fallback.
+                            let rtt = rx_wall
+                                .and_then(|w| w.duration_since(*w0).ok())
+                                .unwrap_or(t - *t0);
+                            res.rtts.push(rtt);
                         }
                     }
                 }
@@ -266,6 +284,50 @@ pub fn ping(dest: IpAddr, opts: &PingOptions) -> Result<PingResult> {
     }
     res.elapsed = start.elapsed();
     Ok(res)
+}
+
+/// `recv` that also returns the kernel's receive timestamp, when asked for
+/// and given. Returns (`recv`'s result, timestamp).
+fn recv_stamped(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+    want_ts: bool,
+) -> (isize, Option<std::time::SystemTime>) {
+    if !want_ts {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        return (n, None);
+    }
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one cmsg holding a timespec, u64-aligned.
+    let mut ctrl = [0u64; 8];
+    // SAFETY: a zeroed msghdr pointing at our iovec and control buffer.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&ctrl);
+    // SAFETY: msg and the buffers it points to outlive the call.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return (n, None);
+    }
+    let mut ts = None;
+    // SAFETY: walking the control messages the kernel wrote into ctrl.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let t: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                ts = Some(std::time::UNIX_EPOCH + Duration::new(t.tv_sec as u64, t.tv_nsec as u32));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    (n, ts)
 }
 
 fn sys_nanos() -> u64 {

@@ -63,6 +63,10 @@ pub fn summary(topo: &Topology) -> String {
                         peer.node,
                         peer.name
                     );
+                    if let Some(imp) = &link.impair {
+                        let d = usize::from(link.ends[1].node == node.name);
+                        let _ = writeln!(s, "           sends: {}", imp.dirs[d]);
+                    }
                 }
             }
         }
@@ -180,6 +184,7 @@ fn persist_err(e: PersistError) -> CliError {
         | PersistError::Busy(_)
         | PersistError::NoSuchLab(_)
         | PersistError::NoSuchNode { .. }
+        | PersistError::NotImpaired { .. }
         | PersistError::BadName { .. } => CliError::usage(miette!("{e}")),
         other => CliError::fail(miette!("{}", error_chain(&other))),
     }
@@ -207,6 +212,9 @@ pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
                 lab.topo.nodes.len(),
                 start.elapsed().as_secs_f64() * 1e3
             );
+            for l in lab.impaired_links() {
+                println!("{}", impaired_line(&l.ends, &l.info));
+            }
             if std::env::var_os("NETRIG_VERBOSE").is_some() {
                 for (phase, d) in &lab.timings {
                     eprintln!("  {phase}: {:.2} ms", d.as_secs_f64() * 1e3);
@@ -229,6 +237,9 @@ pub fn up(file: &Path, name: Option<String>, foreground: bool) -> CliResult {
         start.elapsed().as_secs_f64() * 1e3,
         state.holder_pid
     );
+    for l in state.impair.iter().flat_map(|i| &i.links) {
+        println!("{}", impaired_line(&l.ends, &l.info));
+    }
     println!("  enter a node:    netrig shell {name} {first}");
     println!("  run a command:   netrig exec {name} {first} -- ip -br addr");
     if mode == Mode::Root {
@@ -247,6 +258,66 @@ pub fn check_lab_name(name: &str) -> Result<(), CliError> {
             name.escape_debug()
         ))
     })
+}
+
+/// The description of an impaired link: its engine, why, and its seed.
+fn impaired_line(ends: &[(String, String); 2], info: &netrig_lab::ImpairInfo) -> String {
+    format!(
+        "  impaired link {}:{} <-> {}:{}: engine {} ({}), seed {}",
+        ends[0].0, ends[0].1, ends[1].0, ends[1].1, info.engine, info.why, info.seed
+    )
+}
+
+pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
+    check_lab_name(lab)?;
+    let Some((node, iface)) = end.split_once(':') else {
+        return Err(CliError::usage(miette!(
+            help = "name one end of an impaired link, e.g. netrig link seed r1:eth1",
+            "`{end}` is not node:iface"
+        )));
+    };
+    let state = persist::load(lab).map_err(persist_err)?;
+    let (info, [out, back]) =
+        persist::impairment_stats(&state, node, iface).map_err(persist_err)?;
+    let peer = state
+        .impair
+        .iter()
+        .flat_map(|i| &i.links)
+        .find_map(|l| {
+            let p = l.ends.iter().position(|(n, i)| n == node && i == iface)?;
+            let (n, i) = &l.ends[1 - p];
+            Some(format!("{n}:{i}"))
+        })
+        .unwrap_or_default();
+    if json {
+        let v = serde_json::json!({
+            "lab": lab,
+            "end": end,
+            "peer": peer,
+            "engine": info.engine,
+            "why": info.why,
+            "seed": info.seed,
+            "realtime": info.realtime,
+            "sent": out,
+            "received": back,
+        });
+        println!("{v:#}");
+        return Ok(0);
+    }
+    println!(
+        "link {end} <-> {peer}: engine {} ({}), seed {}{}",
+        info.engine,
+        info.why,
+        info.seed,
+        if info.realtime {
+            ""
+        } else {
+            ", not real-time scheduled (delays stretch on a busy machine)"
+        }
+    );
+    println!("  {end} -> {peer}: {out}");
+    println!("  {peer} -> {end}: {back}");
+    Ok(0)
 }
 
 pub fn down(lab: &str) -> CliResult {

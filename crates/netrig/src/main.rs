@@ -48,7 +48,10 @@ enum Cmd {
     /// Problems are reported with file:line:col and a hint; the exit code is 2.
     /// Keys: name, description, dad (true: wait for real IPv6 DAD), [nodes.N] with
     /// kind ("host"|"router"), forwarding, sysctl = { "net.x.y" = v }, loopback = [addrs];
-    /// [[links]] ends = ["node:iface addr... mac=.. mtu=..", ...], mtu; [[lans]] name, ends, mtu;
+    /// [[links]] ends = ["node:iface addr... mac=.. mtu=..", ...], mtu, impair = { delay, jitter,
+    /// distribution ("uniform"|"normal"), loss, gilbert = { p, r, loss_good, loss_bad }, duplicate,
+    /// reorder, corrupt, rate, limit, seed, engine ("auto"|"netem"|"userspace"), "node:iface" = {
+    /// the same, for what that end sends } }; [[lans]] name, ends, mtu;
     /// [[routes]] node, to ("default", "default4", "default6" or a prefix), via, dev,
     /// nexthops = [{ via, dev, weight (1..=256) }], metric; [[neighbors]] node, dev, addr, mac.
     Check {
@@ -84,6 +87,17 @@ enum Cmd {
     },
     /// Open an interactive shell inside a node of a running lab.
     Shell { lab: String, node: String },
+    /// What an impaired link of a running lab did: its engine, seed and, per
+    /// direction, frames sent, delivered, lost, queue-dropped, duplicated,
+    /// reordered, corrupted and delayed.
+    Link {
+        lab: String,
+        /// One end of the link, `node:iface`.
+        end: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the topology as Graphviz DOT, or as SVG with --svg.
     Graph {
         file: PathBuf,
@@ -190,6 +204,7 @@ fn main() -> ExitCode {
         Cmd::Ls => labcmd::ls(),
         Cmd::Exec { lab, node, cmd } => labcmd::exec(&lab, &node, &cmd),
         Cmd::Shell { lab, node } => labcmd::shell(&lab, &node),
+        Cmd::Link { lab, end, json } => labcmd::link(&lab, &end, json),
         Cmd::Graph { file, svg } => graph::graph(&file, svg),
         Cmd::Gen(a) => wirecmd::gen(a),
         Cmd::Ping(a) => wirecmd::ping(a),
