@@ -124,6 +124,13 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
         write_result(dir, &r);
         return 0;
     }
+    // The case's own mounts: what tools create in /run/netns (`ip netns
+    // add`) stays in the case and vanishes with it.
+    if let Err(e) = private_mounts(spec.mode) {
+        warnings.push(format!(
+            "no private /run/netns ({e}): named namespaces a case makes reach the host"
+        ));
+    }
     // SAFETY: single-threaded; a new PID namespace for our next child.
     if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
         warnings.push(format!(
@@ -144,6 +151,12 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
         // its process group, which the runner kills.)
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        }
+        // Our host PID, for what the host reads (--pause-on-fail), before
+        // /proc shows this namespace's PIDs only.
+        let _ = HOST_PID.set(host_pid().unwrap_or(0));
+        if let Err(e) = mount_proc() {
+            warnings.push(format!("/proc shows the host's processes ({e})"));
         }
         let code = supervise(&spec, dir, hb_fd, warnings, resolve);
         // SAFETY: leave without unwinding into the parent's state.
@@ -172,6 +185,67 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
     }
 }
 
+/// The supervisor's PID in the host's PID namespace.
+static HOST_PID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+/// Enter a mount namespace of the case's own (mounts made on the host still
+/// show, nothing made here goes back) with an empty /run/netns.
+fn private_mounts(mode: Mode) -> std::io::Result<()> {
+    let netns = Path::new("/run/netns");
+    // Where iproute2 (and `netrig up`) would make it anyway.
+    if mode == Mode::Root && !netns.exists() {
+        std::fs::create_dir_all(netns)?;
+    }
+    let check = |r: libc::c_int| {
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: plain syscalls with static C strings, single-threaded.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        ))?;
+        check(libc::mount(
+            c"tmpfs".as_ptr(),
+            c"/run/netns".as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            c"mode=0755".as_ptr().cast(),
+        ))
+    }
+}
+
+/// /proc of the case's PID namespace (called as its PID 1): `ps`, `pgrep`
+/// and `pkill` in a step see the case's processes, not the host's.
+fn mount_proc() -> std::io::Result<()> {
+    // SAFETY: mount(2) with static C strings.
+    let r = unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    PROC_MOUNTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether this process mounted the case's /proc (see [`mount_proc`]).
+static PROC_MOUNTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What every process of a case sees: NETRIG_CASE_DIR, and with a lab
 /// NETRIG_LAB, NETRIG_STATE_DIR and NETRIG_NODES, the lab published so that
 /// `netrig exec $NETRIG_LAB NODE -- cmd` reaches its nodes.
@@ -181,7 +255,7 @@ fn lab_env(
     ctx: &Ctx,
     topo_file: &str,
 ) -> Result<Vec<(String, String)>, String> {
-    let lab_name = format!("case-{}", host_pid().unwrap_or(0));
+    let lab_name = format!("case-{}", HOST_PID.get().copied().unwrap_or(0));
     // Absolute: processes run in another directory than ours.
     let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let state_dir = dir_abs.join(STATE_DIR);
@@ -487,6 +561,12 @@ fn publish(
 
 /// `--pause-on-fail`: publish the lab, tell the runner, and wait to be killed.
 fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
+    // The host enters the paused lab through our host PID: give this
+    // process the host's /proc back (steps and daemons keep their own view).
+    if PROC_MOUNTED.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: umount2 of our own mount, static C string.
+        unsafe { libc::umount2(c"/proc".as_ptr(), libc::MNT_DETACH) };
+    }
     let name = format!(
         "failed-{}",
         std::process::id().max(host_pid().unwrap_or(0) as u32)

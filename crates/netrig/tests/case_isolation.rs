@@ -1,0 +1,99 @@
+//! A case's processes see a /run/netns and a /proc of the case's own: named
+//! namespaces made inside (`ip netns add`, as the kernel's selftests do)
+//! never reach the host or another case, and `ps`/`pgrep` see the case.
+
+mod run_common;
+use run_common::*;
+
+fn host_netns() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Two copies of a script that makes a namespace with a fixed name run at
+/// once: both pass, each sees only its own, and the host's /run/netns never
+/// shows it.
+#[test]
+fn named_namespaces_stay_in_their_case() {
+    if !have_root()
+        || !std::path::Path::new("/usr/bin/ip").exists()
+            && !std::path::Path::new("/sbin/ip").exists()
+    {
+        return;
+    }
+    let s = Scratch::new("netnsadd");
+    s.exec(
+        "suite/fixed-ns.sh",
+        "#!/bin/sh\nset -e\nip netns add netrig-fixed-ns\n\
+         test \"$(ip netns list)\" = netrig-fixed-ns\n\
+         ip netns exec netrig-fixed-ns ip link set lo up\n\
+         # stay a while, so the two copies overlap\n\
+         sleep 1\n\
+         test \"$(ip netns list)\" = netrig-fixed-ns\n",
+    );
+    let before = host_netns();
+    assert!(
+        !before.iter().any(|n| n == "netrig-fixed-ns"),
+        "left from an earlier run"
+    );
+    // Should isolation break, the test must not leave the namespace behind.
+    struct Cleanup;
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if std::path::Path::new("/run/netns/netrig-fixed-ns").exists() {
+                let _ = std::process::Command::new("ip")
+                    .args(["netns", "del", "netrig-fixed-ns"])
+                    .status();
+            }
+        }
+    }
+    let _cleanup = Cleanup;
+    let cwd = s.0.clone();
+    let run = std::thread::spawn(move || {
+        run_json(
+            &["suite", "--repeat", "2", "-j", "2", "--results", "res"],
+            &cwd,
+        )
+    });
+    let mut seen_on_host = Vec::new();
+    while !run.is_finished() {
+        seen_on_host.extend(
+            host_netns()
+                .into_iter()
+                .filter(|n| n.contains("netrig-fixed")),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, report, out) = run.join().expect("run thread");
+    let states: Vec<&str> = report["cases"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["state"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(states, ["pass", "pass"], "{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(seen_on_host.is_empty(), "the host saw {seen_on_host:?}");
+    assert_eq!(host_netns(), before, "the host's /run/netns changed");
+}
+
+/// /proc in a step is the case's: PID 1 is the case supervisor, and the
+/// host's processes (this test's, say) are not there.
+#[test]
+fn steps_see_the_cases_processes() {
+    let s = Scratch::new("procns");
+    let me = std::process::id();
+    s.write(
+        "proc.toml",
+        &format!(
+            "name = \"proc\"\n[[steps]]\nname = \"d\"\ndaemon = \"exec sleep 1000\"\n[[steps]]\nrun = \"cat /proc/1/comm; pgrep -x sleep; test ! -e /proc/{me}\"\nexpect.stdout = \"netrig\"\n"
+        ),
+    );
+    let (code, report, out) = run_json(&["proc.toml", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "proc")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+}
