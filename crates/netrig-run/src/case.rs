@@ -213,6 +213,10 @@ fn private_mounts(mode: Mode) -> std::io::Result<()> {
             libc::MS_REC | libc::MS_SLAVE,
             std::ptr::null(),
         ))?;
+        // Rootless without a /run/netns: no named namespace can be made.
+        if !netns.exists() {
+            return Ok(());
+        }
         check(libc::mount(
             c"tmpfs".as_ptr(),
             c"/run/netns".as_ptr(),
