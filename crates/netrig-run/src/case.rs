@@ -411,53 +411,7 @@ fn run_scenario(
             });
             continue;
         }
-        events.send(CaseEvent::Step {
-            index: step.index,
-            name: step.name.clone(),
-        });
-        let mut res = ctx.exec_step(step);
-        // `expect.fail`: this step is known to fail; the case is xfail, but
-        // only when it fails by the named checks (any, for `fail = true`). A
-        // pass, a broken step or another check failing is a failure: an
-        // xfail that holds for the wrong reason proves nothing.
-        if let Some(f) = step.expect.fail.as_ref().filter(|f| f.expected()) {
-            let want: Vec<&str> = f.checks().iter().map(|c| c.name()).collect();
-            res.state = match res.state {
-                State::Fail
-                    if want.is_empty()
-                        || (!res.failed_checks.is_empty()
-                            && res.failed_checks.iter().all(|c| want.contains(&c.as_str()))) =>
-                {
-                    State::Xfail
-                }
-                State::Fail => {
-                    res.message = format!(
-                        "expected to fail by {}, but failed by {}: {}",
-                        want.join("+"),
-                        if res.failed_checks.is_empty() {
-                            "an unnamed check".to_string()
-                        } else {
-                            res.failed_checks.join("+")
-                        },
-                        res.message
-                    );
-                    State::Fail
-                }
-                State::Pass => {
-                    res.message = format!(
-                        "passed although marked expect.fail{} {}",
-                        if want.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" = {}", want.join("+"))
-                        },
-                        res.message
-                    );
-                    State::Fail
-                }
-                s => s,
-            };
-        }
+        let res = run_step(&mut ctx, step, events);
         if res.state == State::Skip {
             // A requirement found unmet at run time (e.g. tracepoints in a
             // rootless lab): the case is a skip with this reason.
@@ -483,7 +437,80 @@ fn run_scenario(
     if verdict.is_none() {
         verdict = ctx.dead_daemon().map(|why| (State::Fail, why));
     }
+    // `[[on_fail]]` collects state of a case that did not pass (its verdict
+    // stands); `[[finally]]` always runs and is judged like any step.
+    let failed = verdict
+        .as_ref()
+        .is_some_and(|(s, _)| !s.ok() && *s != State::Skip);
+    let on_fail = c.on_fail.iter().filter(|_| failed).map(|s| ("on_fail", s));
+    for (phase, step) in on_fail.chain(c.finally.iter().map(|s| ("finally", s))) {
+        let mut res = run_step(&mut ctx, step, events);
+        res.name = format!("{phase}: {}", res.name);
+        if !res.state.ok() && res.state != State::Skip && verdict.is_none() {
+            let first = res.message.lines().next().unwrap_or("").to_string();
+            verdict = Some((
+                res.state,
+                format!(
+                    "{phase} step {} `{}` {}: {first}",
+                    step.index, step.name, res.state
+                ),
+            ));
+        }
+        subtests.push(res);
+    }
     finish(spec, &src, ctx, subtests, verdict, events)
+}
+
+/// Run one step and apply its `expect.fail`.
+fn run_step(ctx: &mut Ctx, step: &netrig_spec::scenario::Step, events: &Events) -> SubResult {
+    events.send(CaseEvent::Step {
+        index: step.index,
+        name: step.name.clone(),
+    });
+    let mut res = ctx.exec_step(step);
+    // `expect.fail`: this step is known to fail; the case is xfail, but
+    // only when it fails by the named checks (any, for `fail = true`). A
+    // pass, a broken step or another check failing is a failure: an
+    // xfail that holds for the wrong reason proves nothing.
+    if let Some(f) = step.expect.fail.as_ref().filter(|f| f.expected()) {
+        let want: Vec<&str> = f.checks().iter().map(|c| c.name()).collect();
+        res.state = match res.state {
+            State::Fail
+                if want.is_empty()
+                    || (!res.failed_checks.is_empty()
+                        && res.failed_checks.iter().all(|c| want.contains(&c.as_str()))) =>
+            {
+                State::Xfail
+            }
+            State::Fail => {
+                res.message = format!(
+                    "expected to fail by {}, but failed by {}: {}",
+                    want.join("+"),
+                    if res.failed_checks.is_empty() {
+                        "an unnamed check".to_string()
+                    } else {
+                        res.failed_checks.join("+")
+                    },
+                    res.message
+                );
+                State::Fail
+            }
+            State::Pass => {
+                res.message = format!(
+                    "passed although marked expect.fail{} {}",
+                    if want.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" = {}", want.join("+"))
+                    },
+                    res.message
+                );
+                State::Fail
+            }
+            s => s,
+        };
+    }
+    res
 }
 
 fn finish(

@@ -18,7 +18,9 @@
 //! `{scenario_dir}` in a step is the scenario file's folder (where steps
 //! run), `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
 //! `server_node`, `port`; cases `name[client_x_server]`, `{client}`/`{server}`
-//! substituted), `xfail = "reason"`, `tags`, and `[[steps]]`.
+//! substituted), `xfail = "reason"`, `tags`, and `[[steps]]`; `[[on_fail]]`
+//! steps run when the case did not pass (to collect state, without changing
+//! its verdict) and `[[finally]]` steps always run last.
 //!
 //! Each step has exactly one action, plus optional `name`, `node`, `timeout`
 //! and `expect`. The step kinds, each defined in its own module with its
@@ -106,6 +108,11 @@ pub struct ScenarioCase {
     /// Parameter values as substituted into step strings.
     pub params: Vec<(String, String)>,
     pub steps: Vec<Step>,
+    /// `[[on_fail]]`: run after the steps when the case did not pass (collect
+    /// state); they do not change its verdict.
+    pub on_fail: Vec<Step>,
+    /// `[[finally]]`: run last, whatever happened.
+    pub finally: Vec<Step>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +156,10 @@ struct RawScenario {
     requires: Option<Spanned<toml::Value>>,
     #[serde(default)]
     steps: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
+    on_fail: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
+    finally: Vec<Spanned<toml::Value>>,
     variants: Option<Spanned<RawVariants>>,
     matrix: Option<Spanned<toml::Value>>,
     xfail: Option<Spanned<String>>,
@@ -453,8 +464,6 @@ fn parse_filtered(
             if only.is_some_and(|o| o != case_name) {
                 continue;
             }
-            let mut steps = Vec::new();
-            let mut spans = Vec::new();
             // `{scenario_dir}`: the folder steps run in, for paths given to
             // tools that start elsewhere.
             let mut step_params = params.clone();
@@ -462,27 +471,29 @@ fn parse_filtered(
                 "scenario_dir".into(),
                 toml::Value::String(scenario_dir.display().to_string()),
             ));
-            for raw_step in &raw.steps {
-                let value = substitute(raw_step.get_ref(), &step_params);
-                let (span, index) = (raw_step.span(), steps.len() + 1);
-                if let Some(p) = c.parse_step(&value, span.clone(), index, topology.as_ref()) {
-                    let (line, _) = c.src.line_col(span.start);
-                    let name = value.get("name").and_then(|n| n.as_str());
-                    steps.push(Step {
-                        index,
-                        name: name.map(str::to_string).unwrap_or(p.auto_name),
-                        line,
-                        kind: p.kind,
-                        expect: p.expect,
-                        timeout: p.timeout,
-                    });
-                    spans.push(span);
-                }
-            }
+            let topo = topology.as_ref();
+            // Numbered on from the steps before: each has its own log name.
+            let (mut steps, mut spans) = c.parse_steps(&raw.steps, &step_params, 1, topo);
+            let (on_fail, fail_spans) =
+                c.parse_steps(&raw.on_fail, &step_params, steps.len() + 1, topo);
+            let (finally, final_spans) = c.parse_steps(
+                &raw.finally,
+                &step_params,
+                steps.len() + on_fail.len() + 1,
+                topo,
+            );
             // Once per file: every case has the same steps, give or take
             // substituted values.
             if cases.is_empty() {
-                c.step_references(&steps, &spans, topology.as_ref());
+                let all: Vec<Step> = steps
+                    .iter()
+                    .chain(&on_fail)
+                    .chain(&finally)
+                    .cloned()
+                    .collect();
+                spans.extend(fail_spans);
+                spans.extend(final_spans);
+                c.step_references(&all, &spans, topo);
             }
             if let (Some((mx, span)), Some((cl, sv))) = (&matrix, pair) {
                 c.matrix_steps(
@@ -496,6 +507,8 @@ fn parse_filtered(
                 );
             }
             cases.push(ScenarioCase {
+                on_fail,
+                finally,
                 name: case_name,
                 params: params
                     .iter()
@@ -700,6 +713,35 @@ impl Checker {
             format!("its interfaces: {}", known.join(", ")),
         );
         false
+    }
+
+    /// Parse a list of step tables, numbering them from `first`.
+    fn parse_steps(
+        &mut self,
+        raws: &[Spanned<toml::Value>],
+        params: &[(String, toml::Value)],
+        first: usize,
+        topo: Option<&Topology>,
+    ) -> (Vec<Step>, Vec<Range<usize>>) {
+        let (mut steps, mut spans) = (Vec::new(), Vec::new());
+        for raw_step in raws {
+            let value = substitute(raw_step.get_ref(), params);
+            let (span, index) = (raw_step.span(), first + steps.len());
+            if let Some(p) = self.parse_step(&value, span.clone(), index, topo) {
+                let (line, _) = self.src.line_col(span.start);
+                let name = value.get("name").and_then(|n| n.as_str());
+                steps.push(Step {
+                    index,
+                    name: name.map(str::to_string).unwrap_or(p.auto_name),
+                    line,
+                    kind: p.kind,
+                    expect: p.expect,
+                    timeout: p.timeout,
+                });
+                spans.push(span);
+            }
+        }
+        (steps, spans)
     }
 
     #[allow(clippy::too_many_arguments)]

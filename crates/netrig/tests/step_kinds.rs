@@ -176,3 +176,56 @@ fn retry_until_expectations_hold() {
     );
     assert_eq!(code, 1, "{out}");
 }
+
+/// `[[on_fail]]` steps run only when the case failed (and leave its
+/// verdict), `[[finally]]` steps always run, and a failing `finally` step
+/// fails a case that passed.
+#[test]
+fn on_fail_and_finally_steps() {
+    let s = Scratch::new("phases");
+    s.write(
+        "bad.toml",
+        "name = \"bad\"\n[[steps]]\nrun = \"exit 1\"\n[[steps]]\nrun = \"echo not-reached > reached-bad\"\n[[on_fail]]\nrun = \"echo collected > collected-bad\"\n[[finally]]\nrun = \"echo done > done-bad\"\n",
+    );
+    s.write(
+        "good.toml",
+        "name = \"good\"\n[[steps]]\nrun = \"true\"\n[[on_fail]]\nrun = \"echo collected > collected-good\"\n[[finally]]\nrun = \"echo done > done-good\"\n",
+    );
+    s.write(
+        "cleanup.toml",
+        "name = \"cleanup\"\n[[steps]]\nrun = \"true\"\n[[finally]]\nname = \"nothing left\"\nrun = \"false\"\n",
+    );
+    let (code, report, out) = run_json(&[".", "--results", "res"], &s.0);
+    let bad = case(&report, "bad");
+    assert_eq!(bad["state"], "fail", "{out}");
+    assert!(
+        bad["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("step 1 ")),
+        "{bad:#}"
+    );
+    assert!(
+        s.path("collected-bad").exists() && s.path("done-bad").exists(),
+        "{bad:#}"
+    );
+    assert!(!s.path("reached-bad").exists());
+    let names: Vec<&str> = bad["subtests"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.iter().any(|n| n.starts_with("on_fail: ")),
+        "{names:?}"
+    );
+    assert_eq!(case(&report, "good")["state"], "pass", "{out}");
+    assert!(!s.path("collected-good").exists() && s.path("done-good").exists());
+    let cleanup = case(&report, "cleanup");
+    assert_eq!(cleanup["state"], "fail", "{out}");
+    assert!(
+        cleanup["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("finally step 2 `nothing left`")),
+        "{cleanup:#}"
+    );
+    assert_eq!(code, 1, "{out}");
+}
