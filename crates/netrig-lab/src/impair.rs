@@ -710,17 +710,21 @@ pub(crate) fn probe_netem(nl: &mut crate::netlink::Netlink) -> Result<(), String
     const TCA_OPTIONS: u16 = 2;
     const TC_H_ROOT: u32 = 0xFFFF_FFFF;
     let tcmsg = |handle: u32| {
-        let mut b = [0u8; 20];
-        b[4..8].copy_from_slice(&1i32.to_ne_bytes()); // lo
-        b[8..12].copy_from_slice(&handle.to_ne_bytes());
-        b[12..16].copy_from_slice(&TC_H_ROOT.to_ne_bytes());
-        b
+        TcMsg {
+            ifindex: 1, // lo
+            handle,
+            parent: TC_H_ROOT,
+            ..TcMsg::default()
+        }
+        .encode()
     };
     let mut m = Msg::new(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL).header(&tcmsg(0x1_0000));
     m.attr_str(TCA_KIND, "netem");
     // struct tc_netem_qopt: latency, limit, loss, gap, duplicate, jitter.
-    let mut qopt = [0u8; 24];
-    qopt[4..8].copy_from_slice(&1000u32.to_ne_bytes());
+    let qopt: Vec<u8> = [0u32, 1000, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
     m.attr(TCA_OPTIONS, &qopt);
     match nl.request(m, "creating a netem qdisc on lo") {
         Ok(()) => {

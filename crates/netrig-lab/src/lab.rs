@@ -1172,13 +1172,12 @@ fn unjoined_solicited_node(nl: &mut Netlink) -> Result<Option<(String, String)>,
     let groups: std::collections::HashSet<(i32, std::net::IpAddr)> = nl
         .dump(Msg::new(RTM_GETMULTICAST, 0).header(&ifaddrmsg(v6, 0, 0, 0, 0)))?
         .iter()
-        .filter(|p| p.len() >= 8)
         .filter_map(|p| {
-            let index = i32::from_ne_bytes([p[4], p[5], p[6], p[7]]);
-            attrs(&p[8..])
+            let ifa = IfAddrMsg::decode(p)?;
+            attrs(&p[IfAddrMsg::SIZE..])
                 .find(|(t, _)| *t == IFA_MULTICAST)
                 .and_then(|(_, v)| ip_from(libc::AF_INET6 as u8, v))
-                .map(|ip| (index, ip))
+                .map(|ip| (ifa.index, ip))
         })
         .collect();
     for a in addrs.iter().filter_map(|p| parse_addr(p)) {

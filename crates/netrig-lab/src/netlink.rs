@@ -85,37 +85,355 @@ fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
+/// Writes a C struct's fields in declaration order (native endian): the
+/// layout follows from the order, so no field is placed by a hand offset.
+#[derive(Default)]
+struct Put(Vec<u8>);
+
+impl Put {
+    fn u8(mut self, v: u8) -> Put {
+        self.0.push(v);
+        self
+    }
+    fn u16(mut self, v: u16) -> Put {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+        self
+    }
+    fn u32(mut self, v: u32) -> Put {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+        self
+    }
+    fn i32(mut self, v: i32) -> Put {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+        self
+    }
+}
+
+/// Reads a C struct's fields in declaration order; `None` past the end.
+struct Take<'a>(&'a [u8]);
+
+impl Take<'_> {
+    fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.bytes::<1>().map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.bytes().map(u16::from_ne_bytes)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.bytes().map(u32::from_ne_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.bytes().map(i32::from_ne_bytes)
+    }
+}
+
+/// `struct nlmsghdr`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NlMsgHdr {
+    pub len: u32,
+    pub ty: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub pid: u32,
+}
+
+impl NlMsgHdr {
+    pub const SIZE: usize = 16;
+    fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u32(self.len)
+            .u16(self.ty)
+            .u16(self.flags)
+            .u32(self.seq)
+            .u32(self.pid)
+            .0
+    }
+    pub fn decode(b: &[u8]) -> Option<NlMsgHdr> {
+        let mut t = Take(b);
+        Some(NlMsgHdr {
+            len: t.u32()?,
+            ty: t.u16()?,
+            flags: t.u16()?,
+            seq: t.u32()?,
+            pid: t.u32()?,
+        })
+    }
+}
+
+/// `struct ifinfomsg` (RTM_*LINK).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IfInfoMsg {
+    pub family: u8,
+    pub link_type: u16,
+    pub index: i32,
+    pub flags: u32,
+    pub change: u32,
+}
+
+impl IfInfoMsg {
+    pub const SIZE: usize = 16;
+    pub fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u8(self.family)
+            .u8(0) // __ifi_pad
+            .u16(self.link_type)
+            .i32(self.index)
+            .u32(self.flags)
+            .u32(self.change)
+            .0
+    }
+    pub fn decode(b: &[u8]) -> Option<IfInfoMsg> {
+        let mut t = Take(b);
+        let family = t.u8()?;
+        t.u8()?;
+        Some(IfInfoMsg {
+            family,
+            link_type: t.u16()?,
+            index: t.i32()?,
+            flags: t.u32()?,
+            change: t.u32()?,
+        })
+    }
+}
+
+/// `struct ifaddrmsg` (RTM_*ADDR, RTM_GETMULTICAST).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IfAddrMsg {
+    pub family: u8,
+    pub prefix_len: u8,
+    pub flags: u8,
+    pub scope: u8,
+    pub index: i32,
+}
+
+impl IfAddrMsg {
+    pub const SIZE: usize = 8;
+    pub fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u8(self.family)
+            .u8(self.prefix_len)
+            .u8(self.flags)
+            .u8(self.scope)
+            .i32(self.index)
+            .0
+    }
+    pub fn decode(b: &[u8]) -> Option<IfAddrMsg> {
+        let mut t = Take(b);
+        Some(IfAddrMsg {
+            family: t.u8()?,
+            prefix_len: t.u8()?,
+            flags: t.u8()?,
+            scope: t.u8()?,
+            index: t.i32()?,
+        })
+    }
+}
+
+/// `struct rtmsg` (RTM_*ROUTE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RtMsg {
+    pub family: u8,
+    pub dst_len: u8,
+    pub src_len: u8,
+    pub tos: u8,
+    pub table: u8,
+    pub protocol: u8,
+    pub scope: u8,
+    pub route_type: u8,
+    pub flags: u32,
+}
+
+impl RtMsg {
+    pub const SIZE: usize = 12;
+    pub fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u8(self.family)
+            .u8(self.dst_len)
+            .u8(self.src_len)
+            .u8(self.tos)
+            .u8(self.table)
+            .u8(self.protocol)
+            .u8(self.scope)
+            .u8(self.route_type)
+            .u32(self.flags)
+            .0
+    }
+    pub fn decode(b: &[u8]) -> Option<RtMsg> {
+        let mut t = Take(b);
+        Some(RtMsg {
+            family: t.u8()?,
+            dst_len: t.u8()?,
+            src_len: t.u8()?,
+            tos: t.u8()?,
+            table: t.u8()?,
+            protocol: t.u8()?,
+            scope: t.u8()?,
+            route_type: t.u8()?,
+            flags: t.u32()?,
+        })
+    }
+}
+
+/// `struct rtnexthop`, one entry of RTA_MULTIPATH (`hops` is weight - 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RtNexthop {
+    pub len: u16,
+    pub flags: u8,
+    pub hops: u8,
+    pub ifindex: i32,
+}
+
+impl RtNexthop {
+    pub const SIZE: usize = 8;
+    fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u16(self.len)
+            .u8(self.flags)
+            .u8(self.hops)
+            .i32(self.ifindex)
+            .0
+    }
+    fn decode(b: &[u8]) -> Option<RtNexthop> {
+        let mut t = Take(b);
+        Some(RtNexthop {
+            len: t.u16()?,
+            flags: t.u8()?,
+            hops: t.u8()?,
+            ifindex: t.i32()?,
+        })
+    }
+}
+
+/// `struct ndmsg` (RTM_*NEIGH).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NdMsg {
+    pub family: u8,
+    pub ifindex: i32,
+    pub state: u16,
+    pub flags: u8,
+    pub ntype: u8,
+}
+
+impl NdMsg {
+    pub const SIZE: usize = 12;
+    pub fn decode(b: &[u8]) -> Option<NdMsg> {
+        let mut t = Take(b);
+        let family = t.u8()?;
+        t.u8()?;
+        t.u16()?;
+        Some(NdMsg {
+            family,
+            ifindex: t.i32()?,
+            state: t.u16()?,
+            flags: t.u8()?,
+            ntype: t.u8()?,
+        })
+    }
+    pub fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u8(self.family)
+            .u8(0) // ndm_pad1
+            .u16(0) // ndm_pad2
+            .i32(self.ifindex)
+            .u16(self.state)
+            .u8(self.flags)
+            .u8(self.ntype)
+            .0
+    }
+}
+
+/// `struct tcmsg` (RTM_*QDISC).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcMsg {
+    pub family: u8,
+    pub ifindex: i32,
+    pub handle: u32,
+    pub parent: u32,
+    pub info: u32,
+}
+
+impl TcMsg {
+    pub const SIZE: usize = 20;
+    pub fn encode(&self) -> Vec<u8> {
+        Put::default()
+            .u8(self.family)
+            .u8(0) // tcm__pad1
+            .u16(0) // tcm__pad2
+            .i32(self.ifindex)
+            .u32(self.handle)
+            .u32(self.parent)
+            .u32(self.info)
+            .0
+    }
+}
+
+/// An attribute's payload as a u32 (`None` if it is too short).
+pub fn nla_u32(v: &[u8]) -> Option<u32> {
+    Take(v).u32()
+}
+
+/// An attribute's payload as an i32 (an ifindex).
+pub fn nla_i32(v: &[u8]) -> Option<i32> {
+    Take(v).i32()
+}
+
+/// `struct nlattr`'s header.
+struct NlAttr {
+    len: u16,
+    ty: u16,
+}
+
+impl NlAttr {
+    const SIZE: usize = 4;
+    fn encode(&self) -> Vec<u8> {
+        Put::default().u16(self.len).u16(self.ty).0
+    }
+    fn decode(b: &[u8]) -> Option<NlAttr> {
+        let mut t = Take(b);
+        Some(NlAttr {
+            len: t.u16()?,
+            ty: t.u16()?,
+        })
+    }
+}
+
 /// One request under construction: header, family struct, attributes.
 pub struct Msg {
-    buf: Vec<u8>,
+    hdr: NlMsgHdr,
+    /// Everything after the nlmsghdr.
+    body: Vec<u8>,
+    /// Where open nests start in `body`.
     nests: Vec<usize>,
 }
 
 impl Msg {
     pub fn new(ty: u16, flags: u16) -> Msg {
-        let mut buf = vec![0u8; 16];
-        buf[4..6].copy_from_slice(&ty.to_ne_bytes());
-        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
         Msg {
-            buf,
+            hdr: NlMsgHdr {
+                ty,
+                flags: flags | NLM_F_REQUEST,
+                ..NlMsgHdr::default()
+            },
+            body: Vec::new(),
             nests: Vec::new(),
         }
     }
 
     /// The family header (ifinfomsg, rtmsg, ...), padded to 4 bytes.
     pub fn header(mut self, bytes: &[u8]) -> Msg {
-        self.buf.extend_from_slice(bytes);
-        self.buf.resize(align4(self.buf.len()), 0);
+        self.raw(bytes);
         self
     }
 
     pub fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Msg {
-        let len = 4 + data.len();
-        self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
-        self.buf.extend_from_slice(&ty.to_ne_bytes());
-        self.buf.extend_from_slice(data);
-        self.buf.resize(align4(self.buf.len()), 0);
-        self
+        let len = (NlAttr::SIZE + data.len()) as u16;
+        self.body.extend_from_slice(&NlAttr { len, ty }.encode());
+        self.raw(data)
     }
 
     pub fn attr_u32(&mut self, ty: u16, v: u32) -> &mut Msg {
@@ -129,68 +447,106 @@ impl Msg {
     }
 
     pub fn nest(&mut self, ty: u16) -> &mut Msg {
-        self.nests.push(self.buf.len());
+        self.nests.push(self.body.len());
         self.attr(ty | NLA_F_NESTED, &[])
     }
 
-    /// Raw bytes inside an open nest (e.g. a peer's ifinfomsg or an rtnexthop).
+    /// Raw bytes inside an open nest (e.g. a peer's ifinfomsg), padded.
     pub fn raw(&mut self, bytes: &[u8]) -> &mut Msg {
-        self.buf.extend_from_slice(bytes);
-        self.buf.resize(align4(self.buf.len()), 0);
+        self.body.extend_from_slice(bytes);
+        self.body.resize(align4(self.body.len()), 0);
         self
     }
 
+    /// Close the innermost nest (an attribute or an rtnexthop): both start
+    /// with their length as a u16.
     pub fn end_nest(&mut self) -> &mut Msg {
         if let Some(start) = self.nests.pop() {
-            let len = (self.buf.len() - start) as u16;
-            self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+            let len = (self.body.len() - start) as u16;
+            self.body[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         }
         self
     }
 
     /// Start an rtnexthop inside RTA_MULTIPATH; closed by `end_nest`.
     pub fn nexthop(&mut self, hops: u8, ifindex: i32) -> &mut Msg {
-        self.nests.push(self.buf.len());
-        self.buf.extend_from_slice(&[0, 0, 0, hops]);
-        self.buf.extend_from_slice(&ifindex.to_ne_bytes());
+        self.nests.push(self.body.len());
+        let nh = RtNexthop {
+            hops,
+            ifindex,
+            ..RtNexthop::default()
+        };
+        self.raw(&nh.encode())
+    }
+
+    /// Add flags to the header (NLM_F_ACK, NLM_F_DUMP).
+    fn with_flags(mut self, flags: u16) -> Msg {
+        self.hdr.flags |= flags;
         self
     }
 
-    fn finish(mut self, seq: u32) -> Vec<u8> {
-        let len = self.buf.len() as u32;
-        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
-        self.buf[8..12].copy_from_slice(&seq.to_ne_bytes());
-        self.buf
+    fn finish(self, seq: u32) -> Vec<u8> {
+        let hdr = NlMsgHdr {
+            len: (NlMsgHdr::SIZE + self.body.len()) as u32,
+            seq,
+            ..self.hdr
+        };
+        let mut out = hdr.encode();
+        out.extend_from_slice(&self.body);
+        out
     }
 }
 
-pub fn ifinfomsg(family: u8, index: i32, flags: u32, change: u32) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[0] = family;
-    b[4..8].copy_from_slice(&index.to_ne_bytes());
-    b[8..12].copy_from_slice(&flags.to_ne_bytes());
-    b[12..16].copy_from_slice(&change.to_ne_bytes());
-    b
+pub fn ifinfomsg(family: u8, index: i32, flags: u32, change: u32) -> Vec<u8> {
+    IfInfoMsg {
+        family,
+        index,
+        flags,
+        change,
+        ..IfInfoMsg::default()
+    }
+    .encode()
 }
 
-pub fn ifaddrmsg(family: u8, prefix: u8, flags: u8, scope: u8, index: i32) -> [u8; 8] {
-    let mut b = [family, prefix, flags, scope, 0, 0, 0, 0];
-    b[4..8].copy_from_slice(&index.to_ne_bytes());
-    b
+pub fn ifaddrmsg(family: u8, prefix_len: u8, flags: u8, scope: u8, index: i32) -> Vec<u8> {
+    IfAddrMsg {
+        family,
+        prefix_len,
+        flags,
+        scope,
+        index,
+    }
+    .encode()
 }
 
-pub fn rtmsg(family: u8, dst_len: u8, table: u8, protocol: u8, scope: u8, rtype: u8) -> [u8; 12] {
-    [
-        family, dst_len, 0, 0, table, protocol, scope, rtype, 0, 0, 0, 0,
-    ]
+pub fn rtmsg(
+    family: u8,
+    dst_len: u8,
+    table: u8,
+    protocol: u8,
+    scope: u8,
+    route_type: u8,
+) -> Vec<u8> {
+    RtMsg {
+        family,
+        dst_len,
+        table,
+        protocol,
+        scope,
+        route_type,
+        ..RtMsg::default()
+    }
+    .encode()
 }
 
-pub fn ndmsg(family: u8, ifindex: i32, state: u16) -> [u8; 12] {
-    let mut b = [0u8; 12];
-    b[0] = family;
-    b[4..8].copy_from_slice(&ifindex.to_ne_bytes());
-    b[8..10].copy_from_slice(&state.to_ne_bytes());
-    b
+pub fn ndmsg(family: u8, ifindex: i32, state: u16) -> Vec<u8> {
+    NdMsg {
+        family,
+        ifindex,
+        state,
+        ..NdMsg::default()
+    }
+    .encode()
 }
 
 /// The kernel refused a request.
@@ -220,17 +576,15 @@ pub struct Netlink {
 /// Attributes of one message, as (type, payload) pairs.
 pub fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
-        if data.len() < 4 {
+        let a = NlAttr::decode(data)?;
+        let len = a.len as usize;
+        if len < NlAttr::SIZE || len > data.len() {
             return None;
         }
-        let len = u16::from_ne_bytes([data[0], data[1]]) as usize;
-        let ty = u16::from_ne_bytes([data[2], data[3]]) & 0x3fff;
-        if len < 4 || len > data.len() {
-            return None;
-        }
-        let payload = &data[4..len];
+        let payload = &data[NlAttr::SIZE..len];
         data = &data[align4(len).min(data.len())..];
-        Some((ty, payload))
+        // Without NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+        Some((a.ty & 0x3fff, payload))
     })
 }
 
@@ -246,29 +600,29 @@ struct Received<'a> {
 
 impl Received<'_> {
     fn payload(&self) -> &[u8] {
-        &self.whole[16..]
+        &self.whole[NlMsgHdr::SIZE..]
     }
 }
 
 /// The messages in one datagram read from a netlink socket.
 fn messages(mut buf: &[u8]) -> impl Iterator<Item = Received<'_>> {
     std::iter::from_fn(move || {
-        if buf.len() < 16 {
-            return None;
-        }
-        let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-        if len < 16 || len > buf.len() {
+        let hdr = NlMsgHdr::decode(buf)?;
+        let len = hdr.len as usize;
+        if len < NlMsgHdr::SIZE || len > buf.len() {
             return None;
         }
         let whole = &buf[..len];
         buf = &buf[align4(len).min(buf.len())..];
-        let ty = u16::from_ne_bytes([whole[4], whole[5]]);
+        // struct nlmsgerr starts with the (negative) errno.
+        let errno = (hdr.ty == NLMSG_ERROR)
+            .then(|| Take(&whole[NlMsgHdr::SIZE..]).i32().map(|e| -e))
+            .flatten();
         Some(Received {
-            ty,
-            flags: u16::from_ne_bytes([whole[6], whole[7]]),
-            seq: u32::from_ne_bytes([whole[8], whole[9], whole[10], whole[11]]),
-            errno: (ty == NLMSG_ERROR && len >= 20)
-                .then(|| -i32::from_ne_bytes([whole[16], whole[17], whole[18], whole[19]])),
+            ty: hdr.ty,
+            flags: hdr.flags,
+            seq: hdr.seq,
+            errno,
             whole,
         })
     })
@@ -368,10 +722,7 @@ impl Netlink {
             let mut pending: Vec<(u32, String)> = Vec::new();
             while let Some((msg, what)) = reqs.next_if(|_| buf.len() < CHUNK) {
                 let seq = self.next_seq();
-                let mut m = msg;
-                let flags = u16::from_ne_bytes([m.buf[6], m.buf[7]]) | NLM_F_ACK;
-                m.buf[6..8].copy_from_slice(&flags.to_ne_bytes());
-                buf.extend_from_slice(&m.finish(seq));
+                buf.extend_from_slice(&msg.with_flags(NLM_F_ACK).finish(seq));
                 pending.push((seq, what));
             }
             self.send(&buf)?;
@@ -412,7 +763,7 @@ impl Netlink {
     /// destination): returns that message's type and payload.
     pub fn get(&mut self, msg: Msg) -> Result<(u16, Vec<u8>), NetlinkError> {
         let seq = self.next_seq();
-        let ty = u16::from_ne_bytes([msg.buf[4], msg.buf[5]]);
+        let ty = msg.hdr.ty;
         self.send(&msg.finish(seq))?;
         loop {
             let n = self.recv()?;
@@ -441,11 +792,8 @@ impl Netlink {
     /// A dump request; returns each reply message's payload (after the nlmsghdr).
     pub fn dump(&mut self, msg: Msg) -> Result<Vec<Vec<u8>>, NetlinkError> {
         let seq = self.next_seq();
-        let mut m = msg;
-        let flags = u16::from_ne_bytes([m.buf[6], m.buf[7]]) | NLM_F_DUMP;
-        m.buf[6..8].copy_from_slice(&flags.to_ne_bytes());
-        let ty = u16::from_ne_bytes([m.buf[4], m.buf[5]]);
-        self.send(&m.finish(seq))?;
+        let ty = msg.hdr.ty;
+        self.send(&msg.with_flags(NLM_F_DUMP).finish(seq))?;
         let mut out = Vec::new();
         loop {
             let n = self.recv()?;
@@ -479,7 +827,7 @@ fn ext_ack_msg(b: &[u8], flags: u16) -> Option<String> {
     }
     // With NETLINK_CAP_ACK the error carries only the failed request's header,
     // so the TLVs start after nlmsghdr + errno + nlmsghdr.
-    let tlvs = b.get(16 + 4 + 16..)?;
+    let tlvs = b.get(NlMsgHdr::SIZE + 4 + NlMsgHdr::SIZE..)?;
     attrs(tlvs)
         .find(|(t, _)| *t == NLMSGERR_ATTR_MSG)
         .map(|(_, v)| {
@@ -519,15 +867,11 @@ pub struct LinkInfo {
 }
 
 pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
-    if p.len() < 16 {
-        return None;
-    }
-    let index = i32::from_ne_bytes([p[4], p[5], p[6], p[7]]);
-    let flags = u32::from_ne_bytes([p[8], p[9], p[10], p[11]]);
+    let ifi = IfInfoMsg::decode(p)?;
     let mut l = LinkInfo {
-        index,
+        index: ifi.index,
         name: String::new(),
-        flags,
+        flags: ifi.flags,
         mtu: 0,
         mac: Vec::new(),
         master: None,
@@ -535,7 +879,7 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
         qdisc: None,
         stats: LinkStats::default(),
     };
-    for (ty, v) in attrs(&p[16..]) {
+    for (ty, v) in attrs(&p[IfInfoMsg::SIZE..]) {
         match ty {
             IFLA_IFNAME => {
                 l.name = String::from_utf8_lossy(v)
@@ -549,11 +893,9 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
                         .to_string(),
                 )
             }
-            IFLA_MTU if v.len() >= 4 => l.mtu = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
+            IFLA_MTU => l.mtu = nla_u32(v)?,
             IFLA_ADDRESS => l.mac = v.to_vec(),
-            IFLA_MASTER if v.len() >= 4 => {
-                l.master = Some(i32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
-            }
+            IFLA_MASTER => l.master = Some(nla_i32(v)?),
             IFLA_LINKINFO => {
                 for (t, k) in attrs(v) {
                     if t == IFLA_INFO_KIND {
@@ -596,27 +938,23 @@ pub struct AddrInfo {
 }
 
 pub fn parse_addr(p: &[u8]) -> Option<AddrInfo> {
-    if p.len() < 8 {
-        return None;
-    }
-    let family = p[0];
-    let prefix = p[1];
-    let mut flags = p[2] as u32;
-    let index = i32::from_ne_bytes([p[4], p[5], p[6], p[7]]);
+    let ifa = IfAddrMsg::decode(p)?;
+    // IFA_FLAGS, when present, holds all the flags (the header's u8 only some).
+    let mut flags = u32::from(ifa.flags);
     let mut addr = None;
     let mut local = None;
-    for (ty, v) in attrs(&p[8..]) {
+    for (ty, v) in attrs(&p[IfAddrMsg::SIZE..]) {
         match ty {
-            IFA_ADDRESS => addr = ip_from(family, v),
-            IFA_LOCAL => local = ip_from(family, v),
-            IFA_FLAGS if v.len() >= 4 => flags = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
+            IFA_ADDRESS => addr = ip_from(ifa.family, v),
+            IFA_LOCAL => local = ip_from(ifa.family, v),
+            IFA_FLAGS => flags = nla_u32(v)?,
             _ => {}
         }
     }
     Some(AddrInfo {
-        index,
+        index: ifa.index,
         addr: local.or(addr)?,
-        prefix,
+        prefix: ifa.prefix_len,
         flags,
     })
 }
@@ -652,43 +990,39 @@ pub struct RouteInfo {
 }
 
 pub fn parse_route(p: &[u8]) -> Option<RouteInfo> {
-    if p.len() < 12 {
-        return None;
-    }
-    let family = p[0];
+    let rtm = RtMsg::decode(p)?;
+    let family = rtm.family;
     let mut r = RouteInfo {
         family,
         dst: None,
-        dst_len: p[1],
-        table: p[4] as u32,
-        protocol: p[5],
-        rtype: p[7],
+        dst_len: rtm.dst_len,
+        table: u32::from(rtm.table),
+        protocol: rtm.protocol,
+        rtype: rtm.route_type,
         hops: Vec::new(),
     };
     let mut gw = None;
     let mut oif = 0;
-    for (ty, v) in attrs(&p[12..]) {
+    for (ty, v) in attrs(&p[RtMsg::SIZE..]) {
         match ty {
             RTA_DST => r.dst = ip_from(family, v),
             RTA_GATEWAY => gw = ip_from(family, v),
-            RTA_OIF if v.len() >= 4 => oif = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
-            RTA_TABLE if v.len() >= 4 => r.table = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
+            RTA_OIF => oif = nla_i32(v)?,
+            RTA_TABLE => r.table = nla_u32(v)?,
             RTA_MULTIPATH => {
                 let mut rest = v;
-                while rest.len() >= 8 {
-                    let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
-                    if len < 8 || len > rest.len() {
+                while let Some(nh) = RtNexthop::decode(rest) {
+                    let len = nh.len as usize;
+                    if len < RtNexthop::SIZE || len > rest.len() {
                         break;
                     }
-                    let hops = rest[3];
-                    let ifindex = i32::from_ne_bytes([rest[4], rest[5], rest[6], rest[7]]);
-                    let gateway = attrs(&rest[8..len])
+                    let gateway = attrs(&rest[RtNexthop::SIZE..len])
                         .find(|(t, _)| *t == RTA_GATEWAY)
                         .and_then(|(_, g)| ip_from(family, g));
                     r.hops.push(RouteHop {
                         gateway,
-                        ifindex,
-                        weight: hops as u16 + 1,
+                        ifindex: nh.ifindex,
+                        weight: u16::from(nh.hops) + 1,
                     });
                     rest = &rest[align4(len).min(rest.len())..];
                 }
@@ -704,4 +1038,85 @@ pub fn parse_route(p: &[u8]) -> Option<RouteInfo> {
         });
     }
     Some(r)
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    /// Each header encodes to its C size and decodes back to itself.
+    #[test]
+    fn headers_round_trip_at_their_c_sizes() {
+        assert_eq!(NlMsgHdr::SIZE, std::mem::size_of::<libc::nlmsghdr>());
+        assert_eq!(NlAttr::SIZE, std::mem::size_of::<libc::nlattr>());
+        let h = NlMsgHdr {
+            len: 40,
+            ty: RTM_NEWLINK,
+            flags: 5,
+            seq: 7,
+            pid: 9,
+        };
+        assert_eq!(NlMsgHdr::decode(&h.encode()), Some(h));
+        let i = IfInfoMsg {
+            family: 10,
+            link_type: 1,
+            index: -3,
+            flags: IFF_UP,
+            change: 1,
+        };
+        assert_eq!(
+            (i.encode().len(), IfInfoMsg::decode(&i.encode())),
+            (IfInfoMsg::SIZE, Some(i))
+        );
+        let a = IfAddrMsg {
+            family: 2,
+            prefix_len: 24,
+            flags: 1,
+            scope: 0,
+            index: 4,
+        };
+        assert_eq!(
+            (a.encode().len(), IfAddrMsg::decode(&a.encode())),
+            (IfAddrMsg::SIZE, Some(a))
+        );
+        let r = RtMsg {
+            family: 2,
+            dst_len: 24,
+            table: 254,
+            protocol: 4,
+            route_type: 1,
+            ..RtMsg::default()
+        };
+        assert_eq!(
+            (r.encode().len(), RtMsg::decode(&r.encode())),
+            (RtMsg::SIZE, Some(r))
+        );
+        let n = RtNexthop {
+            len: 16,
+            flags: 0,
+            hops: 10,
+            ifindex: 3,
+        };
+        assert_eq!(
+            (n.encode().len(), RtNexthop::decode(&n.encode())),
+            (RtNexthop::SIZE, Some(n))
+        );
+        let d = NdMsg {
+            family: 2,
+            ifindex: 5,
+            state: NUD_PERMANENT,
+            flags: 0,
+            ntype: 0,
+        };
+        assert_eq!(
+            (d.encode().len(), NdMsg::decode(&d.encode())),
+            (NdMsg::SIZE, Some(d))
+        );
+        assert_eq!(TcMsg::default().encode().len(), TcMsg::SIZE);
+        // Fields land where the kernel reads them: ifi_index after family,
+        // pad and type.
+        assert_eq!(&i.encode()[4..8], &(-3i32).to_ne_bytes());
+        // A short buffer decodes to nothing, never to garbage.
+        assert_eq!(IfInfoMsg::decode(&[0; 15]), None);
+    }
 }

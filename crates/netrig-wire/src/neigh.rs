@@ -126,11 +126,10 @@ pub fn route_get(dst: IpAddr, oif: Option<i32>) -> Result<RouteInfo> {
         gateway: None,
         prefsrc: None,
     };
-    for (ty, data) in netrig_lab::netlink::attrs(m.get(12..).unwrap_or(&[])) {
+    let attrs = m.get(netrig_lab::netlink::RtMsg::SIZE..).unwrap_or(&[]);
+    for (ty, data) in netrig_lab::netlink::attrs(attrs) {
         match ty {
-            RTA_OIF if data.len() >= 4 => {
-                info.oif = i32::from_ne_bytes([data[0], data[1], data[2], data[3]])
-            }
+            RTA_OIF => info.oif = netrig_lab::netlink::nla_i32(data).unwrap_or(0),
             RTA_GATEWAY => info.gateway = ip_from(data),
             // RTA_VIA: u16 family + address (IPv4 route via IPv6 gateway).
             RTA_VIA if data.len() > 2 => info.gateway = ip_from(&data[2..]),
@@ -152,16 +151,15 @@ pub fn neighbours(ifindex: Option<i32>) -> Result<Vec<Neighbour>> {
         .map_err(nl_err)?;
     let mut out = Vec::new();
     for m in msgs {
-        if m.len() < 12 {
+        let Some(nd) = netrig_lab::netlink::NdMsg::decode(&m) else {
+            continue;
+        };
+        if ifindex.is_some_and(|i| i != nd.ifindex) {
             continue;
         }
-        let idx = i32::from_ne_bytes([m[4], m[5], m[6], m[7]]);
-        if ifindex.is_some_and(|i| i != idx) {
-            continue;
-        }
-        let state = u16::from_ne_bytes([m[8], m[9]]);
+        let (idx, state) = (nd.ifindex, nd.state);
         let (mut ip, mut mac) = (None, None);
-        for (t, d) in netrig_lab::netlink::attrs(&m[12..]) {
+        for (t, d) in netrig_lab::netlink::attrs(&m[netrig_lab::netlink::NdMsg::SIZE..]) {
             match t {
                 NDA_DST => ip = ip_from(d),
                 NDA_LLADDR if d.len() == 6 => {
