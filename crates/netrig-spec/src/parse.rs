@@ -108,24 +108,30 @@ struct RawNeighbor {
 }
 
 /// Parse and validate a topology. `name` is how errors name the file.
+/// A TOML syntax or shape error as netrig reports it (topology and scenario
+/// files alike): located, the duplicated key named, with a hint.
+pub(crate) fn toml_error(src: &Source, text: &str, e: &toml::de::Error) -> crate::SpecError {
+    let span = e.span().unwrap_or(0..0);
+    let mut msg = e.message().trim().to_string();
+    if msg == "duplicate key" {
+        if let Some(key) = text
+            .get(span.clone())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            msg = format!("duplicate key `{key}`");
+        }
+    }
+    let help = toml_hint(&msg);
+    let mut err = src.error(span, msg);
+    err.help = help;
+    err
+}
+
 pub fn parse_topology(name: &str, text: &str) -> Result<Topology, SpecErrors> {
     let src = Source::new(name, text);
-    let raw: RawTopology = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let mut msg = e.message().trim().to_string();
-        if msg == "duplicate key" {
-            if let Some(key) = text
-                .get(span.clone())
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-            {
-                msg = format!("duplicate key `{key}`");
-            }
-        }
-        let help = toml_hint(&msg);
-        let mut err = src.error(span, msg);
-        err.help = help;
-        SpecErrors { errors: vec![err] }
+    let raw: RawTopology = toml::from_str(text).map_err(|e| SpecErrors {
+        errors: vec![toml_error(&src, text, &e)],
     })?;
     let mut c = Checker {
         src,

@@ -236,11 +236,8 @@ fn parse_filtered(
 ) -> Result<Scenario, crate::LoadError> {
     let name = path.display().to_string();
     let src = Source::new(name.clone(), text);
-    let raw: RawScenario = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        SpecErrors {
-            errors: vec![src.error(span, e.message().trim().to_string())],
-        }
+    let raw: RawScenario = toml::from_str(text).map_err(|e| SpecErrors {
+        errors: vec![crate::parse::toml_error(&src, text, &e)],
     })?;
     let mut c = Checker {
         src: src.clone(),
