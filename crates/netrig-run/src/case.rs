@@ -566,6 +566,22 @@ fn finish(
     r
 }
 
+/// The host PID of `ns_pid`, a process of our PID namespace (read from the
+/// host's /proc, which `pause` gives back first): the process in our
+/// namespace whose NSpid ends with it.
+fn host_pid_of(ns_pid: u32) -> Option<i32> {
+    let ours = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        if std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()? != ours {
+            return None;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+        (nspid.split_whitespace().last()? == ns_pid.to_string()).then_some(pid)
+    })
+}
+
 /// Our PID as the host's /proc sees it (we are PID 1 in our own namespace).
 fn host_pid() -> Option<i32> {
     std::fs::read_link("/proc/self")
@@ -629,6 +645,16 @@ fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
                 write_result(Path::new(d), r);
             }
             let nodes: Vec<&str> = st.nodes.iter().map(|(n, _)| n.as_str()).collect();
+            for d in &ctx.daemons {
+                let Some(pid) = d.id().and_then(host_pid_of) else {
+                    continue;
+                };
+                events.send(CaseEvent::PausedDaemon {
+                    pid,
+                    node: d.rec.node.clone(),
+                    name: d.rec.name.clone(),
+                });
+            }
             events.send(CaseEvent::Paused {
                 lab: name.clone(),
                 nodes: nodes.iter().map(|n| n.to_string()).collect(),

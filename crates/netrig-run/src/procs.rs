@@ -355,6 +355,12 @@ impl Proc {
         self.signal_group(libc::SIGKILL);
     }
 
+    /// Its PID (in the case's PID namespace), unless it is known to have
+    /// ended.
+    pub fn id(&self) -> Option<u32> {
+        self.status.is_none().then(|| self.child.id())
+    }
+
     /// Send `signal` to the process group this Proc leads.
     pub fn signal_group(&self, signal: i32) {
         // SAFETY: signalling the process group this Proc leads.

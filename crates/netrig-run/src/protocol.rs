@@ -15,6 +15,13 @@ pub enum CaseEvent {
     Setup,
     /// A step (or, for executables and Rust tests, the case body) starts.
     Step { index: usize, name: String },
+    /// `--pause-on-fail`: a daemon of the paused case, with its PID on the
+    /// host (to attach gdb or strace to); sent before `Paused`.
+    PausedDaemon {
+        pid: i32,
+        node: Option<String>,
+        name: String,
+    },
     /// `--pause-on-fail`: the case failed and holds its lab for a person.
     Paused { lab: String, nodes: Vec<String> },
     /// The result is written.
@@ -31,6 +38,9 @@ impl CaseEvent {
             CaseEvent::Heartbeat => "hb".to_string(),
             CaseEvent::Setup => "setup".to_string(),
             CaseEvent::Step { index, name } => format!("step {index} {}", name.replace('\n', " ")),
+            CaseEvent::PausedDaemon { pid, node, name } => {
+                format!("daemon {pid} {} {name}", node.as_deref().unwrap_or("-"))
+            }
             CaseEvent::Paused { lab, nodes } => format!("paused {lab} {}", nodes.join(",")),
             CaseEvent::Done => "done".to_string(),
         };
@@ -57,6 +67,16 @@ impl CaseEvent {
                 CaseEvent::Step {
                     index: index.parse().ok()?,
                     name: name.to_string(),
+                }
+            }
+            "daemon" => {
+                let mut parts = rest.splitn(3, ' ');
+                let pid = parts.next()?.parse().ok()?;
+                let node = parts.next().filter(|n| *n != "-").map(str::to_string);
+                CaseEvent::PausedDaemon {
+                    pid,
+                    node,
+                    name: parts.next()?.to_string(),
                 }
             }
             "paused" => {
@@ -101,6 +121,16 @@ mod tests {
             CaseEvent::Step {
                 index: 3,
                 name: "traffic h1 -> 198.18.0.1 udp sp=1024".into(),
+            },
+            CaseEvent::PausedDaemon {
+                pid: 4242,
+                node: Some("r1".into()),
+                name: "bgpd main".into(),
+            },
+            CaseEvent::PausedDaemon {
+                pid: 7,
+                node: None,
+                name: "d".into(),
             },
             CaseEvent::Paused {
                 lab: "case-1".into(),

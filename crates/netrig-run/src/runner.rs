@@ -327,6 +327,8 @@ struct Progress {
     steps: Vec<String>,
     last_beat: Option<Instant>,
     paused: Option<(String, Vec<String>)>,
+    /// Daemons of a paused case: (host PID, node, name).
+    paused_daemons: Vec<(i32, Option<String>, String)>,
     done: bool,
 }
 
@@ -335,6 +337,9 @@ impl Progress {
         self.last_beat = Some(Instant::now());
         match CaseEvent::decode(l) {
             Some(CaseEvent::Step { index, name }) => self.steps.push(format!("{index} {name}")),
+            Some(CaseEvent::PausedDaemon { pid, node, name }) => {
+                self.paused_daemons.push((pid, node, name))
+            }
             Some(CaseEvent::Paused { lab, nodes }) => self.paused = Some((lab, nodes)),
             Some(CaseEvent::Done) => self.done = true,
             Some(CaseEvent::Heartbeat | CaseEvent::Setup) | None => {}
@@ -469,7 +474,8 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
                 prog.line(buf.trim_end());
                 if let Some((lab, nodes)) = prog.paused.take() {
                     let paused_at = Instant::now();
-                    hold_paused(&def.name, &lab, &nodes, dir, pause_lock);
+                    let daemons = std::mem::take(&mut prog.paused_daemons);
+                    hold_paused(&def.name, &lab, &nodes, &daemons, dir, pause_lock);
                     // SAFETY: ending the case's process group.
                     unsafe { libc::kill(-pgid, libc::SIGKILL) };
                     // The name comes from the case: a name, never a path.
@@ -681,7 +687,14 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
 }
 
 /// `--pause-on-fail`: show how to enter the failed lab and wait for Enter.
-fn hold_paused(case: &str, lab: &str, nodes: &[String], dir: &Path, lock: &Mutex<()>) {
+fn hold_paused(
+    case: &str,
+    lab: &str,
+    nodes: &[String],
+    daemons: &[(i32, Option<String>, String)],
+    dir: &Path,
+    lock: &Mutex<()>,
+) {
     let _g = lock.lock();
     eprintln!(
         "\n*** {case} failed; its lab is kept up as `{lab}` (results: {})",
@@ -692,6 +705,14 @@ fn hold_paused(case: &str, lab: &str, nodes: &[String], dir: &Path, lock: &Mutex
     }
     if let Some(n) = nodes.first() {
         eprintln!("    netrig shell {lab} {n}");
+    }
+    // Host PIDs: gdb and strace attach from here as they are.
+    for (pid, node, name) in daemons {
+        let at = node
+            .as_deref()
+            .map(|n| format!(" in {n}"))
+            .unwrap_or_default();
+        eprintln!("    daemon {name}{at}: gdb -p {pid}   |   strace -f -p {pid}");
     }
     eprintln!("*** press Enter to tear it down and go on");
     let mut s = String::new();

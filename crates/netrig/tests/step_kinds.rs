@@ -229,3 +229,77 @@ fn on_fail_and_finally_steps() {
     );
     assert_eq!(code, 1, "{out}");
 }
+
+/// `--pause-on-fail` keeps the failed lab and prints, for each daemon, the
+/// gdb and strace commands that attach to it from the host.
+#[test]
+fn pause_on_fail_shows_how_to_attach_to_each_daemon() {
+    use std::io::{BufRead, Write};
+    if !have_root() {
+        return;
+    }
+    let s = Scratch::new("pausegdb");
+    s.write(
+        "p.toml",
+        &format!("name = \"p\"\n{PAIR}\n[[steps]]\nname = \"bgpd\"\nnode = \"b\"\ndaemon = \"exec sleep 1000\"\n[[steps]]\nnode = \"a\"\nrun = \"false\"\n"),
+    );
+    let mut child = std::process::Command::new(NETRIG)
+        .args(["run", "p.toml", "--pause-on-fail", "--results", "res"])
+        .current_dir(&s.0)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("netrig run");
+    // Whatever happens below, the run is ended within 60 s (through its
+    // Child handle, so never another process by a reused PID).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let done = l.contains("press Enter");
+            if tx.send(l).is_err() || done {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(l) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        let done = l.contains("press Enter");
+        seen.push(l);
+        if done {
+            break;
+        }
+    }
+    let gdb: Option<i32> = seen.iter().find_map(|l| {
+        l.strip_prefix("    daemon bgpd in b: gdb -p ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    let comm = gdb.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok());
+    let _ = child.stdin.take().map(|mut i| i.write_all(b"\n"));
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(comm.as_deref(), Some("sleep\n"), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&format!("strace -f -p {}", gdb.unwrap_or(0)))),
+        "{seen:#?}"
+    );
+    assert_eq!(status.code(), Some(1), "{seen:#?}");
+}
