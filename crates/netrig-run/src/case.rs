@@ -158,6 +158,7 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
         if let Err(e) = mount_proc() {
             warnings.push(format!("/proc shows the host's processes ({e})"));
         }
+        terminate_on_sigterm();
         let code = supervise(&spec, dir, hb_fd, warnings, resolve);
         // SAFETY: leave without unwinding into the parent's state.
         unsafe { libc::_exit(code) };
@@ -167,6 +168,16 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
     if let Some(fd) = hb_fd {
         // SAFETY: closing our copy of the descriptor.
         unsafe { libc::close(fd) };
+    }
+    // The runner's SIGTERM at the timeout goes on to PID 1 (dying here would
+    // SIGKILL the namespace before anyone's cleanup ran).
+    TERM_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: installing an async-signal-safe handler (one atomic load, kill).
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            forward_term as *const () as libc::sighandler_t,
+        );
     }
     let mut status = 0;
     loop {
@@ -182,6 +193,34 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
         libc::WEXITSTATUS(status)
     } else {
         1
+    }
+}
+
+/// The PID 1 the intermediate forwards SIGTERM to.
+static TERM_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_term(_: libc::c_int) {
+    let pid = TERM_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe; the PID is our own child's.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+}
+
+/// As PID 1 of the case: on SIGTERM (the runner's timeout) pass it to
+/// every process of the case's PID namespace, so that scripts' cleanup
+/// traps and daemons' shutdown run before the runner's SIGKILL. A handler,
+/// not a blocked signal: the processes we start inherit a signal mask, but
+/// their handlers are reset by exec.
+fn terminate_on_sigterm() {
+    extern "C" fn term_all(_: libc::c_int) {
+        // SAFETY: kill is async-signal-safe; kill(-1) from PID 1 signals
+        // every other process of this PID namespace, nothing outside it.
+        unsafe { libc::kill(-1, libc::SIGTERM) };
+    }
+    // SAFETY: installing an async-signal-safe handler.
+    unsafe {
+        libc::signal(libc::SIGTERM, term_all as *const () as libc::sighandler_t);
     }
 }
 

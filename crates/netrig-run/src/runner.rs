@@ -491,8 +491,21 @@ fn run_once(def: &CaseDef, opts: &RunOptions, dir: &Path, pause_lock: &Mutex<()>
         }
     }
     if timed_out {
-        // SAFETY: ending the case's process group; its PID 1 takes the PID
-        // namespace down with it (PR_SET_PDEATHSIG), whatever the children did.
+        // SIGTERM first: the case passes it to all its processes, so that
+        // scripts' traps and daemons' shutdown run (kselftest's runner sends
+        // SIGTERM too); then, after TERM_GRACE or once the case is gone,
+        // SIGKILL: its PID 1 takes the PID namespace down with it
+        // (PR_SET_PDEATHSIG), whatever the children did.
+        // SAFETY: signalling the case's process group.
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let grace_end = Instant::now() + crate::steps::TERM_GRACE;
+        while Instant::now() < grace_end {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
     if trace {

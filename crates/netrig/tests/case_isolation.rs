@@ -97,3 +97,27 @@ fn steps_see_the_cases_processes() {
     assert_eq!(case(&report, "proc")["state"], "pass", "{out}");
     assert_eq!(code, 0, "{out}");
 }
+
+/// At its timeout a case gets SIGTERM before SIGKILL, passed on to every
+/// process in it, so a script's cleanup trap runs (a named namespace it
+/// made is deleted by its own trap, as the kernel's selftests do).
+#[test]
+fn a_timeout_lets_cleanup_traps_run() {
+    let s = Scratch::new("termtrap");
+    let marker = s.path("cleaned-up");
+    s.exec(
+        "suite/slow.sh",
+        &format!(
+            "#!/bin/sh\n# netrig: timeout=1s\ntrap 'echo trap-ran > {}; exit 1' TERM\nsleep 100 &\nwait\n",
+            marker.display()
+        ),
+    );
+    let (code, report, out) = run_json(&["suite", "--results", "res"], &s.0);
+    assert_eq!(report["cases"][0]["state"], "timeout", "{out}");
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+        "trap-ran\n",
+        "the script's TERM trap did not run: {out}"
+    );
+}
