@@ -31,13 +31,8 @@ impl StepDef for Retry {
     const VALUE: &'static str = "`{ node, cmd, every = \"200ms\" }`; the step's `timeout` (default 10 s) bounds the tries";
     const SUMMARY: &'static str =
         "run a command until its expectations hold; reports the tries and the last output";
-    const CHECKS: &'static [Check] = &[
-        Check::Exit,
-        Check::Stdout,
-        Check::StdoutNot,
-        Check::Stderr,
-        Check::Json,
-    ];
+    /// What `run` checks, judged the same way on each try.
+    const CHECKS: &'static [Check] = super::run::Run::CHECKS;
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Retry, String)> {
         let r: Raw = cx.raw(value)?;
