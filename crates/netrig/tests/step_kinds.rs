@@ -303,3 +303,35 @@ fn pause_on_fail_shows_how_to_attach_to_each_daemon() {
     );
     assert_eq!(status.code(), Some(1), "{seen:#?}");
 }
+
+/// A `counters` step on an end of an impaired link also reads what the link
+/// did with what that end sent (here half lost, within bounds no correct
+/// engine leaves but with probability ~1e-20); on another interface those
+/// names are refused by `netrig check`.
+#[test]
+fn counters_read_what_an_impaired_link_did() {
+    if !have_root() {
+        return;
+    }
+    let s = Scratch::new("impaircounters");
+    let topo = "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a:eth0 192.0.2.1/24 mac=02:00:00:00:00:0a\", \"b:eth0 192.0.2.2/24 mac=02:00:00:00:00:0b\"]\nimpair = { loss = \"50%\" }\n[[neighbors]]\nnode = \"a\"\ndev = \"eth0\"\naddr = \"192.0.2.2\"\nmac = \"02:00:00:00:00:0b\"\n";
+    s.write(
+        "lossy.toml",
+        &format!("name = \"lossy\"\n{topo}\n[[steps]]\ncounters = {{ node = \"a\", iface = \"eth0\", save = \"before\" }}\n[[steps]]\ntraffic = {{ from = \"a\", to = \"192.0.2.2\", udp = \"sp=1000,dp=1-1000\" }}\n[[steps]]\ncounters = {{ node = \"a\", iface = \"eth0\", since = \"before\" }}\nexpect.min = {{ impair_sent = 1000, impair_lost = 350 }}\nexpect.max = {{ impair_lost = 650 }}\n"),
+    );
+    let (code, report, out) = run_json(&["lossy.toml", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "lossy")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+
+    let plain = s.write(
+        "plain.toml",
+        &format!("name = \"plain\"\n{PAIR}\n[[steps]]\ncounters = {{ node = \"a\", iface = \"eth0\" }}\nexpect.min = {{ impair_lost = 1 }}\n"),
+    );
+    let o = netrig(&["check", plain.to_str().expect("utf-8")], &s.0);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not an end of an impaired link"),
+        "{}",
+        text(&o)
+    );
+}

@@ -5,6 +5,7 @@ use super::{counter_map, Ctx, Exec};
 use crate::result::State;
 use crate::verdicts::{broken, Problem, StepOut};
 use netrig_lab::LinkStats;
+use std::collections::BTreeMap;
 use netrig_spec::expect::Check;
 use netrig_spec::scenario::Step;
 use netrig_spec::steps::counters::Counters;
@@ -12,22 +13,42 @@ use netrig_spec::steps::counters::Counters;
 impl Exec for Counters {
     fn exec(&self, cx: &mut Ctx, step: &Step) -> StepOut {
         let e = &step.expect;
-        let now = cx
-            .lab_mut()?
+        let lab = cx.lab_mut()?;
+        let stats = lab
             .link_stats(&self.at.node, &self.at.iface)
             .map_err(|err| broken(err.to_string()))?;
+        let mut now = counter_map(&stats, &LinkStats::default());
+        // On an end of an impaired link: what the link did with what this
+        // end sent.
+        if let Ok((_, [sent, _])) = lab.impairment_stats(&self.at.node, &self.at.iface) {
+            now.extend([
+                ("impair_sent", sent.sent),
+                ("impair_delivered", sent.delivered),
+                ("impair_lost", sent.dropped_loss),
+                ("impair_queue_dropped", sent.dropped_queue),
+                ("impair_duplicated", sent.duplicated),
+                ("impair_reordered", sent.reordered),
+                ("impair_corrupted", sent.corrupted),
+                ("impair_delayed", sent.delayed),
+            ]);
+        }
         let base = match &self.since {
-            None => LinkStats::default(),
-            Some(s) => *cx
+            None => BTreeMap::new(),
+            Some(s) => cx
                 .saved
                 .get(s)
+                .cloned()
                 .ok_or_else(|| broken(format!("no counters saved as `{s}`")))?,
         };
         if let Some(s) = &self.save {
-            cx.saved.insert(s.clone(), now);
+            cx.saved.insert(s.clone(), now.clone());
         }
-        // Counter names were checked by `netrig check` (expect::COUNTERS).
-        let vals = counter_map(&now, &base);
+        // Counter names were checked by `netrig check` (expect::COUNTERS,
+        // IMPAIR_COUNTERS).
+        let vals: BTreeMap<&str, u64> = now
+            .iter()
+            .map(|(k, v)| (*k, v.saturating_sub(base.get(k).copied().unwrap_or(0))))
+            .collect();
         let mut bad = Vec::new();
         let mut which = Vec::new();
         for (k, min) in e.min.iter().flatten() {

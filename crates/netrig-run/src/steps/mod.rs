@@ -32,7 +32,8 @@ pub struct Ctx {
     pub daemons: Vec<Proc>,
     /// Daemons whose end is no failure (`may_exit`, or signalled by a step).
     may_exit: HashSet<String>,
-    saved: HashMap<String, LinkStats>,
+    /// Counter sets `counters` steps saved, by name (absolute values).
+    saved: HashMap<String, BTreeMap<&'static str, u64>>,
     servers: Vec<(String, ProbeServerHandle)>,
     captures: Vec<(String, Capture)>,
     pub warnings: Vec<String>,
