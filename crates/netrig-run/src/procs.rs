@@ -67,6 +67,8 @@ struct Watch {
     /// The stream's last `pat.len() - 1` bytes: a match may span two reads.
     carry: Vec<u8>,
     found: bool,
+    /// Looks at all the output (`false`: only what came after it was set).
+    whole: bool,
 }
 
 impl Watch {
@@ -98,7 +100,11 @@ impl Capture {
     /// Has the stream printed `pat`? The first question about a pattern
     /// searches what is kept; from then on it is searched as output comes.
     fn contains(&mut self, pat: &str) -> bool {
-        if let Some(w) = self.watches.iter().find(|w| w.pat == pat.as_bytes()) {
+        if let Some(w) = self
+            .watches
+            .iter()
+            .find(|w| w.whole && w.pat == pat.as_bytes())
+        {
             return w.found;
         }
         let found = self.text().contains(pat);
@@ -112,8 +118,20 @@ impl Capture {
             pat: pat.as_bytes().to_vec(),
             carry,
             found,
+            whole: true,
         });
         found
+    }
+
+    /// Start looking for `pat` in what the stream prints from now on.
+    fn watch_new(&mut self, pat: &str) -> usize {
+        self.watches.push(Watch {
+            pat: pat.as_bytes().to_vec(),
+            carry: Vec::new(),
+            found: false,
+            whole: false,
+        });
+        self.watches.len() - 1
     }
 
     fn push(&mut self, mut b: &[u8]) {
@@ -425,6 +443,23 @@ impl Proc {
         [&self.out, &self.err]
             .iter()
             .any(|c| c.lock().is_ok_and(|mut c| c.contains(pat)))
+    }
+
+    /// Start looking for `pat` in what the process prints from now on, on
+    /// stdout and stderr; ask with [`Proc::new_output_contains`].
+    pub fn watch_new_output(&self, pat: &str) -> [Option<usize>; 2] {
+        [&self.out, &self.err].map(|c| c.lock().ok().map(|mut c| c.watch_new(pat)))
+    }
+
+    /// Has the process printed what [`Proc::watch_new_output`] looks for
+    /// since it was asked?
+    pub fn new_output_contains(&self, watch: [Option<usize>; 2]) -> bool {
+        [&self.out, &self.err].iter().zip(watch).any(|(c, i)| {
+            i.is_some_and(|i| {
+                c.lock()
+                    .is_ok_and(|c| c.watches.get(i).is_some_and(|w| w.found))
+            })
+        })
     }
 }
 

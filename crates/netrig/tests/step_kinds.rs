@@ -335,3 +335,29 @@ fn counters_read_what_an_impaired_link_did() {
         text(&o)
     );
 }
+
+/// `wait_log` with `new = true` waits for the next occurrence: a line the
+/// daemon printed before the step does not count.
+#[test]
+fn wait_log_new_waits_for_the_next_occurrence() {
+    let s = Scratch::new("waitnew");
+    s.write(
+        "once.toml",
+        "name = \"once\"\n[[steps]]\nname = \"d\"\ndaemon = \"echo up; exec sleep 100\"\n[[steps]]\nwait_log = { daemon = \"d\", pattern = \"up\" }\n[[steps]]\nwait_log = { daemon = \"d\", pattern = \"up\", new = true }\ntimeout = \"300ms\"\n",
+    );
+    s.write(
+        "ticks.toml",
+        "name = \"ticks\"\n[[steps]]\nname = \"d\"\ndaemon = \"while :; do echo tick; sleep 0.05; done\"\n[[steps]]\nwait_log = { daemon = \"d\", pattern = \"tick\" }\n[[steps]]\nwait_log = { daemon = \"d\", pattern = \"tick\", new = true }\n",
+    );
+    let (code, report, out) = run_json(&[".", "--results", "res"], &s.0);
+    let once = case(&report, "once");
+    assert_eq!(once["state"], "fail", "{out}");
+    assert!(
+        once["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("step 3 ")),
+        "{once:#}"
+    );
+    assert_eq!(case(&report, "ticks")["state"], "pass", "{out}");
+    assert_eq!(code, 1, "{out}");
+}

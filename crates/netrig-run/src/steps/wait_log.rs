@@ -11,19 +11,34 @@ impl Exec for WaitLog {
         let (daemon, pattern) = (&self.daemon, self.pattern.as_str());
         let limit = step.timeout.unwrap_or(WAIT_DEFAULT);
         let deadline = Instant::now() + limit;
+        // `new`: watches set now see only what comes after.
+        let fresh = match self.new {
+            false => None,
+            true => Some(
+                cx.daemons
+                    .iter()
+                    .find(|d| &d.rec.name == daemon)
+                    .ok_or_else(|| broken(format!("no daemon named `{daemon}` was started")))?
+                    .watch_new_output(pattern),
+            ),
+        };
+        let seen = |d: &crate::procs::Proc| match fresh {
+            Some(w) => d.new_output_contains(w),
+            None => d.output_contains(pattern),
+        };
         loop {
             let d = cx
                 .daemons
                 .iter_mut()
                 .find(|d| &d.rec.name == daemon)
                 .ok_or_else(|| broken(format!("no daemon named `{daemon}` was started")))?;
-            if d.output_contains(pattern) {
+            if seen(d) {
                 return Ok((String::new(), vec![]));
             }
             if let Some(st) = d.try_wait() {
                 // One last look: output may trail the exit.
                 std::thread::sleep(Duration::from_millis(20));
-                if d.output_contains(pattern) {
+                if seen(d) {
                     return Ok((String::new(), vec![]));
                 }
                 return Err(fail(format!(

@@ -8,16 +8,25 @@ use serde::{Deserialize, Serialize};
 pub struct WaitLog {
     pub daemon: String,
     pub pattern: String,
+    /// Only output printed after the step starts counts: wait for the next
+    /// occurrence (a session coming up again after a failover, say).
+    #[serde(default)]
+    pub new: bool,
 }
 
 impl StepDef for WaitLog {
     const KEYWORD: &'static str = "wait_log";
-    const VALUE: &'static str = "`{ daemon, pattern }`";
+    const VALUE: &'static str = "`{ daemon, pattern, new }` (`new = true`: only output printed after the step starts)";
     const SUMMARY: &'static str = "wait until a daemon's output contains `pattern`";
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(WaitLog, String)> {
         let w: WaitLog = cx.raw(value)?;
-        let name = format!("wait_log {}: {}", w.daemon, w.pattern);
+        let name = format!(
+            "wait_log {}: {}{}",
+            w.daemon,
+            w.pattern,
+            if w.new { " (new)" } else { "" }
+        );
         Some((w, name))
     }
 
