@@ -5,12 +5,7 @@
 mod run_common;
 use run_common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
-
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+use std::path::{Path, PathBuf};
 
 /// A root-only 0600 file with known content: what the attacks aim at.
 fn victim(p: &Path) {
@@ -30,6 +25,22 @@ fn assert_untouched(p: &Path) {
     );
 }
 
+/// A scenario `quick.toml` and what a results-folder attack aims at: a root
+/// 0700 folder holding a case-named folder with a file in it, and a root
+/// 0600 file. Returns (folder, file inside it, file).
+fn victims(s: &Scratch) -> (PathBuf, PathBuf, PathBuf) {
+    s.write("quick.toml", QUICK);
+    let private = s.path("private");
+    std::fs::create_dir(&private).expect("private");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::create_dir(private.join("quick")).expect("case-named dir");
+    let kept = private.join("quick/keep");
+    victim(&kept);
+    let v = s.path("victim");
+    victim(&v);
+    (private, kept, v)
+}
+
 /// Hand `p` to nobody, as if another user had made it.
 fn give_away(p: &Path) {
     std::os::unix::fs::lchown(p, Some(65534), Some(65534)).expect("lchown");
@@ -40,8 +51,7 @@ fn give_away(p: &Path) {
 /// world-writable. The lock no longer lives in a shared directory at all.
 #[test]
 fn a_link_planted_at_the_old_lock_path_is_not_followed() {
-    if !root() {
-        eprintln!("skipped: needs root");
+    if !have_root() {
         return;
     }
     let s = Scratch::new("sec-lock");
@@ -144,8 +154,7 @@ fn forged_state(name: &str, victim: &Victim, mount: &Path) -> String {
 /// names now: exit 2, nothing read, nobody signalled, nothing deleted.
 #[test]
 fn a_lab_name_that_is_a_path_is_refused() {
-    if !root() {
-        eprintln!("skipped: needs root");
+    if !have_root() {
         return;
     }
     let s = Scratch::new("sec-name");
@@ -213,13 +222,13 @@ impl Drop for Cleanup {
 /// user refuses the directory; the process lives, the file stays.
 #[test]
 fn a_squatted_state_dir_is_refused() {
-    if !root()
+    if !have_root()
         || std::process::Command::new("setpriv")
             .arg("--version")
             .output()
             .is_err()
     {
-        eprintln!("skipped: needs root and setpriv");
+        eprintln!("skipped: needs setpriv");
         return;
     }
     let s = Scratch::new("sec-squat");
@@ -292,20 +301,11 @@ fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
 /// is deleted or written.
 #[test]
 fn a_results_folder_of_another_user_is_refused() {
-    if !root() {
-        eprintln!("skipped: needs root");
+    if !have_root() {
         return;
     }
     let s = Scratch::new("sec-res");
-    s.write("quick.toml", QUICK);
-    let private = s.path("private");
-    std::fs::create_dir(&private).expect("private");
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    std::fs::create_dir(private.join("quick")).expect("case-named dir");
-    let kept = private.join("quick/keep");
-    victim(&kept);
-    let v = s.path("victim");
-    victim(&v);
+    let (private, kept, v) = victims(&s);
     let res = s.path("res");
     std::fs::create_dir(&res).expect("res");
     give_away(&res);
@@ -336,20 +336,11 @@ fn a_results_folder_of_another_user_is_refused() {
 /// `.durations.json` or `latest` is replaced, not written through.
 #[test]
 fn links_planted_in_a_sticky_results_folder_are_not_followed() {
-    if !root() {
-        eprintln!("skipped: needs root");
+    if !have_root() {
         return;
     }
     let s = Scratch::new("sec-sticky");
-    s.write("quick.toml", QUICK);
-    let private = s.path("private");
-    std::fs::create_dir(&private).expect("private");
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    std::fs::create_dir(private.join("quick")).expect("case-named dir");
-    let kept = private.join("quick/keep");
-    victim(&kept);
-    let v = s.path("victim");
-    victim(&v);
+    let (private, kept, v) = victims(&s);
     let res = s.path("res");
     std::fs::create_dir(&res).expect("res");
     std::fs::set_permissions(&res, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
@@ -480,8 +471,7 @@ impl Drop for HostSysctl {
 /// `run`, and the host's value stays.
 #[test]
 fn scenario_steps_touch_only_the_lab() {
-    if !root() {
-        eprintln!("skipped: needs root");
+    if !have_root() {
         return;
     }
     const KEY: &str = "/proc/sys/kernel/printk_ratelimit_burst";
@@ -532,13 +522,13 @@ fn scenario_steps_touch_only_the_lab() {
 /// planted name bothers no other netrig on this machine.
 #[test]
 fn a_name_planted_in_tmp_does_not_break_sysfs_steps() {
-    if !root()
+    if !have_root()
         || std::process::Command::new("unshare")
             .arg("--version")
             .output()
             .is_err()
     {
-        eprintln!("skipped: needs root and unshare");
+        eprintln!("skipped: needs unshare");
         return;
     }
     // Everything the private /tmp would hide (the checkout and its target
