@@ -712,8 +712,9 @@ pub fn publish(
     Ok(state)
 }
 
-/// Our PID in the host's PID namespace (NSpid's first field).
-fn host_pid() -> Option<i32> {
+/// Our PID in the host's PID namespace (NSpid's first field: the PID as
+/// the mounted /proc's namespace sees it).
+pub fn host_pid() -> Option<i32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()

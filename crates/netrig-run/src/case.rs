@@ -154,7 +154,7 @@ pub fn case_main_with(dir: &Path, resolve: &dyn Fn(&str) -> Option<RustBody>) ->
         }
         // Our host PID, for what the host reads (--pause-on-fail), before
         // /proc shows this namespace's PIDs only.
-        let _ = HOST_PID.set(host_pid().unwrap_or(0));
+        let _ = HOST_PID.set(netrig_lab::persist::host_pid().unwrap_or(0));
         if let Err(e) = mount_proc() {
             warnings.push(format!("/proc shows the host's processes ({e})"));
         }
@@ -621,15 +621,6 @@ fn host_pid_of(ns_pid: u32) -> Option<i32> {
     })
 }
 
-/// Our PID as the host's /proc sees it (we are PID 1 in our own namespace).
-fn host_pid() -> Option<i32> {
-    std::fs::read_link("/proc/self")
-        .ok()?
-        .to_str()?
-        .parse()
-        .ok()
-}
-
 /// Make this process look like a persistent-lab holder to `netrig exec`: a
 /// state file naming our PID and the descriptors of the node namespaces.
 /// Nothing is mounted, so nothing outlives the case.
@@ -655,7 +646,7 @@ fn pause(spec: &CaseSpec, ctx: &Ctx, r: &mut CaseResult, events: &Events) {
     }
     let name = format!(
         "failed-{}",
-        std::process::id().max(host_pid().unwrap_or(0) as u32)
+        std::process::id().max(netrig_lab::persist::host_pid().unwrap_or(0) as u32)
     );
     // Made and verified like `netrig up` does (root's /run/netrig/labs, or
     // the user's private one), so that `netrig exec` trusts it.
@@ -741,21 +732,20 @@ fn run_exec(
     let topo_file = topology
         .map(|t| t.display().to_string())
         .unwrap_or_default();
-    let mut env = match lab_env(spec, dir, &ctx, &topo_file) {
+    // As for scenario steps: Ctx::start adds NETRIG_NODE.
+    ctx.env = match lab_env(spec, dir, &ctx, &topo_file) {
         Ok(e) => e,
         Err(e) => return broken(e),
     };
-    if let (Some(n), true) = (&node, ctx.lab.is_some()) {
-        env.push(("NETRIG_NODE".into(), n.clone()));
-    }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let cwd = abs.parent().map(Path::to_path_buf);
+    // An executable runs in its own folder.
+    ctx.workdir = abs.parent().map(Path::to_path_buf);
     events.send(CaseEvent::Step {
         index: 1,
         name: spec.def.name.clone(),
     });
     let prog = abs.display().to_string();
-    let mut p = match ctx.start(node.as_deref(), "test", &prog, &[], &env, cwd.as_deref()) {
+    let mut p = match ctx.start(node.as_deref(), "test", &prog, &[]) {
         Ok(p) => p,
         Err(e) => return broken(e),
     };

@@ -89,15 +89,14 @@ impl Ctx {
         }
     }
 
-    /// Start `sh -c cmd` in `node` with extra environment.
+    /// Start `program args` in `node` (or the case's own namespace), with the
+    /// case's environment and in its working folder.
     pub fn start(
         &mut self,
         node: Option<&str>,
         name: &str,
         program: &str,
         args: &[&str],
-        env: &[(String, String)],
-        cwd: Option<&std::path::Path>,
     ) -> Result<Proc, String> {
         let mut cmd = match (node, &self.lab) {
             (Some(n), Some(lab)) => lab.command(n, program).map_err(|e| e.to_string())?,
@@ -110,10 +109,7 @@ impl Ctx {
         if let (Some(n), Some(_)) = (node, &self.lab) {
             cmd.env("NETRIG_NODE", n);
         }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        if let Some(d) = cwd.or(self.workdir.as_deref()) {
+        if let Some(d) = &self.workdir {
             cmd.current_dir(d);
         }
         let shown = if args.first() == Some(&"-c") {

@@ -48,7 +48,7 @@ pub(super) fn start(
         .take(40)
         .collect();
     let name = format!("{:02}-{slug}", step.index);
-    cx.start(node, &name, "sh", &["-c", cmd], &[], None)
+    cx.start(node, &name, "sh", &["-c", cmd])
         .map_err(broken)
 }
 
