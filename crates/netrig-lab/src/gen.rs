@@ -42,6 +42,7 @@ pub fn chain(routers: usize) -> Topology {
         forwarding: router,
         sysctls: Vec::new(),
         loopback: Vec::new(),
+        mounts: Vec::new(),
     };
     let mut nodes = vec![node("h0".into(), false)];
     nodes.extend((1..=routers).map(|i| node(format!("r{i}"), true)));

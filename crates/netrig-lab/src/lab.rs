@@ -31,6 +31,12 @@ pub enum LabError {
         #[source]
         source: std::io::Error,
     },
+    #[error("giving node `{node}` its own files: {source}")]
+    View {
+        node: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("on node `{node}`: {source}")]
     Netlink {
         node: String,
@@ -111,6 +117,8 @@ pub struct NodeNs {
     ifindex: HashMap<String, i32>,
     /// TAP devices of impaired links: their indexes are the kernel's choice.
     taps: std::collections::HashSet<i32>,
+    /// The node's own mount namespace, when it declares `files` or `tmpfs`.
+    view: Option<OwnedFd>,
 }
 
 impl NodeNs {
@@ -268,6 +276,7 @@ impl Lab {
             t = Instant::now();
         };
         lab.create_namespaces()?;
+        lab.create_views()?;
         mark(&mut lab, "namespaces");
         lab.create_links()?;
         lab.create_impaired_links()?;
@@ -310,6 +319,7 @@ impl Lab {
                 nl,
                 ifindex: HashMap::from([("lo".to_string(), 1)]),
                 taps: Default::default(),
+                view: None,
             });
         }
         for lan in &self.topo.lans {
@@ -326,9 +336,34 @@ impl Lab {
                 nl,
                 ifindex: HashMap::from([("lo".to_string(), 1)]),
                 taps: Default::default(),
+                view: None,
             });
         }
         Ok(())
+    }
+
+    /// The mount namespaces of nodes that see files of their own.
+    fn create_views(&mut self) -> Result<(), LabError> {
+        let rootless = self.mode == Mode::Rootless;
+        for (node, ns) in self.topo.nodes.iter().zip(&mut self.nodes) {
+            if node.mounts.is_empty() {
+                continue;
+            }
+            let view =
+                crate::view::create(ns.fd.as_fd(), &node.mounts, rootless).map_err(|source| {
+                    LabError::View {
+                        node: node.name.clone(),
+                        source,
+                    }
+                })?;
+            ns.view = Some(view);
+        }
+        Ok(())
+    }
+
+    /// The mount namespace of a node that sees files of its own.
+    pub fn view(&self, node: &str) -> Result<Option<BorrowedFd<'_>>, LabError> {
+        Ok(self.node_ns(node)?.view.as_ref().map(|v| v.as_fd()))
     }
 
     fn node_pos(&self, name: &str) -> Result<usize, LabError> {
@@ -877,7 +912,9 @@ impl Lab {
         node: &str,
         program: impl AsRef<std::ffi::OsStr>,
     ) -> Result<Command, LabError> {
-        let fd: RawFd = self.node_ns(node)?.fd.as_raw_fd();
+        let ns = self.node_ns(node)?;
+        let fd: RawFd = ns.fd.as_raw_fd();
+        let view: Option<RawFd> = ns.view.as_ref().map(|v| v.as_raw_fd());
         let mut cmd = Command::new(program);
         cmd.process_group(0);
         // SAFETY: only async-signal-safe syscalls run between fork and exec.
@@ -886,7 +923,13 @@ impl Lab {
                 if libc::setns(fd, libc::CLONE_NEWNET) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                crate::ns::remount_sys();
+                // The node's shared view has the node's /sys already.
+                match view {
+                    Some(v) => crate::view::join(v)?,
+                    None => {
+                        crate::ns::remount_sys();
+                    }
+                }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
                 Ok(())
             });

@@ -17,6 +17,7 @@ pub mod ns;
 pub mod persist;
 pub mod safefs;
 pub mod tune;
+pub mod view;
 
 pub use impair::{DirStats, ImpairInfo};
 pub use lab::{BuildOptions, ImpairedLink, Lab, LabError};

@@ -76,6 +76,10 @@ pub struct LabState {
     pub holder_start: u64,
     /// Node name and the descriptor number that holds its namespace in the holder.
     pub nodes: Vec<(String, i32)>,
+    /// Node name and the descriptor of its own mount namespace in the
+    /// holder, for nodes that see files of their own.
+    #[serde(default)]
+    pub views: Vec<(String, i32)>,
     pub netns_mounts: Vec<String>,
     pub created_unix: u64,
     /// Impaired links and where the holder keeps their counters.
@@ -625,6 +629,13 @@ pub fn describe(lab: &Lab, name: &str, file: &str, mode: Mode) -> LabState {
             .node_names()
             .filter_map(|n| lab.netns(n).ok().map(|fd| (n.to_string(), fd.as_raw_fd())))
             .collect(),
+        views: lab
+            .node_names()
+            .filter_map(|n| match lab.view(n) {
+                Ok(Some(fd)) => Some((n.to_string(), fd.as_raw_fd())),
+                _ => None,
+            })
+            .collect(),
         netns_mounts: Vec::new(),
         created_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -1011,8 +1022,19 @@ fn enter_with(state: &LabState, node: &str, for_processes: bool) -> Result<(), P
             std::io::Error::last_os_error(),
         ));
     }
-    if for_processes {
-        ns::remount_sys();
+    if !for_processes {
+        return Ok(());
+    }
+    // The node's own view (its files, tmpfs and /sys), as its steps see it.
+    match state.views.iter().find(|(n, _)| n == node) {
+        Some((_, fd)) => {
+            let view = open(format!("/proc/{pid}/fd/{fd}"))?;
+            crate::view::join(view.as_raw_fd())
+                .map_err(io_err(format!("entering the files of node `{node}`")))?;
+        }
+        None => {
+            ns::remount_sys();
+        }
     }
     Ok(())
 }
@@ -1046,6 +1068,7 @@ mod tests {
             holder_pid: pid,
             holder_start: start,
             nodes: vec![("a".into(), 3), ("b".into(), 4)],
+            views: Vec::new(),
             netns_mounts: mounts.iter().map(|m| m.to_string()).collect(),
             created_unix: 0,
             impair: None,

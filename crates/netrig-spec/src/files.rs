@@ -4,7 +4,7 @@
 //! FIFO is refused rather than waited on forever.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Largest topology or scenario file netrig reads.
 pub const MAX_SPEC_BYTES: u64 = 16 << 20;
@@ -36,6 +36,85 @@ pub fn read_spec_file(path: &Path) -> std::io::Result<String> {
         )));
     }
     Ok(text)
+}
+
+/// Most a node's `files` may copy, in bytes and in entries: configuration,
+/// not data sets, as every byte is held in memory and copied per lab.
+pub const MAX_TREE_BYTES: u64 = 16 << 20;
+pub const MAX_TREE_ENTRIES: usize = 4096;
+
+/// One entry of a tree read by [`read_tree`]; `rel` is empty for its root.
+#[derive(Debug, Clone)]
+pub enum TreeEntry {
+    Dir {
+        rel: PathBuf,
+        mode: u32,
+    },
+    File {
+        rel: PathBuf,
+        mode: u32,
+        data: Vec<u8>,
+    },
+}
+
+/// A file, or a directory with everything under it (parents before their
+/// children), read whole. Only regular files and directories: a symlink,
+/// device or socket inside is an error, not something the node sees through.
+pub fn read_tree(path: &Path) -> std::io::Result<Vec<TreeEntry>> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    walk(path, PathBuf::new(), &mut out, &mut bytes)?;
+    Ok(out)
+}
+
+fn walk(
+    path: &Path,
+    rel: PathBuf,
+    out: &mut Vec<TreeEntry>,
+    bytes: &mut u64,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if out.len() >= MAX_TREE_ENTRIES {
+        return Err(std::io::Error::other(format!(
+            "more than {MAX_TREE_ENTRIES} files and directories"
+        )));
+    }
+    // The root may be a symlink (to a shared config, say); what is under it not.
+    let meta = if rel.as_os_str().is_empty() {
+        std::fs::metadata(path)?
+    } else {
+        std::fs::symlink_metadata(path)?
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.is_dir() {
+        out.push(TreeEntry::Dir {
+            rel: rel.clone(),
+            mode,
+        });
+        let mut names: Vec<_> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        for name in names {
+            walk(&path.join(&name), rel.join(&name), out, bytes)?;
+        }
+        Ok(())
+    } else if meta.is_file() {
+        *bytes += meta.len();
+        if *bytes > MAX_TREE_BYTES {
+            return Err(std::io::Error::other(format!(
+                "more than {MAX_TREE_BYTES} bytes in all"
+            )));
+        }
+        let data = std::fs::read(path)?;
+        out.push(TreeEntry::File { rel, mode, data });
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{} is not a regular file or directory",
+            path.display()
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,22 @@ pub struct Node {
     pub sysctls: Vec<(String, String)>,
     /// Addresses on `lo`, such as an anycast VIP.
     pub loopback: Vec<IpNet>,
+    /// Paths this node sees privately (`files` and `tmpfs`), parents first.
+    pub mounts: Vec<NodeMount>,
+}
+
+/// A path only one node sees: every process started in the node (steps,
+/// daemons, `netrig exec`) shares that view for the life of the lab; other
+/// nodes and the host keep seeing what the machine has there.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeMount {
+    /// Where the node sees it: an absolute path that exists on the machine.
+    pub target: std::path::PathBuf,
+    /// A file or directory (written relative to the topology file's folder,
+    /// kept resolved) whose copy the node sees at `target`, so that nothing
+    /// a daemon writes there reaches the source; `None` for `tmpfs`: an
+    /// empty writable directory with the owner and mode of the one it covers.
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// One end of a link or a LAN port: an interface on a node.

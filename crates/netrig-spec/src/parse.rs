@@ -61,6 +61,10 @@ struct RawNode {
     sysctl: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
     loopback: Vec<Spanned<String>>,
+    #[serde(default)]
+    files: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    tmpfs: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +156,39 @@ pub fn load_topology(path: &std::path::Path) -> Result<Topology, crate::LoadErro
         source,
     })?;
     Ok(parse_topology(&path.display().to_string(), &text)?)
+}
+
+const MOUNT_TARGET_RULE: &str = "a node's files and tmpfs cover an absolute path such as /etc/frr, outside /proc, /sys, /dev and /run/netns";
+
+/// Paths no node may cover: the kernel's own views, and /run/netns, which
+/// the case keeps private itself.
+const RESERVED_PATHS: &[&str] = &["/proc", "/sys", "/dev", "/run/netns"];
+
+/// An absolute path, with no `.` or `..`, that covers no reserved path.
+fn check_mount_target(t: &str) -> Result<std::path::PathBuf, String> {
+    use std::path::{Component, Path};
+    let p = Path::new(t);
+    let plain = p
+        .components()
+        .skip(1)
+        .all(|c| matches!(c, Component::Normal(_)));
+    if !p.is_absolute() || !plain || t.contains('\0') {
+        return Err(format!(
+            "`{}` is not an absolute path without `.` or `..`",
+            t.escape_debug()
+        ));
+    }
+    let p: std::path::PathBuf = p.components().collect();
+    if p.parent().is_none() {
+        return Err("a node cannot cover `/`".into());
+    }
+    if let Some(r) = RESERVED_PATHS
+        .iter()
+        .find(|r| p.starts_with(r) || Path::new(r).starts_with(&p))
+    {
+        return Err(format!("`{}` would cover {r}", p.display()));
+    }
+    Ok(p)
 }
 
 fn toml_hint(msg: &str) -> Option<String> {
@@ -403,13 +440,66 @@ impl Checker {
                 loopback.push(net);
             }
         }
+        let mounts = self.check_mounts(r);
         Node {
             name: name.to_string(),
             kind,
             forwarding,
             sysctls,
             loopback,
+            mounts,
         }
+    }
+
+    /// A node's `files` and `tmpfs`: targets that may be covered, sources
+    /// that can be read (relative to this file's folder), each target once.
+    fn check_mounts(&mut self, r: &RawNode) -> Vec<NodeMount> {
+        let folder = std::path::Path::new(&self.src.name)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let mut mounts: Vec<NodeMount> = Vec::new();
+        let mut seen = HashSet::new();
+        let written = r
+            .files
+            .iter()
+            .map(|(t, s)| (t, Some(s)))
+            .chain(r.tmpfs.iter().map(|t| (t, None)));
+        for (target, source) in written {
+            let t = match check_mount_target(target.get_ref()) {
+                Ok(t) => t,
+                Err(why) => {
+                    self.err_help(inner(target), why, MOUNT_TARGET_RULE);
+                    continue;
+                }
+            };
+            if !seen.insert(t.clone()) {
+                self.err(
+                    inner(target),
+                    format!("`{}` is given twice for this node", t.display()),
+                );
+                continue;
+            }
+            let source = match source {
+                None => None,
+                Some(s) => {
+                    let path = folder.join(s.get_ref());
+                    if let Err(e) = crate::files::read_tree(&path) {
+                        self.err_help(
+                            inner(s),
+                            format!("cannot read `{}`: {e}", s.get_ref().escape_debug()),
+                            "a node's files come from a file or directory, written relative to this file's folder",
+                        );
+                        continue;
+                    }
+                    Some(path)
+                }
+            };
+            mounts.push(NodeMount { target: t, source });
+        }
+        // Parents first, so that `/etc/frr` may be covered inside a covered `/etc`.
+        mounts.sort_by_key(|m| m.target.components().count());
+        mounts
     }
 
     fn check_mtu(&mut self, mtu: Option<&Spanned<i64>>) -> Option<u32> {

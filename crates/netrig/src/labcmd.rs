@@ -48,6 +48,17 @@ pub fn summary(topo: &Topology) -> String {
             let a: Vec<String> = node.loopback.iter().map(|a| a.to_string()).collect();
             let _ = writeln!(s, "    lo     {}", a.join(" "));
         }
+        for m in &node.mounts {
+            let _ = match &m.source {
+                Some(src) => writeln!(
+                    s,
+                    "    sees   {} <- copy of {}",
+                    m.target.display(),
+                    src.display()
+                ),
+                None => writeln!(s, "    sees   {} <- empty tmpfs", m.target.display()),
+            };
+        }
         for link in &topo.links {
             for (me, peer) in [
                 (&link.ends[0], &link.ends[1]),

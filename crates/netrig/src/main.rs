@@ -47,7 +47,8 @@ enum Cmd {
     ///
     /// Problems are reported with file:line:col and a hint; the exit code is 2.
     /// Keys: name, description, dad (true: wait for real IPv6 DAD), [nodes.N] with
-    /// kind ("host"|"router"), forwarding, sysctl = { "net.x.y" = v }, loopback = [addrs];
+    /// kind ("host"|"router"), forwarding, sysctl = { "net.x.y" = v }, loopback = [addrs],
+    /// files = { "/abs/path" = "source relative to the file" }, tmpfs = ["/abs/dir"];
     /// [[links]] ends = ["node:iface addr... mac=.. mtu=..", ...], mtu, impair = { delay, jitter,
     /// distribution ("uniform"|"normal"), loss, gilbert = { p, r, loss_good, loss_bad }, duplicate,
     /// reorder, corrupt, rate, limit, seed, engine ("auto"|"netem"|"userspace"), "node:iface" = {

@@ -37,11 +37,15 @@ fn named_namespaces_stay_in_their_case() {
          sleep 1\n\
          test \"$(ip netns list)\" = netrig-fixed-ns\n",
     );
-    let before = host_netns();
-    assert!(
-        !before.iter().any(|n| n == "netrig-fixed-ns"),
-        "left from an earlier run"
-    );
+    // Only this test's name is watched: other tests (persistent labs) may
+    // add and remove their own meanwhile.
+    let ours = || {
+        host_netns()
+            .into_iter()
+            .filter(|n| n.contains("netrig-fixed"))
+            .collect::<Vec<_>>()
+    };
+    assert!(ours().is_empty(), "left from an earlier run");
     // Should isolation break, the test must not leave the namespace behind.
     struct Cleanup;
     impl Drop for Cleanup {
@@ -63,11 +67,7 @@ fn named_namespaces_stay_in_their_case() {
     });
     let mut seen_on_host = Vec::new();
     while !run.is_finished() {
-        seen_on_host.extend(
-            host_netns()
-                .into_iter()
-                .filter(|n| n.contains("netrig-fixed")),
-        );
+        seen_on_host.extend(ours());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let (code, report, out) = run.join().expect("run thread");
@@ -78,7 +78,7 @@ fn named_namespaces_stay_in_their_case() {
     assert_eq!(states, ["pass", "pass"], "{out}");
     assert_eq!(code, 0, "{out}");
     assert!(seen_on_host.is_empty(), "the host saw {seen_on_host:?}");
-    assert_eq!(host_netns(), before, "the host's /run/netns changed");
+    assert!(ours().is_empty(), "the host's /run/netns kept {:?}", ours());
 }
 
 /// /proc in a step is the case's: PID 1 is the case supervisor, and the
@@ -120,4 +120,65 @@ fn a_timeout_lets_cleanup_traps_run() {
         "trap-ran\n",
         "the script's TERM trap did not run: {out}"
     );
+}
+
+/// Two nodes see different files at the same path (`files`), writes to
+/// a node's copy reach neither its source nor the host, a node's `tmpfs`
+/// is shared by its own steps only, and `netrig exec` (from a step, or into
+/// a persistent lab) sees the node's files too.
+#[test]
+fn nodes_see_their_own_files() {
+    if !have_root() {
+        return;
+    }
+    let s = Scratch::new("nodefiles");
+    let root = s.0.display().to_string();
+    s.write("etc/name", "host\n");
+    std::fs::create_dir_all(s.path("run")).expect("mkdir run");
+    s.write("conf/a/name", "conf-a\n");
+    s.write("conf/b/name", "conf-b\n");
+    let lab = format!("nf{}", std::process::id());
+    s.write(
+        "topo.toml",
+        &format!(
+            "name = \"{lab}\"\n\
+             [nodes.a]\nfiles = {{ \"{root}/etc\" = \"conf/a\" }}\ntmpfs = [\"{root}/run\"]\n\
+             [nodes.b]\nfiles = {{ \"{root}/etc\" = \"conf/b\" }}\n\
+             [[links]]\nends = [\"a:eth0 192.0.2.1/24\", \"b:eth0 192.0.2.2/24\"]\n"
+        ),
+    );
+    s.write(
+        "files.toml",
+        &format!(
+            "name = \"files\"\ntopology = \"topo.toml\"\n\
+             [[steps]]\nnode = \"a\"\nrun = \"cat {root}/etc/name; echo changed > {root}/etc/name; echo mine > {root}/run/pid\"\nexpect.stdout = \"conf-a\"\n\
+             [[steps]]\nnode = \"b\"\nrun = \"cat {root}/etc/name; ls {root}/run\"\nexpect = {{ stdout = \"conf-b\", stdout_not = \"pid\" }}\n\
+             [[steps]]\nnode = \"a\"\nrun = \"cat {root}/etc/name {root}/run/pid; netrig exec $NETRIG_LAB b -- cat {root}/etc/name\"\nexpect.stdout = \"changed\\nmine\\nconf-b\"\n"
+        ),
+    );
+    let (code, report, out) = run_json(&["files.toml", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "files")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+    let read = |p: &str| std::fs::read_to_string(s.path(p)).unwrap_or_default();
+    assert_eq!(read("etc/name"), "host\n", "the host's file changed");
+    assert_eq!(read("conf/a/name"), "conf-a\n", "the node's source changed");
+    assert!(
+        !s.path("run/pid").exists(),
+        "the node's tmpfs reached the host"
+    );
+
+    // A persistent lab: `netrig exec` enters the node's view.
+    let up = netrig(&["up", "topo.toml"], &s.0);
+    assert!(up.status.success(), "{}", text(&up));
+    let exec = |node: &str| {
+        let o = netrig(
+            &["exec", &lab, node, "--", "cat", &format!("{root}/etc/name")],
+            &s.0,
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let (a, b) = (exec("a"), exec("b"));
+    let down = netrig(&["down", &lab], &s.0);
+    assert!(down.status.success(), "{}", text(&down));
+    assert_eq!((a.trim(), b.trim()), ("conf-a", "conf-b"));
 }
