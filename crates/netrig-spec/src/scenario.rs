@@ -132,6 +132,10 @@ pub struct Step {
 
 /// Parse `30s`, `500ms`, `100us`, `2m`, `1.5s`, `1h`: the flow notation's
 /// parser (one for all of netrig), except that a scenario must say its unit.
+/// How deep includes may nest: enough for a shared block that includes
+/// another, not for a file that includes itself.
+const MAX_INCLUDE_DEPTH: usize = 4;
+
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s.ends_with(|c: char| c.is_ascii_digit() || c == '.') {
@@ -720,8 +724,28 @@ impl Checker {
         first: usize,
         topo: Option<&Topology>,
     ) -> (Vec<Step>, Vec<Range<usize>>) {
+        self.parse_steps_in(raws, params, first, topo, 0)
+    }
+
+    fn parse_steps_in(
+        &mut self,
+        raws: &[Spanned<toml::Value>],
+        params: &[(String, toml::Value)],
+        first: usize,
+        topo: Option<&Topology>,
+        depth: usize,
+    ) -> (Vec<Step>, Vec<Range<usize>>) {
         let (mut steps, mut spans) = (Vec::new(), Vec::new());
         for raw_step in raws {
+            if raw_step.get_ref().get("include").is_some() {
+                let span = raw_step.span();
+                let (line, _) = self.src.line_col(span.start);
+                let (inc, _) = self.include(raw_step, params, first + steps.len(), topo, depth);
+                // Later checks (daemon names, say) point at the include line.
+                spans.extend(inc.iter().map(|_| span.clone()));
+                steps.extend(inc.into_iter().map(|st| Step { line, ..st }));
+                continue;
+            }
             let value = substitute(raw_step.get_ref(), params);
             let (span, index) = (raw_step.span(), first + steps.len());
             if let Some(p) = self.parse_step(&value, span.clone(), index, topo) {
@@ -739,6 +763,87 @@ impl Checker {
             }
         }
         (steps, spans)
+    }
+
+    /// `{ include = "start.toml" }`: the `[[shared_steps]]` of another file
+    /// (a start block written once), relative to this file's folder, parsed
+    /// with this case's placeholders; its errors point into that file. Not
+    /// `[[steps]]`, so that a suite folder does not run it as a scenario.
+    fn include(
+        &mut self,
+        raw: &Spanned<toml::Value>,
+        params: &[(String, toml::Value)],
+        first: usize,
+        topo: Option<&Topology>,
+        depth: usize,
+    ) -> (Vec<Step>, Vec<Range<usize>>) {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawInclude {
+            include: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawSteps {
+            #[serde(default)]
+            shared_steps: Vec<Spanned<toml::Value>>,
+        }
+        let span = raw.span();
+        let help = "a step `{ include = \"file.toml\" }` takes the [[shared_steps]] of that file, relative to this one";
+        let file = match RawInclude::deserialize(raw.get_ref().clone()) {
+            Ok(r) if r.include.ends_with(".toml") => r.include,
+            Ok(r) => {
+                let at = self.key_span(&span, "unknown field `include`");
+                self.err_help(
+                    at,
+                    format!("include `{}` is not a .toml file", r.include),
+                    help,
+                );
+                return Default::default();
+            }
+            Err(e) => {
+                let at = self.key_span(&span, &e.to_string());
+                self.err_help(at, format!("include: {}", e.message()), help);
+                return Default::default();
+            }
+        };
+        if depth >= MAX_INCLUDE_DEPTH {
+            self.err_help(
+                span,
+                format!("includes nest deeper than {MAX_INCLUDE_DEPTH} (an include of itself?)"),
+                help,
+            );
+            return Default::default();
+        }
+        let path = Path::new(&self.src.name)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(&file);
+        let text = match crate::files::read_spec_file(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err_help(
+                    span,
+                    format!("cannot read include {}: {e}", path.display()),
+                    help,
+                );
+                return Default::default();
+            }
+        };
+        let mut inner_checker = Checker {
+            src: Source::new(path.display().to_string(), text.as_str()),
+            errors: Vec::new(),
+        };
+        let out = match toml::from_str::<RawSteps>(&text) {
+            Ok(r) => inner_checker.parse_steps_in(&r.shared_steps, params, first, topo, depth + 1),
+            Err(e) => {
+                let err = crate::parse::toml_error(&inner_checker.src, &text, &e);
+                inner_checker.errors.push(err);
+                Default::default()
+            }
+        };
+        self.errors.append(&mut inner_checker.errors);
+        out
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -56,6 +56,14 @@ impl Exec for Retry {
                     v,
                 ));
             }
+            // A daemon that died will not bring the awaited state: stop
+            // waiting for it and say which.
+            if let Some(why) = cx.dead_daemon() {
+                cx.procs.push(p);
+                return Err(crate::verdicts::fail(format!(
+                    "{why}\n(gave up waiting after {tries} tries)"
+                )));
+            }
             let pause = self.every.min(deadline.saturating_duration_since(Instant::now()));
             std::thread::sleep(pause);
         }

@@ -1,0 +1,62 @@
+//! The bundled FRR example (examples/frr): three routers running zebra and
+//! bgpd started by netrig, each with its own /etc/frr, reach ECMP, split
+//! traffic over it and fail over, with no wrapper script; and FRR leaves
+//! nothing on the machine.
+
+mod run_common;
+use run_common::*;
+use std::path::Path;
+
+fn listing(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn frr_example_passes_and_leaves_nothing() {
+    if !have_root() {
+        return;
+    }
+    if !Path::new("/usr/lib/frr/bgpd").exists() {
+        // CI installs FRR and sets NETRIG_REQUIRE_TOOLS so this never skips there.
+        assert!(
+            std::env::var_os("NETRIG_REQUIRE_TOOLS").is_none(),
+            "FRR (/usr/lib/frr/bgpd) is missing and NETRIG_REQUIRE_TOOLS is set"
+        );
+        eprintln!("SKIP: FRR is not installed");
+        return;
+    }
+    let before = (
+        listing("/run/frr"),
+        listing("/var/tmp"),
+        listing("/etc/frr"),
+    );
+    let s = Scratch::new("frr");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/frr");
+    let (code, report, out) =
+        run_json(&[&examples.display().to_string(), "--results", "res"], &s.0);
+    for name in ["frr-ecmp", "frr-failover"] {
+        assert_eq!(case(&report, name)["state"], "pass", "{name}: {out}");
+    }
+    assert_eq!(code, 0, "{out}");
+    // Each router read its own configuration: r2 and r3 announce from their
+    // own AS (their bgpd.conf), which r1's log shows.
+    let r1_bgpd =
+        std::fs::read_to_string(s.path("res/latest/frr-ecmp/r1-bgpd.log")).unwrap_or_default();
+    assert!(
+        r1_bgpd.contains("198.51.100.2(r2)") && r1_bgpd.contains("203.0.113.2(r3)"),
+        "{r1_bgpd}"
+    );
+    let after = (
+        listing("/run/frr"),
+        listing("/var/tmp"),
+        listing("/etc/frr"),
+    );
+    assert_eq!(before, after, "FRR left files on the machine");
+}
