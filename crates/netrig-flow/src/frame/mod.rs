@@ -3,7 +3,7 @@
 //! `eth() / dot1q(vid=10) / ipv4(dst=203.0.113.1) / udp() / raw(text='hi')`),
 //! the builder ([`Frame::build`]) and the decoder ([`Frame::decode`]) share.
 //!
-//! Every layer is a struct below, declared with [`layer!`] so that its
+//! Every layer is a struct below, declared with `layer!` so that its
 //! notation names, field kinds, getters and setters come from one list.
 //! Fields the builder can work out (lengths, checksums, next-protocol
 //! numbers, the MPLS bottom-of-stack bit) are `Option`s: `None` means "fill
