@@ -170,3 +170,50 @@ fn errors_point_at_the_faulty_part() {
         assert!(e.to_string().contains(msg), "{text}: {e}");
     }
 }
+
+#[test]
+fn any_bytes_decode_without_panic_into_contiguous_layers() {
+    // Every truncation of every case, and random bytes: the decoder takes
+    // what it can and leaves the rest raw, its layers covering the frame
+    // without gaps.
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for case in CASES {
+        let b = FrameSpec::parse(case).unwrap().frame(0).build();
+        for n in 0..=b.len() {
+            inputs.push(b[..n].to_vec());
+        }
+    }
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for _ in 0..20_000 {
+        let len = (rnd() % 160) as usize;
+        let mut b: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+        // Steer some into known ethertypes so deeper decoders run.
+        if b.len() >= 14 {
+            let t: [u16; 8] = [
+                0x0800, 0x86dd, 0x8100, 0x88a8, 0x8847, 0x0806, 0x6558, 0x88b5,
+            ];
+            b[12..14].copy_from_slice(&t[(rnd() % 8) as usize].to_be_bytes());
+            if b.len() > 14 {
+                b[14] = (b[14] & 0x0f) | if rnd() % 2 == 0 { 0x40 } else { 0x60 };
+            }
+        }
+        inputs.push(b);
+    }
+    for b in &inputs {
+        let f = Frame::decode(b);
+        let spans = Frame::decode_spans(b);
+        assert_eq!(spans.len(), f.layers.len());
+        for w in spans.windows(2) {
+            assert_eq!(w[0].span.end, w[1].span.start, "layers are contiguous");
+        }
+        if let Some(last) = spans.last() {
+            assert!(last.span.end <= b.len());
+        }
+    }
+}
