@@ -380,8 +380,27 @@ impl Capture {
                     };
                     if keep {
                         let snap = ((*ph).tp_snaplen as usize).min(self.opts.snaplen);
-                        let data =
+                        let mut data =
                             std::slice::from_raw_parts(p.add((*ph).tp_mac as usize), snap).to_vec();
+                        let status = (*ph).tp_status;
+                        let mut orig_len = (*ph).tp_len;
+                        // A tag taken off by VLAN offload (veth does this)
+                        // goes back where it was on the wire, as libpcap
+                        // does: otherwise captures would lose VLAN headers.
+                        if status & libc::TP_STATUS_VLAN_VALID != 0 && data.len() >= 12 {
+                            let hv = ptr::addr_of!((*ph).hv1);
+                            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                                (*hv).tp_vlan_tpid
+                            } else {
+                                0x8100
+                            };
+                            let tci = (*hv).tp_vlan_tci as u16;
+                            let mut tag = [0u8; 4];
+                            tag[..2].copy_from_slice(&tpid.to_be_bytes());
+                            tag[2..].copy_from_slice(&tci.to_be_bytes());
+                            data.splice(12..12, tag);
+                            orig_len += 4;
+                        }
                         let ifindex = (*sll).sll_ifindex;
                         let ifname = self.name_of(ifindex);
                         f(Packet {
@@ -390,8 +409,8 @@ impl Capture {
                             ifindex,
                             ifname,
                             pkttype,
-                            orig_len: (*ph).tp_len,
-                            csum: CsumStatus::from_status((*ph).tp_status),
+                            orig_len,
+                            csum: CsumStatus::from_status(status),
                             data,
                         });
                         seen += 1;

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use etherparse::{LinkSlice, NetSlice, SlicedPacket, TransportSlice};
-
 use crate::flow::{IpRange, MacAddr, PortRange, TcpFlags};
 use crate::tag::Tag;
 
@@ -75,114 +73,101 @@ pub struct Decoded {
 
 impl Decoded {
     /// Decode an Ethernet frame; `None` if it is too short to have a header.
+    /// A summary of [`Frame::decode`](crate::frame::Frame::decode)'s layers:
+    /// the outer Ethernet header, the first network layer and the
+    /// transport right after it (a tunnel's inner layers are not summed up).
     pub fn parse(frame: &[u8]) -> Option<Decoded> {
-        if frame.len() < 14 {
+        use crate::frame::{Frame, Layer};
+        let layers = Frame::decode_spans(frame);
+        let Some(Layer::Eth(eth)) = layers.first().map(|l| &l.layer) else {
             return None;
-        }
-        let mac = |o: usize| {
-            let mut m = [0u8; 6];
-            m.copy_from_slice(&frame[o..o + 6]);
-            MacAddr(m)
         };
         let mut d = Decoded {
-            dst_mac: mac(0),
-            src_mac: mac(6),
-            ethertype: u16::from_be_bytes([frame[12], frame[13]]),
+            dst_mac: eth.dst,
+            src_mac: eth.src,
+            ethertype: eth.ty.unwrap_or(0),
             net: Net::Other,
             transport: Transport::None,
             tag: None,
             len: frame.len(),
         };
-        // Lax parsing would accept truncated frames too; strict is right for
-        // frames we captured in full.
-        let Ok(p) = SlicedPacket::from_ethernet(frame) else {
+        let Some(ni) = layers
+            .iter()
+            .position(|l| matches!(l.layer, Layer::Ipv4(_) | Layer::Ipv6(_) | Layer::Arp(_)))
+        else {
             return Some(d);
         };
-        if let Some(LinkSlice::Ethernet2(e)) = &p.link {
-            d.ethertype = e.ether_type().0;
-        }
-        match &p.net {
-            Some(NetSlice::Ipv4(ip)) => {
-                let h = ip.header();
-                d.net = Net::Ip {
-                    src: h.source_addr().into(),
-                    dst: h.destination_addr().into(),
-                    ttl: h.ttl(),
-                    proto: ip.payload().ip_number.0,
-                    fragmented: ip.is_payload_fragmented(),
-                };
-            }
-            Some(NetSlice::Ipv6(ip)) => {
-                let h = ip.header();
-                d.net = Net::Ip {
-                    src: h.source_addr().into(),
-                    dst: h.destination_addr().into(),
-                    ttl: h.hop_limit(),
-                    proto: ip.payload().ip_number.0,
-                    fragmented: ip.is_payload_fragmented(),
-                };
-            }
-            Some(NetSlice::Arp(a)) => {
-                let b = a.slice();
-                // Ethernet/IPv4 ARP only: hlen 6, plen 4.
-                if b.len() >= 28 && b[4] == 6 && b[5] == 4 {
-                    let mut sm = [0u8; 6];
-                    sm.copy_from_slice(&b[8..14]);
-                    d.net = Net::Arp {
-                        request: u16::from_be_bytes([b[6], b[7]]) == 1,
-                        sender_mac: MacAddr(sm),
-                        sender_ip: Ipv4Addr::new(b[14], b[15], b[16], b[17]),
-                        target_ip: Ipv4Addr::new(b[24], b[25], b[26], b[27]),
-                    };
+        // The IPv6 extension headers after the network layer: the final
+        // next header and whether the payload is a fragment.
+        let mut ti = ni + 1;
+        let mut frag6 = false;
+        let mut last_nh = None;
+        while let Some(l) = layers.get(ti) {
+            match &l.layer {
+                Layer::HopByHop(x) | Layer::DestOpts(x) => last_nh = x.nh,
+                Layer::Routing(r) => last_nh = r.nh,
+                Layer::Frag6(f) => {
+                    last_nh = f.nh;
+                    frag6 |= f.m || f.offset != 0;
                 }
+                _ => break,
             }
-            None => {}
+            ti += 1;
         }
-        let echo = |b: [u8; 4]| {
-            (
-                u16::from_be_bytes([b[0], b[1]]),
-                u16::from_be_bytes([b[2], b[3]]),
-            )
+        d.net = match &layers[ni].layer {
+            Layer::Ipv4(h) => Net::Ip {
+                src: h.src.into(),
+                dst: h.dst.into(),
+                ttl: h.ttl,
+                proto: h.proto.unwrap_or(0),
+                fragmented: h.mf || h.frag != 0,
+            },
+            Layer::Ipv6(h) => Net::Ip {
+                src: h.src.into(),
+                dst: h.dst.into(),
+                ttl: h.hlim,
+                proto: last_nh.or(h.nh).unwrap_or(0),
+                fragmented: frag6,
+            },
+            Layer::Arp(a) => Net::Arp {
+                request: a.op == 1,
+                sender_mac: a.sha,
+                sender_ip: a.spa,
+                target_ip: a.tpa,
+            },
+            _ => Net::Other,
         };
-        let payload = match &p.transport {
-            Some(TransportSlice::Udp(u)) => {
-                d.transport = Transport::Udp {
-                    sp: u.source_port(),
-                    dp: u.destination_port(),
-                    len: u.length(),
-                };
-                u.payload()
-            }
-            Some(TransportSlice::Tcp(t)) => {
-                d.transport = Transport::Tcp {
-                    sp: t.source_port(),
-                    dp: t.destination_port(),
-                    flags: TcpFlags(t.header_slice()[13]),
-                    seq: t.sequence_number(),
-                    ack: t.acknowledgment_number(),
-                    payload_len: t.payload().len(),
-                };
-                t.payload()
-            }
-            Some(TransportSlice::Icmpv4(i)) => {
-                let ty = i.type_u8();
-                d.transport = Transport::Icmp {
-                    ty,
-                    code: i.code_u8(),
-                    echo: matches!(ty, 0 | 8).then(|| echo(i.bytes5to8())),
-                };
-                i.payload()
-            }
-            Some(TransportSlice::Icmpv6(i)) => {
-                let ty = i.type_u8();
-                d.transport = Transport::Icmpv6 {
-                    ty,
-                    code: i.code_u8(),
-                    echo: matches!(ty, 128 | 129).then(|| echo(i.bytes5to8())),
-                };
-                i.payload()
-            }
-            _ => &[],
+        let Some(t) = layers.get(ti) else {
+            return Some(d);
+        };
+        // The transport's payload: everything decoded after its header.
+        let end = layers.last().map_or(t.span.end, |l| l.span.end);
+        let payload = frame.get(t.span.end..end).unwrap_or(&[]);
+        d.transport = match &t.layer {
+            Layer::Udp(u) => Transport::Udp {
+                sp: u.sport,
+                dp: u.dport.unwrap_or(0),
+                len: u.len.unwrap_or(0),
+            },
+            Layer::Tcp(tc) => Transport::Tcp {
+                sp: tc.sport,
+                dp: tc.dport,
+                flags: tc.flags,
+                seq: tc.seq,
+                ack: tc.ack,
+                payload_len: payload.len(),
+            },
+            Layer::Icmp(i) => Transport::Icmp {
+                ty: i.ty,
+                code: i.code,
+                echo: matches!(i.ty, 0 | 8).then_some((i.id, i.seq)),
+            },
+            Layer::Icmpv6(i) => Transport::Icmpv6 {
+                ty: i.ty,
+                code: i.code,
+                echo: matches!(i.ty, 128 | 129).then_some((i.id, i.seq)),
+            },
+            _ => return Some(d),
         };
         d.tag = Tag::parse(payload);
         Some(d)
@@ -704,81 +689,57 @@ impl Checksums {
 /// Recompute the IPv4 header checksum and the UDP/TCP/ICMP/ICMPv6 checksum
 /// (with its pseudo-header) of an Ethernet frame.
 pub fn verify_checksums(frame: &[u8]) -> Checksums {
+    use crate::checksum::{fold, pseudo_header_sum, sum};
+    use crate::frame::{Frame, Layer};
     let mut out = Checksums {
         ipv4_header: None,
         transport: None,
     };
-    let mut off = 12;
-    let mut ethertype = match frame.get(off..off + 2) {
-        Some(b) => u16::from_be_bytes([b[0], b[1]]),
-        None => return out,
+    let layers = Frame::decode_spans(frame);
+    let Some(ni) = layers
+        .iter()
+        .position(|l| matches!(l.layer, Layer::Ipv4(_) | Layer::Ipv6(_)))
+    else {
+        return out;
     };
-    off += 2;
-    // Skip VLAN tags.
-    while ethertype == 0x8100 || ethertype == 0x88a8 {
-        match frame.get(off + 2..off + 4) {
-            Some(b) => ethertype = u16::from_be_bytes([b[0], b[1]]),
-            None => return out,
+    let (src, dst) = match &layers[ni].layer {
+        Layer::Ipv4(h) => {
+            out.ipv4_header = Some(fold(sum(&frame[layers[ni].span.clone()], 0)) == 0xffff);
+            (h.src.octets().to_vec(), h.dst.octets().to_vec())
         }
-        off += 4;
-    }
-    let ip = &frame[off.min(frame.len())..];
-    let (proto, l4, pseudo) = match ethertype {
-        0x0800 => {
-            let Some(&vihl) = ip.first() else { return out };
-            let ihl = usize::from(vihl & 0x0f) * 4;
-            if ihl < 20 || ip.len() < ihl {
+        Layer::Ipv6(h) => (h.src.octets().to_vec(), h.dst.octets().to_vec()),
+        _ => return out,
+    };
+    // The transport right after the IP header and any extension headers.
+    let Some(t) = layers[ni + 1..].iter().find(|l| {
+        !matches!(
+            l.layer,
+            Layer::HopByHop(_) | Layer::DestOpts(_) | Layer::Routing(_) | Layer::Frag6(_)
+        )
+    }) else {
+        return out;
+    };
+    let end = layers.last().map_or(t.span.end, |l| l.span.end);
+    let l4 = &frame[t.span.start..end];
+    let proto = match &t.layer {
+        Layer::Udp(u) => {
+            // A UDP checksum of zero over IPv4 means "not computed".
+            if u.checksum == Some(0) && src.len() == 4 {
+                out.transport = Some(true);
                 return out;
             }
-            out.ipv4_header =
-                Some(crate::checksum::fold(crate::checksum::sum(&ip[..ihl], 0)) == 0xffff);
-            let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-            // Fragments other than the first carry no transport header.
-            let frag = u16::from_be_bytes([ip[6], ip[7]]);
-            if frag & 0x1fff != 0 || total > ip.len() || total < ihl {
-                return out;
-            }
-            let proto = ip[9];
-            let l4 = &ip[ihl..total];
-            let mut p = crate::checksum::sum(&ip[12..20], 0);
-            p += u64::from(proto) + l4.len() as u64;
-            (proto, l4, if proto == 1 { 0 } else { p })
+            17
         }
-        0x86dd => {
-            if ip.len() < 40 {
-                return out;
-            }
-            let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-            let proto = ip[6];
-            if 40 + plen > ip.len() {
-                return out;
-            }
-            // Extension headers are rare in lab traffic; leave them unchecked.
-            if ![6u8, 17, 58].contains(&proto) {
-                return out;
-            }
-            let l4 = &ip[40..40 + plen];
-            let mut p = crate::checksum::sum(&ip[8..40], 0);
-            p += u64::from(proto) + l4.len() as u64;
-            (proto, l4, p)
+        Layer::Tcp(_) => 6,
+        Layer::Icmpv6(_) => 58,
+        Layer::Icmp(_) => {
+            out.transport = Some(fold(sum(l4, 0)) == 0xffff);
+            return out;
         }
         _ => return out,
     };
-    let needs = match proto {
-        6 => l4.len() >= 20,
-        17 => l4.len() >= 8,
-        1 | 58 => l4.len() >= 4,
-        _ => return out,
-    };
-    if !needs {
-        return out;
-    }
-    // A UDP checksum of zero over IPv4 means "not computed".
-    if proto == 17 && ethertype == 0x0800 && l4[6] == 0 && l4[7] == 0 {
-        out.transport = Some(true);
-        return out;
-    }
-    out.transport = Some(crate::checksum::fold(crate::checksum::sum(l4, pseudo)) == 0xffff);
+    let pseudo = pseudo_header_sum(&src, &dst, proto, l4.len() as u32);
+    out.transport = Some(fold(sum(l4, pseudo)) == 0xffff);
     out
 }
 

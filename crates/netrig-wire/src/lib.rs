@@ -31,13 +31,12 @@
 //! hops over rtnetlink. [`perf`] counts kernel tracepoint hits (system-wide,
 //! not per namespace) through `perf_event_open`.
 
-pub mod checksum;
 pub mod error;
 pub mod template;
 
 // The notation and value types, re-exported so `netrig_wire::flow::...` and
 // `netrig_wire::tag::...` keep working.
-pub use netrig_flow::{flow, tag};
+pub use netrig_flow::{checksum, flow, frame, tag};
 
 pub use error::{FlowError, ParseError, ParseErrorKind, WireError};
 pub use flow::{FlowPoint, FlowSpec, IpRange, MacAddr, PortRange, Proto, TagSpec, TcpFlags, L4};

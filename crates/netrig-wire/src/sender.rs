@@ -256,6 +256,52 @@ impl Sender {
         Ok(st)
     }
 
+    /// Send `count` frames of `spec` (its combinations in order, repeating),
+    /// `interval` apart or as fast as the socket takes them. The outer
+    /// Ethernet source is this interface's MAC unless the spec gives one.
+    pub fn send_frame_spec(
+        &mut self,
+        spec: &crate::frame::FrameSpec,
+        count: u64,
+        interval: Option<Duration>,
+    ) -> Result<SendStats> {
+        use crate::frame::Layer;
+        let mut spec = spec.clone();
+        if let Some(eth) = spec.layers.first_mut() {
+            if !eth.fields.iter().any(|(n, _)| *n == "src") {
+                if let Layer::Eth(e) = &mut eth.base {
+                    e.src = self.mac;
+                }
+            }
+        }
+        let start = Instant::now();
+        let mut st = SendStats::default();
+        // Unpaced frames go in batches so the loop costs one syscall per batch.
+        let batch = if interval.is_some() { 1 } else { 64 };
+        let mut i: u64 = 0;
+        while i < count {
+            let n = (count - i).min(batch);
+            let frames: Vec<Vec<u8>> = (i..i + n)
+                .map(|k| spec.frame(u128::from(k)).build())
+                .collect();
+            let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            let s = self.send_frames(&refs)?;
+            st.sent += s.sent;
+            st.bytes += s.bytes;
+            st.retries += s.retries;
+            i += n;
+            if let Some(d) = interval {
+                if i < count {
+                    // Paced from the start, so sleeps do not add up drift.
+                    let due = start + d.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
+            }
+        }
+        st.elapsed = start.elapsed();
+        Ok(st)
+    }
+
     /// Send ready-made frames once each (e.g. replaying a capture).
     pub fn send_frames(&mut self, frames: &[&[u8]]) -> Result<SendStats> {
         let start = Instant::now();

@@ -102,15 +102,18 @@ fn wire_err(what: &str, e: WireError) -> CliError {
 #[command(after_help = "Examples:\n  \
 netrig gen seed h1 udp da=198.18.0.0,sp=1024,dp=0-32767\n  \
 netrig gen seed h1:eth0 udp -B 2001:db8:2::2 --dp 1-1000 -c 100000 --pps 50000 --tag 1:1:2\n  \
-netrig gen seed h1 tcp da=198.51.100.2,dp=80,flags=syn --duration 5s")]
+netrig gen seed h1 tcp da=198.51.100.2,dp=80,flags=syn --duration 5s\n  \
+netrig gen seed h1:eth0 frame \"eth() / dot1q(vid=10) / ipv4(dst=198.51.100.2) / udp(sport=1-9)\" --pps 100")]
 pub struct GenArgs {
     /// Lab name.
     pub lab: String,
     /// Sending node, optionally with its interface (default: the route to the destination).
     pub target: String,
-    /// udp, tcp (SYN), icmp or icmpv6.
+    /// udp, tcp (SYN), icmp or icmpv6; or `frame` for frames built from
+    /// layers (the notation of the `send` step, in the arguments).
     pub proto: String,
-    /// mausezahn-style items: sa=, da= (address, a-b or CIDR), sp=, dp= (port or a-b),
+    /// For `frame`: the layers, e.g. "eth() / ipv4(dst=198.51.100.2) / udp()".
+    /// Otherwise mausezahn-style items: sa=, da= (address, a-b or CIDR), sp=, dp= (port or a-b),
     /// c=, pps=, d=, size=, ttl=, smac=, dmac=, flags=, seq=, id=, tag=stream[:src:dst].
     /// Several arguments are joined with commas.
     pub args: Vec<String>,
@@ -258,6 +261,9 @@ impl netrig_wire::Progress for GenProgress {
 
 pub fn gen(a: GenArgs) -> CliResult {
     let (node, iface) = split_target(&a.target)?;
+    if a.proto == "frame" {
+        return gen_frames(&a, node, iface);
+    }
     let text = gen_spec_text(&a);
     let (mut spec, has_sa) = parse_gen_spec(&a.proto, &text)?;
     let opts = SenderOptions {
@@ -350,6 +356,78 @@ pub fn gen(a: GenArgs) -> CliResult {
             String::new()
         },
         if st.cancelled { " (interrupted)" } else { "" }
+    );
+    Ok(0)
+}
+
+/// `netrig gen LAB NODE:IFACE frame "eth() / ..."`: frames built from
+/// layers, as the `send` step sends them.
+fn gen_frames(a: &GenArgs, node: &str, iface: Option<&str>) -> CliResult {
+    use netrig_spec::steps::send::MAX_COUNT;
+    use netrig_wire::frame::FrameSpec;
+    let text = a.args.join(" ");
+    let spec = FrameSpec::parse(&text).map_err(|e| {
+        CliError::usage(
+            miette!(
+                labels = vec![LabeledSpan::at(e.span.clone(), e.message.clone())],
+                help =
+                    "layers joined by `/`, e.g. \"eth() / ipv4(dst=198.51.100.2) / udp(dport=9)\"",
+                "invalid frame: {e}"
+            )
+            .with_source_code(NamedSource::new("frame", text.clone())),
+        )
+    })?;
+    // Flow options have no meaning for frames: refuse rather than ignore.
+    let flow_only = [
+        ("--sa", a.sa.is_some()),
+        ("--da", a.da.is_some()),
+        ("--sp", a.sp.is_some()),
+        ("--dp", a.dp.is_some()),
+        ("--duration", a.duration.is_some()),
+        ("--size", a.size.is_some()),
+        ("--dmac", a.dmac.is_some()),
+        ("--tag", a.tag.is_some()),
+        ("--tx-ring", a.tx_ring),
+        ("--workers", a.workers != 1),
+    ];
+    if let Some((flag, _)) = flow_only.iter().find(|(_, set)| *set) {
+        return Err(CliError::usage(miette!(
+            "{flag} is for flows; a frame gives its fields in the notation"
+        )));
+    }
+    let Some(ifname) = iface else {
+        return Err(CliError::usage(miette!(
+            "frames need the interface to send on: {node}:IFACE"
+        )));
+    };
+    let count = a
+        .count
+        .unwrap_or_else(|| u64::try_from(spec.combinations()).unwrap_or(u64::MAX));
+    if count == 0 || count > MAX_COUNT {
+        return Err(CliError::usage(miette!(
+            "{count} frames: give -c between 1 and {MAX_COUNT}"
+        )));
+    }
+    let interval = match a.pps {
+        Some(0) => return Err(CliError::usage(miette!("--pps must be at least 1"))),
+        Some(p) => Some(Duration::from_secs_f64(1.0 / p as f64)),
+        None => None,
+    };
+    enter(&a.lab, node)?;
+    let opts = SenderOptions {
+        qdisc_bypass: !a.no_bypass,
+        ..Default::default()
+    };
+    let mut tx =
+        Sender::open_with(ifname, opts).map_err(|e| wire_err(&format!("{node}:{ifname}"), e))?;
+    let st = tx
+        .send_frame_spec(&spec, count, interval)
+        .map_err(|e| wire_err(&format!("sending on {node}:{ifname}"), e))?;
+    println!(
+        "{node}:{ifname}: sent {} frames ({} bytes) in {:.3} s",
+        st.sent,
+        st.bytes,
+        st.elapsed.as_secs_f64()
     );
     Ok(0)
 }

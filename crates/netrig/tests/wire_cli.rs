@@ -587,3 +587,73 @@ fn parallel_gen_sends_every_flow_once() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
 }
+
+#[test]
+fn malformed_frame_exits_2_and_names_the_column() {
+    // Parsed before the lab is looked up: no lab or privilege needed.
+    let o = netrig(&[
+        "gen",
+        "nolab",
+        "h1:eth0",
+        "frame",
+        "eth() / dot1q(vid=4096) / ipv4()",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("column 19") && err.contains("does not fit in 12 bits"),
+        "{err}"
+    );
+    let o = netrig(&["gen", "nolab", "h1:eth0", "frame", "eth()", "--dp", "9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--dp is for flows"), "{:?}", text(&o));
+}
+
+#[test]
+fn gen_sends_frames_built_from_layers() {
+    let Some(tshark) = tshark() else { return };
+    let Some(lab) = LabGuard::up("frm") else {
+        return;
+    };
+    let tmp = tmpfile("frm.pcapng");
+    let file = &tmp.0;
+    let mut cap = Command::new(NETRIG)
+        .args(["capture", &lab.name, "r1:eth0", "-w"])
+        .arg(file)
+        .args(["-c", "4", "--direction", "in", "-d", "20s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("capture banner");
+    assert!(first.starts_with("capturing on r1:eth0"), "{first}");
+    let o = netrig(&[
+        "gen",
+        &lab.name,
+        "h1:eth0",
+        "frame",
+        "eth(dst=02:00:00:00:00:99) / dot1q(vid=10) / ipv4(src=192.0.2.2, dst=198.51.100.2) /",
+        "udp(sport=7000-7003, dport=9) / raw(text='netrig')",
+        "--pps",
+        "1000",
+    ]);
+    let (out, e) = text(&o);
+    assert!(o.status.success(), "gen: {out}{e}");
+    assert!(out.contains("sent 4 frames"), "{out}");
+    let done = cap.wait_with_output().expect("capture ends");
+    assert!(done.status.success());
+    let t = Command::new(tshark)
+        .arg("-r")
+        .arg(file)
+        .args(["-T", "fields", "-E", "separator=,"])
+        .args(["-e", "vlan.id", "-e", "udp.srcport", "-e", "data.data"])
+        .output()
+        .expect("run tshark");
+    let rows = String::from_utf8_lossy(&t.stdout).into_owned();
+    let want: String = (7000..7004)
+        .map(|p| format!("10,{p},6e6574726967\n"))
+        .collect();
+    assert_eq!(rows, want);
+}

@@ -40,6 +40,7 @@ macro_rules! with_step_kinds {
             Counters: counters,
             Sleep: sleep,
             Traffic: traffic,
+            SendFrames: send,
             Serve: serve,
             Probe: probe,
             Capture: capture,
@@ -240,6 +241,35 @@ impl StepCx<'_> {
 
     pub fn err_help<T>(&mut self, msg: impl Into<String>, help: impl Into<String>) -> Option<T> {
         self.checker.err_help(self.span.clone(), msg, help);
+        None
+    }
+
+    /// Report an error at `within` of the string value `literal` of this
+    /// step: at that column of the file when the literal appears there as
+    /// written (no escapes), else at the step.
+    pub fn err_in_value<T>(
+        &mut self,
+        literal: &str,
+        within: Range<usize>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Option<T> {
+        let text = &self.checker.src.text;
+        let rest = text.get(self.span.start..).unwrap_or("");
+        // The step's text runs to the next table header.
+        let end = rest
+            .match_indices("\n[")
+            .map(|(i, _)| i)
+            .find(|&i| i + 1 >= self.span.end - self.span.start)
+            .unwrap_or(rest.len());
+        let at = match rest.get(..end).and_then(|body| body.find(literal)) {
+            Some(i) if !literal.is_empty() => {
+                let s = self.span.start + i + within.start;
+                s..(self.span.start + i + within.end).max(s + 1)
+            }
+            _ => self.span.clone(),
+        };
+        self.checker.err_help(at, msg, help);
         None
     }
 
