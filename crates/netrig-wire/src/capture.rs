@@ -380,8 +380,26 @@ impl Capture {
                     };
                     if keep {
                         let snap = ((*ph).tp_snaplen as usize).min(self.opts.snaplen);
-                        let data =
+                        let mut data =
                             std::slice::from_raw_parts(p.add((*ph).tp_mac as usize), snap).to_vec();
+                        let mut orig_len = (*ph).tp_len;
+                        // The receive path moves an 802.1Q tag out of the
+                        // frame into metadata: put it back where it was on
+                        // the wire, as tcpdump does.
+                        let status = (*ph).tp_status;
+                        if status & libc::TP_STATUS_VLAN_VALID != 0 && data.len() >= 12 {
+                            let hv1 = &(*ph).hv1;
+                            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                                hv1.tp_vlan_tpid
+                            } else {
+                                0x8100
+                            };
+                            let mut tag = [0u8; 4];
+                            tag[..2].copy_from_slice(&tpid.to_be_bytes());
+                            tag[2..].copy_from_slice(&(hv1.tp_vlan_tci as u16).to_be_bytes());
+                            data.splice(12..12, tag);
+                            orig_len += 4;
+                        }
                         let ifindex = (*sll).sll_ifindex;
                         let ifname = self.name_of(ifindex);
                         f(Packet {
@@ -390,8 +408,8 @@ impl Capture {
                             ifindex,
                             ifname,
                             pkttype,
-                            orig_len: (*ph).tp_len,
-                            csum: CsumStatus::from_status((*ph).tp_status),
+                            orig_len,
+                            csum: CsumStatus::from_status(status),
                             data,
                         });
                         seen += 1;

@@ -35,7 +35,8 @@ pub struct Ctx {
     /// Counter sets `counters` steps saved, by name (absolute values).
     saved: HashMap<String, BTreeMap<&'static str, u64>>,
     servers: Vec<(String, ProbeServerHandle)>,
-    captures: Vec<(String, Capture)>,
+    /// `capture` steps' captures, each with whether to keep it anyway.
+    captures: Vec<(String, Capture, bool)>,
     pub warnings: Vec<String>,
     /// Ring geometry of the captures traffic verdicts use.
     pub capture_ring: CaptureOptions,
@@ -224,8 +225,8 @@ impl Ctx {
                     .push(format!("stopping probe server {name}: {e}"));
             }
         }
-        for (name, mut cap) in self.captures.drain(..) {
-            if !keep_pcaps {
+        for (name, mut cap, keep) in self.captures.drain(..) {
+            if !keep_pcaps && !keep {
                 continue;
             }
             let mut pkts = Vec::new();
