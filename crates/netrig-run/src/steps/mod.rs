@@ -229,8 +229,7 @@ impl Ctx {
             if !keep_pcaps && !keep {
                 continue;
             }
-            let mut pkts = Vec::new();
-            cap.drain(&mut |p| pkts.push(p));
+            let pkts = drain_settled(&mut cap);
             let path = self.dir.join(format!("{name}.pcapng"));
             let res = std::fs::File::create(&path)
                 .and_then(|f| netrig_wire::write_pcapng(f, &[(name.as_str(), &pkts)]).map(|_| ()));
@@ -240,6 +239,29 @@ impl Ctx {
             }
         }
     }
+}
+
+/// Everything a capture holds: packets still waiting in the host's per-CPU
+/// backlogs or in a block the kernel has not retired belong to it too (the
+/// last frames a step sent just before the case ended). Bounded: a host
+/// whose backlogs other work keeps busy gets [`SETTLE_MAX`].
+fn drain_settled(cap: &mut Capture) -> Vec<netrig_wire::Packet> {
+    const SETTLE_MAX: Duration = Duration::from_secs(2);
+    let mut pkts = Vec::new();
+    let start = Instant::now();
+    loop {
+        cap.drain(&mut |p| pkts.push(p));
+        let held = cap.pending().map_or(0, |(n, _)| n);
+        let backlog = netrig_wire::Softnet::read()
+            .ok()
+            .and_then(|s| s.backlog())
+            .unwrap_or(0);
+        if (held == 0 && backlog == 0) || start.elapsed() >= SETTLE_MAX {
+            break;
+        }
+        let _ = cap.wait(Duration::from_millis(10));
+    }
+    pkts
 }
 
 /// Each step kind's execution, in the module of its name (the spec's
