@@ -11,6 +11,13 @@ pub const MAX_SPEC_BYTES: u64 = 16 << 20;
 
 /// The text of a regular file of at most [`MAX_SPEC_BYTES`].
 pub fn read_spec_file(path: &Path) -> std::io::Result<String> {
+    let bytes = read_bounded(path, MAX_SPEC_BYTES, "a topology or scenario file")?;
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The bytes of a regular file of at most `max` bytes (`what` names the kind
+/// of file in the error).
+pub fn read_bounded(path: &Path, max: u64, what: &str) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
     // O_NONBLOCK: opening a FIFO must not wait for a writer; the type is
     // checked on the open descriptor, so a swap after a stat cannot fool it.
@@ -22,20 +29,20 @@ pub fn read_spec_file(path: &Path) -> std::io::Result<String> {
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    if meta.len() > MAX_SPEC_BYTES {
+    if meta.len() > max {
         return Err(std::io::Error::other(format!(
-            "{} bytes, more than the {MAX_SPEC_BYTES} a topology or scenario file may have",
+            "{} bytes, more than the {max} {what} may have",
             meta.len()
         )));
     }
-    let mut text = String::new();
-    f.take(MAX_SPEC_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_SPEC_BYTES {
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
         return Err(std::io::Error::other(format!(
-            "more than the {MAX_SPEC_BYTES} bytes a topology or scenario file may have"
+            "more than the {max} bytes {what} may have"
         )));
     }
-    Ok(text)
+    Ok(bytes)
 }
 
 /// Most a node's `files` may copy, in bytes and in entries: configuration,

@@ -12,6 +12,7 @@
 //! after an end (`"node:iface"`, or the node) applies to what that end sends,
 //! over them. The result is [`LinkImpair`], one [`Impairment`] per direction.
 
+pub mod capfile;
 mod error;
 pub mod expect;
 pub mod files;

@@ -9,7 +9,9 @@ use std::path::Path;
 
 /// Compare each `*.toml` of `dir` against its `.err`, rendering what
 /// `parse` says of its text.
-fn check_corpus(dir: &str, at_least: usize, parse: impl Fn(&str, &str) -> String) {
+/// `parse` gets the file's path and text (a scenario's `replay` files are
+/// found beside it).
+fn check_corpus(dir: &str, at_least: usize, parse: impl Fn(&Path, &str) -> String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("corpus dir")
@@ -28,7 +30,9 @@ fn check_corpus(dir: &str, at_least: usize, parse: impl Fn(&str, &str) -> String
             .to_string_lossy()
             .to_string();
         let text = std::fs::read_to_string(f).expect("corpus file");
-        let got = parse(&name, &text);
+        // Messages name the file without the corpus folder, as on the
+        // command line of someone working in it.
+        let got = parse(f, &text).replace(&format!("{}/", dir.display()), "");
         let expected_path = f.with_extension("err");
         if bless {
             std::fs::write(&expected_path, &got).expect("bless");
@@ -61,7 +65,7 @@ fn malformed_topologies_report_what_and_where() {
     check_corpus(
         "tests/corpus",
         15,
-        |name, text| match netrig_spec::parse_topology(name, text) {
+        |path, text| match netrig_spec::parse_topology(&path.display().to_string(), text) {
             Ok(_) => "(accepted)\n".to_string(),
             Err(errs) => render(&errs),
         },
@@ -70,8 +74,8 @@ fn malformed_topologies_report_what_and_where() {
 
 #[test]
 fn malformed_scenario_notations_are_located_errors() {
-    check_corpus("tests/scenario_corpus", 10, |name, text| {
-        match netrig_spec::scenario::parse_scenario(Path::new(name), text) {
+    check_corpus("tests/scenario_corpus", 10, |path, text| {
+        match netrig_spec::scenario::parse_scenario(path, text) {
             Ok(_) => "(accepted)\n".to_string(),
             Err(netrig_spec::LoadError::Invalid(errs)) => render(&errs),
             Err(other) => format!("{other}\n"),

@@ -1,5 +1,5 @@
 //! `capture`: capture on an interface until the case ends (kept as pcapng
-//! by [`Ctx::teardown`] when the case does not pass).
+//! by [`Ctx::teardown`] when the case does not pass, or always with `keep`).
 
 use super::{Ctx, Exec};
 use crate::verdicts::{broken, StepOut};
@@ -15,7 +15,8 @@ impl Exec for Capture {
                 netrig_wire::Capture::open(Some(&at.iface), CaptureOptions::default())
             })?
             .map_err(|err| broken(format!("capture on {at}: {err}")))?;
-        cx.captures.push((format!("{}-{}", at.node, at.iface), cap));
+        cx.captures
+            .push((format!("{}-{}", at.node, at.iface), cap, self.keep));
         Ok((String::new(), vec![]))
     }
 }

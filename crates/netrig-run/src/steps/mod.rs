@@ -35,7 +35,8 @@ pub struct Ctx {
     /// Counter sets `counters` steps saved, by name (absolute values).
     saved: HashMap<String, BTreeMap<&'static str, u64>>,
     servers: Vec<(String, ProbeServerHandle)>,
-    captures: Vec<(String, Capture)>,
+    /// `capture` steps' captures, each with whether to keep it anyway.
+    captures: Vec<(String, Capture, bool)>,
     pub warnings: Vec<String>,
     /// Ring geometry of the captures traffic verdicts use.
     pub capture_ring: CaptureOptions,
@@ -224,12 +225,11 @@ impl Ctx {
                     .push(format!("stopping probe server {name}: {e}"));
             }
         }
-        for (name, mut cap) in self.captures.drain(..) {
-            if !keep_pcaps {
+        for (name, mut cap, keep) in self.captures.drain(..) {
+            if !keep_pcaps && !keep {
                 continue;
             }
-            let mut pkts = Vec::new();
-            cap.drain(&mut |p| pkts.push(p));
+            let pkts = drain_settled(&mut cap);
             let path = self.dir.join(format!("{name}.pcapng"));
             let res = std::fs::File::create(&path)
                 .and_then(|f| netrig_wire::write_pcapng(f, &[(name.as_str(), &pkts)]).map(|_| ()));
@@ -239,6 +239,29 @@ impl Ctx {
             }
         }
     }
+}
+
+/// Everything a capture holds: packets still waiting in the host's per-CPU
+/// backlogs or in a block the kernel has not retired belong to it too (the
+/// last frames a step sent just before the case ended). Bounded: a host
+/// whose backlogs other work keeps busy gets [`SETTLE_MAX`].
+fn drain_settled(cap: &mut Capture) -> Vec<netrig_wire::Packet> {
+    const SETTLE_MAX: Duration = Duration::from_secs(2);
+    let mut pkts = Vec::new();
+    let start = Instant::now();
+    loop {
+        cap.drain(&mut |p| pkts.push(p));
+        let held = cap.pending().map_or(0, |(n, _)| n);
+        let backlog = netrig_wire::Softnet::read()
+            .ok()
+            .and_then(|s| s.backlog())
+            .unwrap_or(0);
+        if (held == 0 && backlog == 0) || start.elapsed() >= SETTLE_MAX {
+            break;
+        }
+        let _ = cap.wait(Duration::from_millis(10));
+    }
+    pkts
 }
 
 /// Each step kind's execution, in the module of its name (the spec's

@@ -41,6 +41,7 @@ macro_rules! with_step_kinds {
             Sleep: sleep,
             Traffic: traffic,
             SendFrames: send,
+            Replay: replay,
             Serve: serve,
             Probe: probe,
             Capture: capture,
@@ -307,6 +308,17 @@ impl StepCx<'_> {
             Some(n) => Some(n),
             None => self.err(format!("{what} needs a lab node")),
         }
+    }
+
+    /// The scenario file's folder, absolute: where the files a step names
+    /// are (as `topology = ".."` is relative to it).
+    pub fn scenario_dir(&self) -> std::path::PathBuf {
+        let file = std::path::Path::new(&self.checker.src.name);
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
     }
 
     /// A lab node and one of its interfaces (`lo` included).
