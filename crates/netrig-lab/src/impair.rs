@@ -1008,32 +1008,20 @@ impl Engine {
 /// lab's, never the host's) by creating a netem qdisc on its loopback and
 /// deleting it again. `Err` holds the reason it has not.
 pub(crate) fn probe_netem(nl: &mut crate::netlink::Netlink) -> Result<(), String> {
+    use crate::netem::{qdisc_msg, RTM_DELQDISC, TC_H_ROOT};
     use crate::netlink::*;
-    const RTM_NEWQDISC: u16 = 36;
-    const RTM_DELQDISC: u16 = 37;
-    const TCA_KIND: u16 = 1;
-    const TCA_OPTIONS: u16 = 2;
-    const TC_H_ROOT: u32 = 0xFFFF_FFFF;
-    let tcmsg = |handle: u32| {
-        TcMsg {
-            ifindex: 1, // lo
-            handle,
-            parent: TC_H_ROOT,
-            ..TcMsg::default()
-        }
-        .encode()
-    };
-    let mut m = Msg::new(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL).header(&tcmsg(0x1_0000));
-    m.attr_str(TCA_KIND, "netem");
-    // struct tc_netem_qopt: latency, limit, loss, gap, duplicate, jitter.
-    let qopt: Vec<u8> = [0u32, 1000, 0, 0, 0, 0]
-        .iter()
-        .flat_map(|v| v.to_ne_bytes())
-        .collect();
-    m.attr(TCA_OPTIONS, &qopt);
+    // The request netrig would send for an unimpaired netem link, on lo.
+    let m = qdisc_msg(1, &Impairment::default(), None, false);
     match nl.request(m, "creating a netem qdisc on lo") {
         Ok(()) => {
-            let d = Msg::new(RTM_DELQDISC, 0).header(&tcmsg(0x1_0000));
+            let tcmsg = TcMsg {
+                ifindex: 1,
+                handle: 0x1_0000,
+                parent: TC_H_ROOT,
+                ..TcMsg::default()
+            }
+            .encode();
+            let d = Msg::new(RTM_DELQDISC, 0).header(&tcmsg);
             let _ = nl.request(d, "deleting the netem probe");
             Ok(())
         }
