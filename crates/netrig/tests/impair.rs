@@ -791,8 +791,11 @@ fn an_impair_step_takes_the_loss_from_0_to_100_percent_mid_case() {
     }
     let _load = busy();
     let scratch = Scratch::new("impair-step");
-    // Every count here is exact: the engine decides on the frames it reads
-    // after the step returns, and nothing else crosses the link.
+    // The engine decides on the frames it reads after the step returns, so
+    // the bounds are exact: nothing lost before the change, everything
+    // lost after it, nothing lost once cleared. Sent counts are lower
+    // bounds: a stray frame of the node's own (seen once in 20 runs under
+    // load: b sent one) may cross too.
     let steps = r#"
 [[steps]]
 counters = { node = "a", iface = "eth0", save = "s0" }
@@ -800,7 +803,7 @@ counters = { node = "a", iface = "eth0", save = "s0" }
 ping = { from = "a", to = "192.0.2.2", count = 20 }
 [[steps]]
 counters = { node = "a", iface = "eth0", since = "s0", save = "s1" }
-expect = { min = { impair_sent = 20, impair_delivered = 20 }, max = { impair_sent = 20, impair_lost = 0 } }
+expect = { min = { impair_sent = 20, impair_delivered = 20 }, max = { impair_lost = 0 } }
 [[steps]]
 impair = { from = "a:eth0", loss = "100%" }
 [[steps]]
@@ -808,10 +811,7 @@ ping = { from = "a", to = "192.0.2.2", count = 20 }
 expect = { reachable = false }
 [[steps]]
 counters = { node = "a", iface = "eth0", since = "s1", save = "s2" }
-expect = { min = { impair_sent = 20, impair_lost = 20 }, max = { impair_sent = 20, impair_delivered = 0 } }
-[[steps]]
-counters = { node = "b", iface = "eth0", since = "s1" }
-expect = { max = { impair_sent = 0 } }
+expect = { min = { impair_sent = 20, impair_lost = 20 }, max = { impair_delivered = 0 } }
 [[steps]]
 impair = { link = "a:eth0" }
 [[steps]]
@@ -821,7 +821,7 @@ counters = { node = "a", iface = "eth0", since = "s2" }
 expect = { min = { impair_sent = 20, impair_delivered = 20 }, max = { impair_lost = 0 } }
 [[steps]]
 counters = { node = "a", iface = "eth0", since = "s0" }
-expect = { min = { impair_sent = 60, impair_lost = 20 }, max = { impair_sent = 60, impair_lost = 20 } }
+expect = { min = { impair_sent = 60, impair_delivered = 40, impair_lost = 20 } }
 "#;
     scratch.write("suite/change.toml", &format!("{CHANGEABLE}{steps}"));
     let (code, report, out) = run_json(&["suite"], &scratch.0);
