@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, BinaryHeap};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -234,6 +235,253 @@ impl Drop for CounterPage {
     }
 }
 
+/// Words of one direction's model in a [`ModelPage`].
+const MODEL_WORDS: usize = 16;
+/// Words of one link in a [`ModelPage`]: generation, taken generation, then
+/// both directions' models.
+const LINK_MODEL_WORDS: usize = 2 + 2 * MODEL_WORDS;
+
+/// Encode a direction's model as words (f64 by their bits).
+fn encode_model(imp: &Impairment) -> [u64; MODEL_WORDS] {
+    let mut w = [0u64; MODEL_WORDS];
+    w[0] = imp.delay.as_nanos() as u64;
+    w[1] = imp.jitter.as_nanos() as u64;
+    w[2] = matches!(imp.distribution, Distribution::Normal) as u64;
+    match imp.loss {
+        Loss::None => {}
+        Loss::Random(p) => {
+            w[3] = 1;
+            w[4] = p.to_bits();
+        }
+        Loss::Gilbert {
+            p,
+            r,
+            loss_good,
+            loss_bad,
+        } => {
+            w[3] = 2;
+            w[4] = p.to_bits();
+            w[5] = r.to_bits();
+            w[6] = loss_good.to_bits();
+            w[7] = loss_bad.to_bits();
+        }
+    }
+    w[8] = imp.duplicate.to_bits();
+    w[9] = imp.reorder.to_bits();
+    w[10] = imp.corrupt.to_bits();
+    // A rate is at least 1 bit/s (netrig_flow::parse_rate): 0 is "none".
+    w[11] = imp.rate.unwrap_or(0);
+    w[12] = imp.limit as u64;
+    w
+}
+
+fn decode_model(w: &[u64; MODEL_WORDS]) -> Impairment {
+    let f = f64::from_bits;
+    Impairment {
+        delay: Duration::from_nanos(w[0]),
+        jitter: Duration::from_nanos(w[1]),
+        distribution: if w[2] == 1 {
+            Distribution::Normal
+        } else {
+            Distribution::Uniform
+        },
+        loss: match w[3] {
+            1 => Loss::Random(f(w[4])),
+            2 => Loss::Gilbert {
+                p: f(w[4]),
+                r: f(w[5]),
+                loss_good: f(w[6]),
+                loss_bad: f(w[7]),
+            },
+            _ => Loss::None,
+        },
+        duplicate: f(w[8]),
+        reorder: f(w[9]),
+        corrupt: f(w[10]),
+        rate: (w[11] > 0).then_some(w[11]),
+        limit: w[12].min(u32::MAX as u64) as u32,
+    }
+}
+
+/// The current model of every impaired link of a lab, in a shared memory
+/// file like the counters: a lab's own steps and `netrig link --set` (another
+/// process, through `/proc/<holder>/fd/<n>`) write a new model there, wake
+/// the link's engine through its wake pipe, and wait until the engine says
+/// it took it. Per link: a generation (odd while a writer is mid-way, a
+/// seqlock), the generation the engine took last, and both directions'
+/// models. Writers take an exclusive `flock` on the file.
+pub struct ModelPage {
+    map: CounterPage,
+}
+
+impl ModelPage {
+    /// Models for `links` links, all unimpaired until set.
+    pub fn new(links: usize) -> io::Result<ModelPage> {
+        let words = (links * LINK_MODEL_WORDS).max(1);
+        // SAFETY: a fresh memory file we own.
+        let fd = unsafe { libc::memfd_create(c"netrig-impair-model".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just created and is owned here.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sizing our own file.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), (words * 8) as libc::off_t) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let map = CounterPage::map(fd, words, libc::PROT_READ | libc::PROT_WRITE)?;
+        Ok(ModelPage { map })
+    }
+
+    /// Map another process's models (`/proc/<pid>/fd/<n>`) for `links`
+    /// links, writable to change them.
+    pub fn open(path: &std::path::Path, links: usize) -> io::Result<ModelPage> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
+        let words = (links * LINK_MODEL_WORDS).max(1);
+        if f.metadata()?.len() < (words * 8) as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "model file is smaller than its links need",
+            ));
+        }
+        let map = CounterPage::map(f.into(), words, libc::PROT_READ | libc::PROT_WRITE)?;
+        Ok(ModelPage { map })
+    }
+
+    /// The descriptor, for a holder to publish.
+    pub fn raw_fd(&self) -> RawFd {
+        self.map.raw_fd()
+    }
+
+    fn word(&self, link: usize, i: usize) -> Option<&AtomicU64> {
+        let i = link * LINK_MODEL_WORDS + i;
+        // SAFETY: bounds checked; an aligned word of a shared mapping that
+        // lives as long as self, only accessed atomically.
+        (i < self.map.words).then(|| unsafe { &*(self.map.ptr.add(i) as *const AtomicU64) })
+    }
+
+    fn generation(&self, link: usize) -> u64 {
+        self.word(link, 0).map_or(0, |w| w.load(Ordering::Acquire))
+    }
+
+    /// Both directions' current models, or `None` while a writer is mid-way.
+    fn try_read(&self, link: usize) -> Option<(u64, [Impairment; 2])> {
+        let g = self.generation(link);
+        if g % 2 == 1 {
+            return None;
+        }
+        let dirs = [0, 1].map(|d| {
+            let mut w = [0u64; MODEL_WORDS];
+            for (k, v) in w.iter_mut().enumerate() {
+                *v = self
+                    .word(link, 2 + d * MODEL_WORDS + k)
+                    .map_or(0, |x| x.load(Ordering::Relaxed));
+            }
+            decode_model(&w)
+        });
+        std::sync::atomic::fence(Ordering::Acquire);
+        (self.generation(link) == g).then_some((g, dirs))
+    }
+
+    /// Both directions' current models (direction 0: what the link's first
+    /// end sends).
+    pub fn read(&self, link: usize) -> [Impairment; 2] {
+        loop {
+            if let Some((_, dirs)) = self.try_read(link) {
+                return dirs;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Replace the models of the directions given (`None`: left as it is);
+    /// returns the new generation, for [`ModelPage::wait_taken`].
+    pub fn write(&self, link: usize, dirs: [Option<&Impairment>; 2]) -> io::Result<u64> {
+        let fd = self.map.raw_fd();
+        // SAFETY: locking our own descriptor; released below or when it closes.
+        if unsafe { libc::flock(fd, libc::LOCK_EX) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let Some(gen) = self.word(link, 0) else {
+            // SAFETY: as above.
+            unsafe { libc::flock(fd, libc::LOCK_UN) };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no such impaired link",
+            ));
+        };
+        let g = gen.load(Ordering::Relaxed);
+        gen.store(g + 1, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Release);
+        for (d, imp) in dirs.iter().enumerate() {
+            let Some(imp) = imp else { continue };
+            for (k, v) in encode_model(imp).iter().enumerate() {
+                if let Some(w) = self.word(link, 2 + d * MODEL_WORDS + k) {
+                    w.store(*v, Ordering::Relaxed);
+                }
+            }
+        }
+        gen.store(g + 2, Ordering::Release);
+        // SAFETY: as above.
+        unsafe { libc::flock(fd, libc::LOCK_UN) };
+        Ok(g + 2)
+    }
+
+    fn taken(&self, link: usize) -> u64 {
+        self.word(link, 1).map_or(0, |w| w.load(Ordering::Acquire))
+    }
+
+    fn set_taken(&self, link: usize, g: u64) {
+        if let Some(w) = self.word(link, 1) {
+            w.store(g, Ordering::Release);
+        }
+    }
+
+    /// Wait until the link's engine has taken generation `gen` (or a later
+    /// one): the frames it reads after that meet the new model.
+    pub fn wait_taken(&self, link: usize, gen: u64, within: Duration) -> io::Result<()> {
+        let start = Instant::now();
+        while self.taken(link) < gen {
+            if start.elapsed() > within {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the impairment engine did not take the new model within {within:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(())
+    }
+}
+
+/// Wake an engine through its wake pipe: `fd` is its write end, or (from
+/// another process) the read end reopened for writing.
+pub fn wake(fd: RawFd) {
+    let one = [1u8];
+    // SAFETY: writing one byte from our buffer; a full pipe already wakes.
+    unsafe { libc::write(fd, one.as_ptr().cast(), 1) };
+}
+
+/// Tell the engine of link `link` of another process about a new model
+/// (`wake_path`: `/proc/<pid>/fd/<n>` of its wake pipe), after
+/// [`ModelPage::write`], and wait until it took it.
+pub fn wake_remote(
+    page: &ModelPage,
+    link: usize,
+    gen: u64,
+    wake_path: &std::path::Path,
+) -> io::Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(wake_path)?;
+    wake(f.as_raw_fd());
+    page.wait_taken(link, gen, Duration::from_secs(5))
+}
+
 /// The decisions for one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {
@@ -269,6 +517,13 @@ impl Decider {
             rng: Pcg64Mcg::seed_from_u64(seed.wrapping_mul(2).wrapping_add(dir as u64 & 1)),
             bad: false,
         }
+    }
+
+    /// Go on with another model; a Gilbert-Elliott chain starts again in
+    /// the good state.
+    pub fn set_model(&mut self, imp: &Impairment) {
+        self.imp = imp.clone();
+        self.bad = false;
     }
 
     pub fn decide(&mut self) -> Decision {
@@ -383,7 +638,11 @@ pub struct ImpairInfo {
 /// A running engine thread for one link; stopped and joined when dropped.
 pub(crate) struct EngineThread {
     stop: Arc<AtomicBool>,
+    /// The wake pipe: the engine polls the read end; a write wakes it. A
+    /// pipe rather than an eventfd because another process can reopen it
+    /// through `/proc/<pid>/fd/<n>` (`netrig link --set`).
     wake: OwnedFd,
+    wake_read: RawFd,
     thread: Option<std::thread::JoinHandle<()>>,
     pub(crate) realtime: bool,
     /// A new seed for the engine to take, and how many it has taken.
@@ -392,9 +651,19 @@ pub(crate) struct EngineThread {
 
 impl EngineThread {
     fn poke(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes to our eventfd.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        wake(self.wake.as_raw_fd());
+    }
+
+    /// The wake pipe's read end, for a holder to publish.
+    pub(crate) fn wake_fd(&self) -> RawFd {
+        self.wake_read
+    }
+
+    /// Wake the engine after a [`ModelPage::write`] of generation `gen`
+    /// and wait until it took it.
+    pub(crate) fn take_model(&self, page: &ModelPage, link: usize, gen: u64) -> io::Result<()> {
+        self.poke();
+        page.wait_taken(link, gen, Duration::from_secs(5))
     }
 
     /// Restart both directions' decisions from `seed`, as if the link had
@@ -463,22 +732,27 @@ fn now_ns(epoch: Instant) -> u64 {
 
 /// Start the thread that carries one link: `taps[i]` is the TAP of end `i`,
 /// `imps[i]` what end `i` sends goes through, `link` its index in `counters`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn(
     taps: [OwnedFd; 2],
     imps: &[Impairment; 2],
     seed: u64,
     counters: Arc<CounterPage>,
+    models: Arc<ModelPage>,
     link: usize,
     name: String,
 ) -> io::Result<EngineThread> {
-    // SAFETY: a fresh eventfd we own.
-    let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if wake < 0 {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: just created, owned here.
-    let wake = unsafe { OwnedFd::from_raw_fd(wake) };
-    let wake_raw = wake.as_raw_fd();
+    // SAFETY: just created, owned here (the read end by the engine thread).
+    let (wake_rd, wake) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let wake_raw = wake_rd.as_raw_fd();
+    // The model the engine starts with is on the page, where readers see it.
+    let gen = models.write(link, [Some(&imps[0]), Some(&imps[1])])?;
+    models.set_taken(link, gen);
     let stop = Arc::new(AtomicBool::new(false));
     let dirs = [0, 1].map(|d| Dir {
         decider: Decider::new(&imps[d], seed, d),
@@ -502,17 +776,20 @@ pub(crate) fn spawn(
                 dirs,
                 heap: BinaryHeap::new(),
                 counters,
+                models,
+                model_gen: gen,
                 link,
                 epoch: Instant::now(),
                 seq: 0,
                 reseed: reseed2,
             }
-            .run(&stop2, wake_raw)
+            .run(&stop2, wake_rd)
         })?;
     let realtime = rt_rx.recv().unwrap_or(false);
     Ok(EngineThread {
         stop,
         wake,
+        wake_read: wake_raw,
         thread: Some(thread),
         realtime,
         reseed,
@@ -524,6 +801,9 @@ struct Engine {
     dirs: [Dir; 2],
     heap: BinaryHeap<Held>,
     counters: Arc<CounterPage>,
+    models: Arc<ModelPage>,
+    /// The generation of the model in force.
+    model_gen: u64,
     link: usize,
     epoch: Instant,
     seq: u64,
@@ -534,9 +814,11 @@ struct Engine {
 const READ_BATCH: usize = 64;
 
 impl Engine {
-    fn run(mut self, stop: &AtomicBool, wake: RawFd) {
+    fn run(mut self, stop: &AtomicBool, wake_fd: OwnedFd) {
+        let wake = wake_fd.as_raw_fd();
         let mut buf = vec![0u8; 65536 + ETH_HLEN + 64];
         while !stop.load(Ordering::SeqCst) {
+            self.take_model();
             let new_seed = self.reseed.0.lock().map(|mut s| s.take()).unwrap_or(None);
             if let Some(seed) = new_seed {
                 for (d, dir) in self.dirs.iter_mut().enumerate() {
@@ -581,9 +863,10 @@ impl Engine {
                 continue;
             }
             if pfd[2].revents & libc::POLLIN != 0 {
-                let mut v = 0u64;
-                // SAFETY: reading the eventfd's 8-byte counter into v.
-                unsafe { libc::read(wake, (&mut v as *mut u64).cast(), 8) };
+                let mut v = [0u8; 64];
+                // SAFETY: draining the wake pipe into our buffer.
+                while unsafe { libc::read(wake, v.as_mut_ptr().cast(), v.len()) } > 0 {}
+                self.take_model();
             }
             for (d, p) in pfd[..2].iter().enumerate() {
                 if p.revents & libc::POLLIN == 0 {
@@ -602,6 +885,28 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Take a new model from the page if one was written. The generators
+    /// go on where they were (decisions stay a function of the seed, the
+    /// frames and where the change fell); counters go on counting; frames
+    /// already held leave at the time they were given.
+    fn take_model(&mut self) {
+        if self.models.generation(self.link) == self.model_gen {
+            return;
+        }
+        let Some((g, imps)) = self.models.try_read(self.link) else {
+            // A writer is mid-way: its wake comes once it is done.
+            return;
+        };
+        for (dir, imp) in self.dirs.iter_mut().zip(imps) {
+            if dir.imp != imp {
+                dir.decider.set_model(&imp);
+                dir.imp = imp;
+            }
+        }
+        self.model_gen = g;
+        self.models.set_taken(self.link, g);
     }
 
     fn count(&self, dir: usize, c: Counter) {
@@ -703,32 +1008,20 @@ impl Engine {
 /// lab's, never the host's) by creating a netem qdisc on its loopback and
 /// deleting it again. `Err` holds the reason it has not.
 pub(crate) fn probe_netem(nl: &mut crate::netlink::Netlink) -> Result<(), String> {
+    use crate::netem::{qdisc_msg, RTM_DELQDISC, TC_H_ROOT};
     use crate::netlink::*;
-    const RTM_NEWQDISC: u16 = 36;
-    const RTM_DELQDISC: u16 = 37;
-    const TCA_KIND: u16 = 1;
-    const TCA_OPTIONS: u16 = 2;
-    const TC_H_ROOT: u32 = 0xFFFF_FFFF;
-    let tcmsg = |handle: u32| {
-        TcMsg {
-            ifindex: 1, // lo
-            handle,
-            parent: TC_H_ROOT,
-            ..TcMsg::default()
-        }
-        .encode()
-    };
-    let mut m = Msg::new(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL).header(&tcmsg(0x1_0000));
-    m.attr_str(TCA_KIND, "netem");
-    // struct tc_netem_qopt: latency, limit, loss, gap, duplicate, jitter.
-    let qopt: Vec<u8> = [0u32, 1000, 0, 0, 0, 0]
-        .iter()
-        .flat_map(|v| v.to_ne_bytes())
-        .collect();
-    m.attr(TCA_OPTIONS, &qopt);
+    // The request netrig would send for an unimpaired netem link, on lo.
+    let m = qdisc_msg(1, &Impairment::default(), None, false);
     match nl.request(m, "creating a netem qdisc on lo") {
         Ok(()) => {
-            let d = Msg::new(RTM_DELQDISC, 0).header(&tcmsg(0x1_0000));
+            let tcmsg = TcMsg {
+                ifindex: 1,
+                handle: 0x1_0000,
+                parent: TC_H_ROOT,
+                ..TcMsg::default()
+            }
+            .encode();
+            let d = Msg::new(RTM_DELQDISC, 0).header(&tcmsg);
             let _ = nl.request(d, "deleting the netem probe");
             Ok(())
         }
@@ -846,6 +1139,7 @@ mod tests {
             &[i.clone(), i],
             1,
             counters.clone(),
+            Arc::new(ModelPage::new(1).expect("models")),
             0,
             "test".into(),
         )

@@ -6,10 +6,10 @@
 //! created by the socket of one end's namespace with its peer placed in the
 //! other's by descriptor, so neither end ever exists in the host.
 
-use crate::impair::{CounterPage, DirStats, ImpairInfo};
+use crate::impair::{CounterPage, DirStats, ImpairInfo, ModelPage};
 use crate::netlink::*;
 use crate::ns::{self, Mode};
-use netrig_spec::{Iface, IpNet, Route, Topology};
+use netrig_spec::{Iface, Impairment, IpNet, Route, Topology};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -149,6 +149,7 @@ pub struct Lab {
     /// lab drops.
     impaired: Vec<ImpairedLink>,
     counters: Option<Arc<CounterPage>>,
+    models: Option<Arc<ModelPage>>,
 }
 
 /// An impaired link of a running lab.
@@ -269,6 +270,7 @@ impl Lab {
             timings: Vec::new(),
             impaired: Vec::new(),
             counters: None,
+            models: None,
         };
         let mut t = Instant::now();
         let mut mark = |lab: &mut Lab, phase: &'static str| {
@@ -470,6 +472,14 @@ impl Lab {
                 })?,
             );
         self.counters = Some(counters.clone());
+        let models =
+            Arc::new(
+                ModelPage::new(impaired.len()).map_err(|source| LabError::Engine {
+                    link: "(models)".into(),
+                    source,
+                })?,
+            );
+        self.models = Some(models.clone());
         for (li, (link, imp)) in impaired.iter().enumerate() {
             let [a, b] = &link.ends;
             let desc = format!("{}:{} <-> {}:{}", a.node, a.name, b.node, b.name);
@@ -547,6 +557,7 @@ impl Lab {
                 &imp.dirs,
                 seed,
                 counters.clone(),
+                models.clone(),
                 li,
                 format!("{}:{}", a.node, a.name),
             )
@@ -1110,6 +1121,83 @@ impl Lab {
     /// The shared counters of the impaired links, for a holder to publish.
     pub fn impair_counters(&self) -> Option<&CounterPage> {
         self.counters.as_deref()
+    }
+
+    /// The shared models of the impaired links, for a holder to publish.
+    pub fn impair_models(&self) -> Option<&ModelPage> {
+        self.models.as_deref()
+    }
+
+    /// The current model of the impaired link with the end `node:iface`:
+    /// `[what node:iface sends, what it receives]`.
+    pub fn impairment_model(&self, node: &str, iface: &str) -> Result<[Impairment; 2], LabError> {
+        let (li, d) = self.impaired_end(node, iface)?;
+        let m = self
+            .models
+            .as_deref()
+            .ok_or_else(|| LabError::NotImpaired {
+                node: node.into(),
+                iface: iface.into(),
+            })?;
+        let dirs = m.read(li);
+        Ok([dirs[d].clone(), dirs[1 - d].clone()])
+    }
+
+    /// Change the impairment of the link with the end `node:iface` while it
+    /// runs: `sends` for what `node:iface` sends, `receives` for what it
+    /// receives (`None`: left as it is). Returns once the engine has taken
+    /// the change, so that frames sent after it meet the new model. Its
+    /// counters go on counting.
+    pub fn set_impairment(
+        &self,
+        node: &str,
+        iface: &str,
+        sends: Option<&Impairment>,
+        receives: Option<&Impairment>,
+    ) -> Result<(), LabError> {
+        let (li, d) = self.impaired_end(node, iface)?;
+        let engine_err = |source| LabError::Engine {
+            link: format!("{node}:{iface}"),
+            source,
+        };
+        let (Some(m), Some(e)) = (self.models.as_deref(), self.impaired[li].engine.as_ref()) else {
+            return Err(LabError::NotImpaired {
+                node: node.into(),
+                iface: iface.into(),
+            });
+        };
+        let dirs = if d == 0 {
+            [sends, receives]
+        } else {
+            [receives, sends]
+        };
+        let gen = m.write(li, dirs).map_err(engine_err)?;
+        e.take_model(m, li, gen).map_err(engine_err)
+    }
+
+    /// The wake pipe of each impaired link's engine, for a holder to publish.
+    pub fn impair_wake_fds(&self) -> Vec<i32> {
+        self.impaired
+            .iter()
+            .map(|l| l.engine.as_ref().map_or(-1, |e| e.wake_fd()))
+            .collect()
+    }
+
+    /// Index of the impaired link with the end `node:iface`, and which end.
+    fn impaired_end(&self, node: &str, iface: &str) -> Result<(usize, usize), LabError> {
+        self.impaired
+            .iter()
+            .enumerate()
+            .find_map(|(li, l)| {
+                l.ends
+                    .iter()
+                    .position(|(n, i)| n == node && i == iface)
+                    .map(|d| (li, d))
+            })
+            .ok_or_else(|| LabError::NotImpaired {
+                node: node.into(),
+                iface: iface.into(),
+            })
     }
 
     /// What the impaired link with the end `node:iface` did, per direction:

@@ -12,6 +12,7 @@
 pub mod gen;
 pub mod impair;
 mod lab;
+pub mod netem;
 pub mod netlink;
 pub mod ns;
 pub mod persist;

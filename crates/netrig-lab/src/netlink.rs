@@ -79,7 +79,7 @@ pub const IFF_UP: u32 = 0x1;
 pub const IFF_RUNNING: u32 = 0x40;
 pub const IFF_LOWER_UP: u32 = 0x10000;
 
-const NLA_F_NESTED: u16 = 1 << 15;
+pub const NLA_F_NESTED: u16 = 1 << 15;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -400,6 +400,16 @@ impl NlAttr {
             ty: t.u16()?,
         })
     }
+}
+
+/// Append one attribute to `buf`, padded to 4 bytes: for payloads that
+/// carry attributes after a struct (netem's TCA_OPTIONS), built before the
+/// request that carries them.
+pub fn put_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
+    let len = (NlAttr::SIZE + data.len()) as u16;
+    buf.extend_from_slice(&NlAttr { len, ty }.encode());
+    buf.extend_from_slice(data);
+    buf.resize(align4(buf.len()), 0);
 }
 
 /// One request under construction: header, family struct, attributes.

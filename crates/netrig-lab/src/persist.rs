@@ -92,6 +92,9 @@ pub struct LabState {
 pub struct ImpairState {
     /// Descriptor of the holder's counter file ([`crate::impair::CounterPage`]).
     pub counters_fd: i32,
+    /// Descriptor of the holder's model file ([`crate::impair::ModelPage`]).
+    #[serde(default = "no_fd")]
+    pub models_fd: i32,
     pub links: Vec<ImpairStateLink>,
 }
 
@@ -99,6 +102,14 @@ pub struct ImpairState {
 pub struct ImpairStateLink {
     pub ends: [(String, String); 2],
     pub info: crate::impair::ImpairInfo,
+    /// Descriptor of the read end of its engine's wake pipe.
+    #[serde(default = "no_fd")]
+    pub wake_fd: i32,
+}
+
+/// A descriptor a state file written before it existed does not have.
+fn no_fd() -> i32 {
+    -1
 }
 
 /// Where lab state lives: /run/netrig/labs as root, the user's runtime dir
@@ -643,26 +654,29 @@ pub fn describe(lab: &Lab, name: &str, file: &str, mode: Mode) -> LabState {
             .unwrap_or(0),
         impair: lab.impair_counters().map(|c| ImpairState {
             counters_fd: c.raw_fd(),
+            models_fd: lab.impair_models().map_or(-1, |m| m.raw_fd()),
             links: lab
                 .impaired_links()
                 .iter()
-                .map(|l| ImpairStateLink {
+                .zip(lab.impair_wake_fds())
+                .map(|(l, wake_fd)| ImpairStateLink {
                     ends: l.ends.clone(),
                     info: l.info.clone(),
+                    wake_fd,
                 })
                 .collect(),
         }),
     }
 }
 
-/// What the impaired link with the end `node:iface` of a persistent lab did,
-/// read from its holder's counters: `[what node:iface sent, what it
-/// received]`.
-pub fn impairment_stats(
-    state: &LabState,
+/// The impaired link of a persistent lab with the end `node:iface`: the
+/// lab's impaired links, its index and which end, once its holder is known
+/// to be alive.
+fn impaired_end<'a>(
+    state: &'a LabState,
     node: &str,
     iface: &str,
-) -> Result<(crate::impair::ImpairInfo, [crate::impair::DirStats; 2]), PersistError> {
+) -> Result<(&'a ImpairState, usize, usize), PersistError> {
     let not_impaired = || {
         let known: Vec<String> = state
             .impair
@@ -698,6 +712,18 @@ pub fn impairment_stats(
             pid: state.holder_pid,
         });
     }
+    Ok((imp, li, d))
+}
+
+/// What the impaired link with the end `node:iface` of a persistent lab did,
+/// read from its holder's counters: `[what node:iface sent, what it
+/// received]`.
+pub fn impairment_stats(
+    state: &LabState,
+    node: &str,
+    iface: &str,
+) -> Result<(crate::impair::ImpairInfo, [crate::impair::DirStats; 2]), PersistError> {
+    let (imp, li, d) = impaired_end(state, node, iface)?;
     let path = PathBuf::from(format!("/proc/{}/fd/{}", state.holder_pid, imp.counters_fd));
     let page = crate::impair::CounterPage::open(&path, imp.links.len()).map_err(io_err(
         format!("reading the counters of lab `{}`", state.name),
@@ -706,6 +732,65 @@ pub fn impairment_stats(
         imp.links[li].info.clone(),
         [page.read(li, d), page.read(li, 1 - d)],
     ))
+}
+
+fn model_page(
+    state: &LabState,
+    imp: &ImpairState,
+) -> Result<crate::impair::ModelPage, PersistError> {
+    if imp.models_fd < 0 {
+        return Err(PersistError::Build(format!(
+            "lab `{}` was brought up by a netrig that cannot change impairments at run time",
+            state.name
+        )));
+    }
+    let path = PathBuf::from(format!("/proc/{}/fd/{}", state.holder_pid, imp.models_fd));
+    crate::impair::ModelPage::open(&path, imp.links.len()).map_err(io_err(format!(
+        "opening the impairment models of lab `{}`",
+        state.name
+    )))
+}
+
+/// The current model of the impaired link with the end `node:iface` of a
+/// persistent lab: `[what node:iface sends, what it receives]`.
+pub fn impairment_model(
+    state: &LabState,
+    node: &str,
+    iface: &str,
+) -> Result<[netrig_spec::Impairment; 2], PersistError> {
+    let (imp, li, d) = impaired_end(state, node, iface)?;
+    let dirs = model_page(state, imp)?.read(li);
+    Ok([dirs[d].clone(), dirs[1 - d].clone()])
+}
+
+/// Change the impairment of the link with the end `node:iface` of a
+/// persistent lab, as [`Lab::set_impairment`] does in the lab's own
+/// process: the model goes on the holder's model page, the engine is woken
+/// through its wake pipe, and this returns once the engine took it.
+pub fn set_impairment(
+    state: &LabState,
+    node: &str,
+    iface: &str,
+    sends: Option<&netrig_spec::Impairment>,
+    receives: Option<&netrig_spec::Impairment>,
+) -> Result<(), PersistError> {
+    let (imp, li, d) = impaired_end(state, node, iface)?;
+    let page = model_page(state, imp)?;
+    let dirs = if d == 0 {
+        [sends, receives]
+    } else {
+        [receives, sends]
+    };
+    let what = format!(
+        "changing the impairment of {node}:{iface} in lab `{}`",
+        state.name
+    );
+    let gen = page.write(li, dirs).map_err(io_err(what.clone()))?;
+    let wake = PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        state.holder_pid, imp.links[li].wake_fd
+    ));
+    crate::impair::wake_remote(&page, li, gen, &wake).map_err(io_err(what))
 }
 
 /// Record `lab`, held by this process, under `name` in `dir` so that

@@ -153,6 +153,151 @@ impl<'de> Deserialize<'de> for EndVal {
     }
 }
 
+impl RawImpair {
+    /// From a table that lost its spans (a step's value, which scenario
+    /// parsing holds as a `toml::Value`): each key and its value are placed
+    /// at `at(key)`, where the key is written.
+    pub(crate) fn from_table(
+        t: &toml::Table,
+        at: &dyn Fn(&str) -> Range<usize>,
+    ) -> Result<RawImpair, (Range<usize>, String)> {
+        let mut out = RawImpair::default();
+        for (k, v) in t {
+            let span = at(k);
+            let key = Spanned::new(span.clone(), k.clone());
+            let val = match (k.as_str(), v) {
+                ("gilbert", toml::Value::Table(g)) => {
+                    let field = |f: &str| match g.get(f) {
+                        None => Ok(None),
+                        Some(toml::Value::String(s)) => Ok(Some(Spanned::new(at(f), s.clone()))),
+                        Some(_) => Err((at(f), format!("`gilbert.{f}` takes a percentage string"))),
+                    };
+                    if let Some(u) = g
+                        .keys()
+                        .find(|f| !["p", "r", "loss_good", "loss_bad"].contains(&f.as_str()))
+                    {
+                        return Err((
+                            at(u),
+                            format!("unknown field `{u}` of gilbert, expected one of `p`, `r`, `loss_good`, `loss_bad`"),
+                        ));
+                    }
+                    let need = |f: &str| {
+                        field(f)?.ok_or_else(|| (span.clone(), format!("gilbert needs `{f}`")))
+                    };
+                    RawVal::Gilbert(Spanned::new(
+                        span.clone(),
+                        RawGilbert {
+                            p: need("p")?,
+                            r: need("r")?,
+                            loss_good: field("loss_good")?,
+                            loss_bad: field("loss_bad")?,
+                        },
+                    ))
+                }
+                ("gilbert", _) => {
+                    return Err((
+                        span,
+                        "`gilbert` takes a table, e.g. { p = \"1%\", r = \"25%\" }".into(),
+                    ))
+                }
+                (key, v) if DIRECTION_KEYS.contains(&key) || LINK_KEYS.contains(&key) => {
+                    RawVal::Plain(Spanned::new(span.clone(), v.clone()))
+                }
+                (_, toml::Value::Table(sub)) => {
+                    RawVal::End(Spanned::new(span.clone(), RawImpair::from_table(sub, at)?))
+                }
+                // The checker says the key is unknown.
+                _ => RawVal::Plain(Spanned::new(span.clone(), toml::Value::Boolean(false))),
+            };
+            out.keys.push((key, val));
+        }
+        out.keys.sort_by_key(|(k, _)| k.span().start);
+        Ok(out)
+    }
+}
+
+/// A change of a running link's impairment, written as a link's `impair`
+/// table (the `impair` step, `netrig link --set`): both directions as that
+/// table gives them (keys left out: unimpaired), or with `from` only the
+/// direction its end sends, the other left as it is.
+pub type ImpairChange = [Option<Impairment>; 2];
+
+/// Parse `text`, a TOML document `impair = { ... }` (what `netrig link
+/// --set` makes of its arguments), as a change of the link with `ends`
+/// (node, iface); `from`: only the direction that end sends.
+pub fn parse_impair_change(
+    name: &str,
+    text: &str,
+    ends: &[(String, String); 2],
+    from: Option<usize>,
+) -> Result<ImpairChange, crate::SpecErrors> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        impair: Spanned<RawImpair>,
+    }
+    let src = crate::Source::new(name, text);
+    let doc: Doc = toml::from_str(text).map_err(|e| crate::SpecErrors {
+        errors: vec![crate::parse::toml_error(&src, text, &e)],
+    })?;
+    let mut c = Checker {
+        src,
+        errors: Vec::new(),
+    };
+    let ends = ends.clone().map(|(node, name)| Iface {
+        node,
+        name,
+        addrs: Vec::new(),
+        mac: None,
+        mtu: None,
+    });
+    match c.check_impair_change(&doc.impair, &ends, from) {
+        Some(change) if c.errors.is_empty() => Ok(change),
+        _ => Err(crate::SpecErrors { errors: c.errors }),
+    }
+}
+
+impl Checker {
+    /// Check a change of a running link's impairment (see [`ImpairChange`]).
+    pub(crate) fn check_impair_change(
+        &mut self,
+        raw: &Spanned<RawImpair>,
+        ends: &[Iface; 2],
+        from: Option<usize>,
+    ) -> Option<ImpairChange> {
+        let before = self.errors.len();
+        for (k, v) in &raw.get_ref().keys {
+            let key = k.get_ref().as_str();
+            if LINK_KEYS.contains(&key) {
+                self.err_help(
+                    span_of(k),
+                    format!("`{key}` cannot change while the link runs"),
+                    "a running link keeps the engine and seed it was built with; only the impairments change",
+                );
+            } else if let (Some(i), RawVal::End(_)) = (from, v) {
+                self.err_help(
+                    span_of(k),
+                    format!(
+                        "with `from`, the keys are the direction {}:{} sends",
+                        ends[i].node, ends[i].name
+                    ),
+                    "write the impairments at the top, or use `link` to give both directions",
+                );
+            }
+        }
+        if self.errors.len() > before {
+            return None;
+        }
+        let imp = self.check_impair(raw, ends)?;
+        let [a, b] = imp.dirs;
+        Some(match from {
+            None => [Some(a), Some(b)],
+            Some(0) => [Some(a), None],
+            Some(_) => [None, Some(b)],
+        })
+    }
+}
+
 fn span_of<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }

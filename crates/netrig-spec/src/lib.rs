@@ -26,6 +26,7 @@ pub mod scenario;
 pub mod steps;
 
 pub use error::{Source, SpecError, SpecErrors};
+pub use impair::{parse_impair_change, ImpairChange};
 pub use model::*;
 pub use net::IpNet;
 pub use parse::{load_topology, parse_topology, IFNAME_MAX};

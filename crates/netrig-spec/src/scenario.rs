@@ -653,6 +653,12 @@ impl Checker {
         span.clone()
     }
 
+    /// Point at `key` written inside a step (its first occurrence), else at
+    /// the step.
+    pub(crate) fn find_in_step(&self, span: &Range<usize>, key: &str) -> Range<usize> {
+        self.key_span(span, &format!("unknown field `{key}`"))
+    }
+
     pub(crate) fn resolve_node(
         &mut self,
         span: &Range<usize>,

@@ -279,7 +279,72 @@ fn impaired_line(ends: &[(String, String); 2], info: &netrig_lab::ImpairInfo) ->
     )
 }
 
-pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
+/// `--set` arguments as the TOML document `impair = { ... }` that the
+/// `impair` table's own checks read: each `key=value` item (items split at
+/// commas outside braces) becomes `key = value`, the value kept as TOML where
+/// it is a number or an inline table (`limit=50`, `gilbert={p="1%",r="25%"}`)
+/// and quoted as a string otherwise (`delay=50ms`).
+fn set_document(items: &[String]) -> Result<String, CliError> {
+    let mut pairs = Vec::new();
+    for arg in items {
+        let mut depth = 0i32;
+        let mut start = 0;
+        let mut parts = Vec::new();
+        for (i, c) in arg.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    parts.push(&arg[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        parts.push(&arg[start..]);
+        for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((k, v)) = part.split_once('=') else {
+                return Err(CliError::usage(miette!(
+                    help = "e.g. --set delay=50ms,loss=10%",
+                    "`{part}` is not key=value"
+                )));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            let as_toml = toml::from_str::<toml::Table>(&format!("x = {v}"))
+                .ok()
+                .and_then(|t| t.get("x").cloned())
+                .filter(|x| {
+                    matches!(
+                        x,
+                        toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Table(_)
+                    )
+                });
+            let v = match as_toml {
+                Some(_) => v.to_string(),
+                None => toml::Value::String(v.to_string()).to_string(),
+            };
+            let bare = !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let k = if bare {
+                k.to_string()
+            } else {
+                toml::Value::String(k.to_string()).to_string()
+            };
+            pairs.push(format!("{k} = {v}"));
+        }
+    }
+    Ok(format!("impair = {{ {} }}\n", pairs.join(", ")))
+}
+
+pub fn link(
+    lab: &str,
+    end: &str,
+    set: &[String],
+    clear: bool,
+    from: bool,
+    json: bool,
+) -> CliResult {
     check_lab_name(lab)?;
     let Some((node, iface)) = end.split_once(':') else {
         return Err(CliError::usage(miette!(
@@ -287,9 +352,57 @@ pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
             "`{end}` is not node:iface"
         )));
     };
+    if from && set.is_empty() && !clear {
+        return Err(CliError::usage(miette!(
+            help = "e.g. netrig link seed r1:eth1 --from --set loss=10%",
+            "--from says which direction --set or --clear changes; give one of them"
+        )));
+    }
     let state = persist::load(lab).map_err(persist_err)?;
+    if !set.is_empty() || clear {
+        let link_ends = state
+            .impair
+            .iter()
+            .flat_map(|i| &i.links)
+            .map(|l| &l.ends)
+            .find(|e| e.iter().any(|(n, i)| n == node && i == iface));
+        let Some(ends) = link_ends else {
+            // The same error as reading the link's counters gives.
+            persist::impairment_stats(&state, node, iface).map_err(persist_err)?;
+            return Err(CliError::usage(miette!(
+                "{end} is not an end of an impaired link"
+            )));
+        };
+        let doc = set_document(set)?;
+        let which = ends
+            .iter()
+            .position(|(n, i)| n == node && i == iface)
+            .filter(|_| from);
+        let change =
+            netrig_spec::parse_impair_change("--set", &doc, ends, which).map_err(|mut errs| {
+                if errs.errors.len() == 1 {
+                    CliError::usage(errs.errors.remove(0))
+                } else {
+                    CliError::usage(errs)
+                }
+            })?;
+        // In `end`'s terms: what it sends, what it receives.
+        let d = ends
+            .iter()
+            .position(|(n, i)| n == node && i == iface)
+            .unwrap_or(0);
+        let [sends, receives] = if d == 0 {
+            [&change[0], &change[1]]
+        } else {
+            [&change[1], &change[0]]
+        };
+        persist::set_impairment(&state, node, iface, sends.as_ref(), receives.as_ref())
+            .map_err(persist_err)?;
+    }
     let (info, [out, back]) =
         persist::impairment_stats(&state, node, iface).map_err(persist_err)?;
+    // Labs brought up before models were published have none to show.
+    let model = persist::impairment_model(&state, node, iface).ok();
     let peer = state
         .impair
         .iter()
@@ -311,6 +424,8 @@ pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
             "realtime": info.realtime,
             "sent": out,
             "received": back,
+            "sends_model": model.as_ref().map(|m| m[0].to_string()),
+            "receives_model": model.as_ref().map(|m| m[1].to_string()),
         });
         println!("{v:#}");
         return Ok(0);
@@ -326,8 +441,14 @@ pub fn link(lab: &str, end: &str, json: bool) -> CliResult {
             ", not real-time scheduled (delays stretch on a busy machine)"
         }
     );
-    println!("  {end} -> {peer}: {out}");
-    println!("  {peer} -> {end}: {back}");
+    let now = |i: usize| {
+        model
+            .as_ref()
+            .map(|m| format!(" (now: {})", m[i]))
+            .unwrap_or_default()
+    };
+    println!("  {end} -> {peer}{}: {out}", now(0));
+    println!("  {peer} -> {end}{}: {back}", now(1));
     Ok(0)
 }
 

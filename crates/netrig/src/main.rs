@@ -95,6 +95,19 @@ enum Cmd {
         lab: String,
         /// One end of the link, `node:iface`.
         end: String,
+        /// Change the link's impairment first: the keys of a link's `impair`
+        /// table as `key=value`, comma-separated or repeated
+        /// (`--set delay=50ms,loss=10%`); keys left out are unimpaired.
+        #[arg(long, value_name = "KEY=VALUE,...")]
+        set: Vec<String>,
+        /// Make the link pass everything unchanged (with --from: only what
+        /// the end sends).
+        #[arg(long, conflicts_with = "set")]
+        clear: bool,
+        /// With --set or --clear: change only what `end` sends; the other
+        /// direction stays as it is.
+        #[arg(long)]
+        from: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -205,7 +218,14 @@ fn main() -> ExitCode {
         Cmd::Ls => labcmd::ls(),
         Cmd::Exec { lab, node, cmd } => labcmd::exec(&lab, &node, &cmd),
         Cmd::Shell { lab, node } => labcmd::shell(&lab, &node),
-        Cmd::Link { lab, end, json } => labcmd::link(&lab, &end, json),
+        Cmd::Link {
+            lab,
+            end,
+            set,
+            clear,
+            from,
+            json,
+        } => labcmd::link(&lab, &end, &set, clear, from, json),
         Cmd::Graph { file, svg } => graph::graph(&file, svg),
         Cmd::Gen(a) => wirecmd::gen(a),
         Cmd::Ping(a) => wirecmd::ping(a),

@@ -761,3 +761,150 @@ fn rate_10mbit_seen_in_a_tcp_transfer() {
         "goodput {goodput:.0} bit/s is far below the {line:.0} the rate allows"
     );
 }
+
+/// Two nodes with one link that netrig's engine carries unimpaired until a
+/// step or `netrig link --set` changes it; IPv4 only, static neighbours, so
+/// that only the test's pings cross it.
+const CHANGEABLE: &str = r#"[nodes.a]
+sysctl = { "net.ipv6.conf.all.disable_ipv6" = 1 }
+[nodes.b]
+sysctl = { "net.ipv6.conf.all.disable_ipv6" = 1 }
+[[links]]
+ends = ["a:eth0 192.0.2.1/24 mac=02:00:00:00:00:0a", "b:eth0 192.0.2.2/24 mac=02:00:00:00:00:0b"]
+impair = { engine = "userspace", seed = 5 }
+[[neighbors]]
+node = "a"
+dev = "eth0"
+addr = "192.0.2.2"
+mac = "02:00:00:00:00:0b"
+[[neighbors]]
+node = "b"
+dev = "eth0"
+addr = "192.0.2.1"
+mac = "02:00:00:00:00:0a"
+"#;
+
+#[test]
+fn an_impair_step_takes_the_loss_from_0_to_100_percent_mid_case() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    let scratch = Scratch::new("impair-step");
+    // The engine decides on the frames it reads after the step returns, so
+    // the bounds are exact: nothing lost before the change, everything
+    // lost after it, nothing lost once cleared. Sent counts are lower
+    // bounds: a stray frame of the node's own (seen once in 20 runs under
+    // load: b sent one) may cross too.
+    let steps = r#"
+[[steps]]
+counters = { node = "a", iface = "eth0", save = "s0" }
+[[steps]]
+ping = { from = "a", to = "192.0.2.2", count = 20 }
+[[steps]]
+counters = { node = "a", iface = "eth0", since = "s0", save = "s1" }
+expect = { min = { impair_sent = 20, impair_delivered = 20 }, max = { impair_lost = 0 } }
+[[steps]]
+impair = { from = "a:eth0", loss = "100%" }
+[[steps]]
+ping = { from = "a", to = "192.0.2.2", count = 20 }
+expect = { reachable = false }
+[[steps]]
+counters = { node = "a", iface = "eth0", since = "s1", save = "s2" }
+expect = { min = { impair_sent = 20, impair_lost = 20 }, max = { impair_delivered = 0 } }
+[[steps]]
+impair = { link = "a:eth0" }
+[[steps]]
+ping = { from = "a", to = "192.0.2.2", count = 20 }
+[[steps]]
+counters = { node = "a", iface = "eth0", since = "s2" }
+expect = { min = { impair_sent = 20, impair_delivered = 20 }, max = { impair_lost = 0 } }
+[[steps]]
+counters = { node = "a", iface = "eth0", since = "s0" }
+expect = { min = { impair_sent = 60, impair_delivered = 40, impair_lost = 20 } }
+"#;
+    scratch.write("suite/change.toml", &format!("{CHANGEABLE}{steps}"));
+    let (code, report, out) = run_json(&["suite"], &scratch.0);
+    let case = &report["cases"][0];
+    assert_eq!(code, 0, "{out}\n{case:#}");
+    assert_eq!(case["state"], "pass", "{case:#}");
+}
+
+#[test]
+fn netrig_link_set_changes_a_persistent_labs_delay_seen_in_ping_rtts() {
+    if !have_root() {
+        return;
+    }
+    let _load = busy();
+    let scratch = Scratch::new("impair-set");
+    let name = format!("set{}", std::process::id() % 100000);
+    let f = scratch.write("set.toml", CHANGEABLE);
+    let o = netrig(
+        &["up", &f.display().to_string(), "--name", &name],
+        &scratch.0,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let _down = Down(name.clone());
+    // RTTs of 20 pings a -> b, in ms.
+    let rtts = || {
+        let o = netrig(
+            &["ping", &name, "a", "192.0.2.2", "-c", "20", "-i", "10ms"],
+            &scratch.0,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v: Vec<f64> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split("time=").nth(1)?.strip_suffix(" ms")?.parse().ok())
+            .collect();
+        assert_eq!(v.len(), 20, "{}", text(&o));
+        let min = v.iter().copied().fold(f64::MAX, f64::min);
+        eprintln!("RTT min {min:.3} ms, all {v:.1?}");
+        min
+    };
+    let set = |args: &[&str]| {
+        let mut a = vec!["link", name.as_str(), "a:eth0"];
+        a.extend_from_slice(args);
+        let o = netrig(&a, &scratch.0);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let sent = || {
+        let o = netrig(&["link", &name, "a:eth0", "--json"], &scratch.0);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        v["sent"]["sent"].as_u64().unwrap_or(0)
+    };
+    let base = rtts();
+    // A frame never leaves before its time: with 30 ms each way, every RTT
+    // is at least 60 ms, whatever the load. Without the change none is.
+    let shown = set(&["--set", "delay=30ms"]);
+    assert!(shown.contains("(now: delay 30ms"), "{shown}");
+    let slow = rtts();
+    assert!(slow >= 60.0, "RTT {slow:.3} ms under 2 x 30 ms");
+    // Only what a:eth0 sends: 10 ms there, 30 ms back. Every RTT is at
+    // least 40 ms; one of 20 at 60 ms or more would mean the change did not
+    // take (the path's own cost is under a millisecond: `base`).
+    set(&["--from", "--set", "delay=10ms"]);
+    let mixed = rtts();
+    assert!(
+        (40.0..60.0).contains(&mixed),
+        "RTT {mixed:.3} ms, not 10 + 30 ms (baseline {base:.3} ms)"
+    );
+    let before_clear = sent();
+    let shown = set(&["--clear"]);
+    assert!(shown.contains("(now: unimpaired)"), "{shown}");
+    let clear = rtts();
+    assert!(
+        clear < 10.0,
+        "RTT {clear:.3} ms after --clear (baseline {base:.3} ms)"
+    );
+    // The counters went on across the changes: 80 requests at least.
+    assert!(before_clear >= 60 && sent() >= before_clear + 20);
+    // A bad value is refused with where it is, and changes nothing.
+    let o = netrig(
+        &["link", &name, "a:eth0", "--set", "delay=30ms,loss=110%"],
+        &scratch.0,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--set:1:"), "{}", text(&o));
+    assert!(rtts() < 10.0);
+}

@@ -74,7 +74,7 @@ fn suite_passes_and_broken_configurations_fail_for_their_reason() {
     let (code, report, out) = run_json(&["-j", "2", &suite()], &scratch.0);
     assert_eq!(code, 0, "{out}");
     let all = cases(&report);
-    assert_eq!(all.len(), 25, "{out}");
+    assert_eq!(all.len(), 27, "{out}");
     assert_verdicts_hold(&all);
     // Every verdict says what it saw: the split ones name flows and the rule.
     let udp = case(&report, "mpvip-udp[family=ipv6,weights=11:45]");
@@ -264,7 +264,7 @@ fn verdicts_hold_under_cpu_load() {
     );
     drop(_busy);
     let all = cases(&report);
-    assert_eq!(all.len(), 26 * repeat, "{out}");
+    assert_eq!(all.len(), 28 * repeat, "{out}");
     assert_verdicts_hold(&all);
     assert_eq!(code, 0, "{out}");
     let flows = all

@@ -50,6 +50,7 @@ macro_rules! with_step_kinds {
             Sysfs: sysfs,
             Neigh: neigh,
             Signal: signal,
+            Impair: impair,
         }
     };
 }
