@@ -59,12 +59,49 @@ struct Capture {
     watches: Vec<Watch>,
 }
 
+/// What `wait_log` looks for: a substring anywhere, or a regular expression
+/// one line matches.
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    Substring(String),
+    Line(regex::bytes::Regex),
+}
+
+impl Pattern {
+    fn same(&self, other: &Pattern) -> bool {
+        match (self, other) {
+            (Pattern::Substring(a), Pattern::Substring(b)) => a == b,
+            (Pattern::Line(a), Pattern::Line(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+
+    /// In a whole text (the regex is multi-line: `^`/`$` at line ends).
+    fn found_in(&self, text: &str) -> bool {
+        match self {
+            Pattern::Substring(p) => text.contains(p.as_str()),
+            Pattern::Line(re) => re.is_match(text.as_bytes()),
+        }
+    }
+
+    /// Bytes of the stream a match may need from before a read: the
+    /// pattern's length less one, or for a line regex the unfinished line.
+    fn carry_len(&self) -> usize {
+        match self {
+            Pattern::Substring(p) => p.len().saturating_sub(1),
+            Pattern::Line(_) => LINE_MAX,
+        }
+    }
+}
+
 /// A pattern looked for in a stream as it arrives (`wait_log`): every byte
-/// is searched once, including those the capture then leaves out, so a
-/// long wait costs time linear in the output.
+/// is searched once (a line regex: every line, once finished), including
+/// those the capture then leaves out, so a long wait costs time linear in
+/// the output.
 struct Watch {
-    pat: Vec<u8>,
-    /// The stream's last `pat.len() - 1` bytes: a match may span two reads.
+    pat: Pattern,
+    /// What a match may span from before the next read: the stream's last
+    /// bytes (a substring), or its unfinished line (a line regex).
     carry: Vec<u8>,
     found: bool,
     /// Looks at all the output (`false`: only what came after it was set).
@@ -76,46 +113,66 @@ impl Watch {
         if self.found {
             return;
         }
-        let keep = self.pat.len().saturating_sub(1);
-        let mut seam = std::mem::take(&mut self.carry);
-        seam.extend_from_slice(&b[..b.len().min(keep)]);
-        if memchr::memmem::find(&seam, &self.pat).is_some()
-            || memchr::memmem::find(b, &self.pat).is_some()
-        {
-            self.found = true;
-            return;
+        match &self.pat {
+            Pattern::Substring(p) => {
+                let pat = p.as_bytes();
+                let keep = pat.len().saturating_sub(1);
+                let mut seam = std::mem::take(&mut self.carry);
+                seam.extend_from_slice(&b[..b.len().min(keep)]);
+                if memchr::memmem::find(&seam, pat).is_some()
+                    || memchr::memmem::find(b, pat).is_some()
+                {
+                    self.found = true;
+                    return;
+                }
+                if b.len() >= keep {
+                    seam.clear();
+                    seam.extend_from_slice(&b[b.len() - keep..]);
+                } else {
+                    let drop = seam.len().saturating_sub(keep);
+                    seam.drain(..drop);
+                }
+                self.carry = seam;
+            }
+            Pattern::Line(re) => {
+                // The unfinished line joins this read's first; each line is
+                // tried as it stands (a daemon's last line may never end).
+                let mut text = std::mem::take(&mut self.carry);
+                text.extend_from_slice(b);
+                if text.split(|&c| c == b'\n').any(|line| re.is_match(line)) {
+                    self.found = true;
+                    return;
+                }
+                let start = memchr::memrchr(b'\n', &text).map_or(0, |i| i + 1);
+                let start = start.max(text.len().saturating_sub(LINE_MAX));
+                text.drain(..start);
+                self.carry = text;
+            }
         }
-        if b.len() >= keep {
-            seam.clear();
-            seam.extend_from_slice(&b[b.len() - keep..]);
-        } else {
-            let drop = seam.len().saturating_sub(keep);
-            seam.drain(..drop);
-        }
-        self.carry = seam;
     }
 }
 
 impl Capture {
     /// Has the stream printed `pat`? The first question about a pattern
     /// searches what is kept; from then on it is searched as output comes.
-    fn contains(&mut self, pat: &str) -> bool {
-        if let Some(w) = self
-            .watches
-            .iter()
-            .find(|w| w.whole && w.pat == pat.as_bytes())
-        {
+    fn contains(&mut self, pat: &Pattern) -> bool {
+        if let Some(w) = self.watches.iter().find(|w| w.whole && w.pat.same(pat)) {
             return w.found;
         }
-        let found = self.text().contains(pat);
-        let keep = pat.len().saturating_sub(1);
+        let found = pat.found_in(&self.text());
+        let keep = pat.carry_len();
         let mut carry: Vec<u8> = self.tail.iter().rev().take(keep).rev().copied().collect();
         if carry.len() < keep {
             let h = &self.head[self.head.len().saturating_sub(keep - carry.len())..];
             carry.splice(0..0, h.iter().copied());
         }
+        if let Pattern::Line(_) = pat {
+            // Only the unfinished line is carried.
+            let start = memchr::memrchr(b'\n', &carry).map_or(0, |i| i + 1);
+            carry.drain(..start);
+        }
         self.watches.push(Watch {
-            pat: pat.as_bytes().to_vec(),
+            pat: pat.clone(),
             carry,
             found,
             whole: true,
@@ -124,9 +181,9 @@ impl Capture {
     }
 
     /// Start looking for `pat` in what the stream prints from now on.
-    fn watch_new(&mut self, pat: &str) -> usize {
+    fn watch_new(&mut self, pat: &Pattern) -> usize {
         self.watches.push(Watch {
-            pat: pat.as_bytes().to_vec(),
+            pat: pat.clone(),
             carry: Vec::new(),
             found: false,
             whole: false,
@@ -439,7 +496,7 @@ impl Proc {
 
     /// Has the process printed `pat` on stdout or stderr, however much it
     /// printed? Cheap to ask again and again (see [`Watch`]).
-    pub fn output_contains(&self, pat: &str) -> bool {
+    pub fn output_contains(&self, pat: &Pattern) -> bool {
         [&self.out, &self.err]
             .iter()
             .any(|c| c.lock().is_ok_and(|mut c| c.contains(pat)))
@@ -447,7 +504,7 @@ impl Proc {
 
     /// Start looking for `pat` in what the process prints from now on, on
     /// stdout and stderr; ask with [`Proc::new_output_contains`].
-    pub fn watch_new_output(&self, pat: &str) -> [Option<usize>; 2] {
+    pub fn watch_new_output(&self, pat: &Pattern) -> [Option<usize>; 2] {
         [&self.out, &self.err].map(|c| c.lock().ok().map(|mut c| c.watch_new(pat)))
     }
 
@@ -495,36 +552,66 @@ pub fn tail(s: &str, n: usize) -> String {
 mod tests {
     use super::*;
 
+    fn sub(p: &str) -> Pattern {
+        Pattern::Substring(p.to_string())
+    }
+
+    fn line(re: &str) -> Pattern {
+        Pattern::Line(netrig_spec::steps::wait_log::line_regex(re).expect("regex"))
+    }
+
+    /// A line regex matches one line, wherever reads cut it, and never
+    /// across lines; asked after the fact it searches what is kept, and a
+    /// watch set later sees only what comes after.
+    #[test]
+    fn line_regexes_match_one_line() {
+        let mut c = Capture::default();
+        let up = line(r"^%ADJCHANGE: neighbor \S+ Up$");
+        assert!(!c.contains(&up));
+        c.push(b"%ADJCHANGE: neighbor 198.51.100.2 Do");
+        c.push(b"wn\n%ADJCHANGE: neigh");
+        assert!(!c.contains(&up));
+        // Parts on two lines do not make a match.
+        assert!(!c.contains(&line("Down.*neigh")));
+        c.push(b"bor 203.0.113.2 Up\nmore\n");
+        assert!(c.contains(&up));
+        assert!(c.contains(&line(r"^more$")));
+        let new = c.watch_new(&line("Up$"));
+        assert!(!c.watches[new].found, "output from before the watch counts");
+        c.push(b"peer Up");
+        assert!(c.watches[new].found, "an unfinished last line is tried too");
+    }
+
     /// A pattern split across reads, asked for before and after it arrives,
     /// is found; so is one that arrived only after the capture stopped
     /// keeping the middle.
     #[test]
     fn watches_see_every_byte_once() {
         let mut c = Capture::default();
-        assert!(!c.contains("ready"));
+        assert!(!c.contains(&sub("ready")));
         c.push(b"xxre");
-        assert!(!c.contains("ready"));
+        assert!(!c.contains(&sub("ready")));
         c.push(b"a");
         c.push(b"dyxx");
-        assert!(c.contains("ready"));
+        assert!(c.contains(&sub("ready")));
         // Asked first after the fact: searched in what is kept.
-        assert!(c.contains("xrea"));
-        assert!(!c.contains("never"));
+        assert!(c.contains(&sub("xrea")));
+        assert!(!c.contains(&sub("never")));
         // Past the capture: the middle is left out, the watch still sees it.
         let big = vec![b'y'; CAPTURE_HEAD];
         c.push(&big);
         c.push(b"mid-marker");
         c.push(&vec![b'z'; CAPTURE_TAIL]);
-        assert!(!c.contains("never"));
+        assert!(!c.contains(&sub("never")));
         assert!(!c.text().contains("mid-marker"), "the middle is left out");
         let mut w = Capture::default();
-        assert!(!w.contains("mid-marker"));
+        assert!(!w.contains(&sub("mid-marker")));
         w.push(&big);
         w.push(&big);
         w.push(b"mid-mar");
         w.push(b"ker");
         w.push(&vec![b'z'; 2 * CAPTURE_TAIL]);
-        assert!(w.contains("mid-marker"));
+        assert!(w.contains(&sub("mid-marker")));
     }
 
     #[test]

@@ -361,3 +361,39 @@ fn wait_log_new_waits_for_the_next_occurrence() {
     assert_eq!(case(&report, "ticks")["state"], "pass", "{out}");
     assert_eq!(code, 1, "{out}");
 }
+
+/// `wait_log` with `regex = true` waits for a line matching a regular
+/// expression (FRR's `%ADJCHANGE ... Up`), not for the same words spread
+/// over two lines; with `new = true` only for the next such line.
+#[test]
+fn wait_log_regex_matches_a_line() {
+    let s = Scratch::new("waitre");
+    let daemon = "daemon = \"echo 'neighbor 192.0.2.1 Down'; echo 'Up'; sleep 0.2; echo 'neighbor 192.0.2.1 Up'; exec sleep 100\"";
+    s.write(
+        "up.toml",
+        &format!("name = \"up\"\n[[steps]]\nname = \"d\"\n{daemon}\n[[steps]]\nwait_log = {{ daemon = \"d\", pattern = '^neighbor \\S+ Up$', regex = true }}\ntimeout = \"5s\"\n"),
+    );
+    s.write(
+        "again.toml",
+        &format!("name = \"again\"\n[[steps]]\nname = \"d\"\n{daemon}\n[[steps]]\nwait_log = {{ daemon = \"d\", pattern = 'neighbor .* Up', regex = true }}\n[[steps]]\nwait_log = {{ daemon = \"d\", pattern = 'neighbor .* Up', regex = true, new = true }}\ntimeout = \"300ms\"\n"),
+    );
+    let (code, report, out) = run_json(&[".", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "up")["state"], "pass", "{out}");
+    let again = case(&report, "again");
+    assert_eq!(again["state"], "fail", "{out}");
+    assert!(
+        again["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("step 3 ")),
+        "{again:#}"
+    );
+    assert_eq!(code, 1, "{out}");
+    // A pattern that is not a regular expression is refused when read.
+    s.write(
+        "bad/bad.toml",
+        "name = \"bad\"\n[[steps]]\nname = \"d\"\ndaemon = \"sleep 1\"\n[[steps]]\nwait_log = { daemon = \"d\", pattern = 'Up(', regex = true }\n",
+    );
+    let o = netrig(&["check", "bad/bad.toml"], &s.0);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad.toml:5:1"), "{}", text(&o));
+}
