@@ -6,14 +6,7 @@ mod run_common;
 use run_common::*;
 
 fn host_netns() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/run/netns")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
+    dir_names("/run/netns")
 }
 
 /// Two copies of a script that makes a namespace with a fixed name run at

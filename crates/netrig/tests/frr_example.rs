@@ -7,17 +7,6 @@ mod run_common;
 use run_common::*;
 use std::path::Path;
 
-fn listing(dir: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn frr_example_passes_and_leaves_nothing() {
     if !have_root() {
@@ -33,9 +22,9 @@ fn frr_example_passes_and_leaves_nothing() {
         return;
     }
     let before = (
-        listing("/run/frr"),
-        listing("/var/tmp"),
-        listing("/etc/frr"),
+        dir_names("/run/frr"),
+        dir_names("/var/tmp"),
+        dir_names("/etc/frr"),
     );
     let s = Scratch::new("frr");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/frr");
@@ -54,9 +43,9 @@ fn frr_example_passes_and_leaves_nothing() {
         "{r1_bgpd}"
     );
     let after = (
-        listing("/run/frr"),
-        listing("/var/tmp"),
-        listing("/etc/frr"),
+        dir_names("/run/frr"),
+        dir_names("/var/tmp"),
+        dir_names("/etc/frr"),
     );
     assert_eq!(before, after, "FRR left files on the machine");
 }
