@@ -1032,6 +1032,21 @@ pub(crate) fn probe_netem(nl: &mut crate::netlink::Netlink) -> Result<(), String
     }
 }
 
+/// Which of `links` (each given by its two `(node, iface)` ends) has the end
+/// `node:iface`, and which end it is: for a lab and for a persistent lab's
+/// state alike.
+pub fn find_end<'a>(
+    links: impl IntoIterator<Item = &'a [(String, String); 2]>,
+    node: &str,
+    iface: &str,
+) -> Option<(usize, usize)> {
+    links.into_iter().enumerate().find_map(|(li, ends)| {
+        ends.iter()
+            .position(|(n, i)| n == node && i == iface)
+            .map(|d| (li, d))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

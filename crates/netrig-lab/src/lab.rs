@@ -1185,19 +1185,12 @@ impl Lab {
 
     /// Index of the impaired link with the end `node:iface`, and which end.
     fn impaired_end(&self, node: &str, iface: &str) -> Result<(usize, usize), LabError> {
-        self.impaired
-            .iter()
-            .enumerate()
-            .find_map(|(li, l)| {
-                l.ends
-                    .iter()
-                    .position(|(n, i)| n == node && i == iface)
-                    .map(|d| (li, d))
-            })
-            .ok_or_else(|| LabError::NotImpaired {
+        crate::impair::find_end(self.impaired.iter().map(|l| &l.ends), node, iface).ok_or_else(
+            || LabError::NotImpaired {
                 node: node.into(),
                 iface: iface.into(),
-            })
+            },
+        )
     }
 
     /// What the impaired link with the end `node:iface` did, per direction:

@@ -695,16 +695,7 @@ fn impaired_end<'a>(
         }
     };
     let imp = state.impair.as_ref().ok_or_else(not_impaired)?;
-    let (li, d) = imp
-        .links
-        .iter()
-        .enumerate()
-        .find_map(|(li, l)| {
-            l.ends
-                .iter()
-                .position(|(n, i)| n == node && i == iface)
-                .map(|d| (li, d))
-        })
+    let (li, d) = crate::impair::find_end(imp.links.iter().map(|l| &l.ends), node, iface)
         .ok_or_else(not_impaired)?;
     if !state.holder_alive() {
         return Err(PersistError::HolderGone {

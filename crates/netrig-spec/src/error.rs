@@ -159,6 +159,15 @@ pub struct Source {
 }
 
 impl Source {
+    /// The folder of the file, where the paths it names are relative to
+    /// (`.` for a bare file name).
+    pub fn folder(&self) -> std::path::PathBuf {
+        match std::path::Path::new(&self.name).parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }
+    }
+
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let text = text.into();
         Source {

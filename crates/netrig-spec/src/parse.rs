@@ -454,10 +454,7 @@ impl Checker {
     /// A node's `files` and `tmpfs`: targets that may be covered, sources
     /// that can be read (relative to this file's folder), each target once.
     fn check_mounts(&mut self, r: &RawNode) -> Vec<NodeMount> {
-        let folder = std::path::Path::new(&self.src.name)
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
+        let folder = self.src.folder();
         let mut mounts: Vec<NodeMount> = Vec::new();
         let mut seen = HashSet::new();
         let written = r

@@ -821,10 +821,7 @@ impl Checker {
             );
             return Default::default();
         }
-        let path = Path::new(&self.src.name)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(&file);
+        let path = self.src.folder().join(&file);
         let text = match crate::files::read_spec_file(&path) {
             Ok(t) => t,
             Err(e) => {

@@ -69,6 +69,30 @@ impl Drop for TmpFile {
     }
 }
 
+/// Start `netrig capture LAB AT -w FILE ARGS` and return once its ring is
+/// open (it says `capturing on AT` on stderr): only then may a test send.
+fn start_capture(
+    lab: &str,
+    at: &str,
+    file: &Path,
+    args: &[&str],
+    stdout: Stdio,
+) -> (std::process::Child, BufReader<std::process::ChildStderr>) {
+    let mut cap = Command::new(NETRIG)
+        .args(["capture", lab, at, "-w"])
+        .arg(file)
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("capture banner");
+    assert!(first.starts_with(&format!("capturing on {at}")), "{first}");
+    (cap, err)
+}
+
 fn tmpfile(name: &str) -> TmpFile {
     TmpFile(std::env::temp_dir().join(format!("netrig-{}-{name}", std::process::id())))
 }
@@ -141,10 +165,11 @@ fn capture_written_by_netrig_reads_back_in_tshark() {
     };
     let tmp = tmpfile("cap.pcapng");
     let file = &tmp.0;
-    let mut cap = Command::new(NETRIG)
-        .args(["capture", &lab.name, "h2:eth0", "-w"])
-        .arg(file)
-        .args([
+    let (cap, mut err) = start_capture(
+        &lab.name,
+        "h2:eth0",
+        file,
+        &[
             "-c",
             "300",
             "--direction",
@@ -154,16 +179,9 @@ fn capture_written_by_netrig_reads_back_in_tshark() {
             "--summary",
             "-d",
             "20s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capture");
-    // The ring is open once it says so; only then send.
-    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    err.read_line(&mut first).expect("capture banner");
-    assert!(first.starts_with("capturing on h2:eth0"), "{first}");
+        ],
+        Stdio::piped(),
+    );
     let o = netrig(&[
         "gen",
         &lab.name,
@@ -287,17 +305,13 @@ fn capture_keeps_its_snaplen_and_writes_the_ring_counts_into_the_file() {
     };
     let tmp = tmpfile("snap.pcapng");
     let file = &tmp.0;
-    let mut cap = Command::new(NETRIG)
-        .args(["capture", &lab.name, "h2:eth0", "-w"])
-        .arg(file)
-        .args(["-c", "100", "--stream", "7", "--snaplen", "40", "-d", "20s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capture");
-    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    err.read_line(&mut first).expect("capture banner");
+    let (mut cap, mut err) = start_capture(
+        &lab.name,
+        "h2:eth0",
+        file,
+        &["-c", "100", "--stream", "7", "--snaplen", "40", "-d", "20s"],
+        Stdio::null(),
+    );
     let o = netrig(&[
         "gen",
         &lab.name,
@@ -526,19 +540,14 @@ fn parallel_gen_sends_every_flow_once() {
     let l = lab.name.as_str();
     // Capture on h2 while two workers send 20,000 distinct flows to it.
     let pcap = tmpfile("pgen.pcapng");
-    let mut cap = Command::new(NETRIG)
-        .args(["capture", l, "h2:eth0", "-w"])
-        .arg(&pcap.0)
-        // Not a count: neighbour discovery shares the wire with the flows.
-        .args(["-d", "3s", "--direction", "in"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capture");
-    let mut first = String::new();
-    BufReader::new(cap.stderr.as_mut().expect("stderr"))
-        .read_line(&mut first)
-        .expect("capture banner");
+    // Not a count: neighbour discovery shares the wire with the flows.
+    let (mut cap, _err) = start_capture(
+        l,
+        "h2:eth0",
+        &pcap.0,
+        &["-d", "3s", "--direction", "in"],
+        Stdio::piped(),
+    );
     let o = netrig(&[
         "gen",
         l,
@@ -617,18 +626,13 @@ fn gen_sends_frames_built_from_layers() {
     };
     let tmp = tmpfile("frm.pcapng");
     let file = &tmp.0;
-    let mut cap = Command::new(NETRIG)
-        .args(["capture", &lab.name, "r1:eth0", "-w"])
-        .arg(file)
-        .args(["-c", "4", "--direction", "in", "-d", "20s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capture");
-    let mut err = BufReader::new(cap.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    err.read_line(&mut first).expect("capture banner");
-    assert!(first.starts_with("capturing on r1:eth0"), "{first}");
+    let (cap, _err) = start_capture(
+        &lab.name,
+        "r1:eth0",
+        file,
+        &["-c", "4", "--direction", "in", "-d", "20s"],
+        Stdio::null(),
+    );
     let o = netrig(&[
         "gen",
         &lab.name,

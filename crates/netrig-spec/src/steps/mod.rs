@@ -314,12 +314,33 @@ impl StepCx<'_> {
     /// The scenario file's folder, absolute: where the files a step names
     /// are (as `topology = ".."` is relative to it).
     pub fn scenario_dir(&self) -> std::path::PathBuf {
-        let file = std::path::Path::new(&self.checker.src.name);
-        let dir = match file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
+        let dir = self.checker.src.folder();
+        std::path::absolute(&dir).unwrap_or(dir)
+    }
+
+    /// The node a step sends from and its interface: `dev`, or the node's
+    /// first interface.
+    pub fn sending_iface(
+        &mut self,
+        from: Option<String>,
+        dev: Option<String>,
+        what: &str,
+    ) -> Option<(String, String)> {
+        let from = self.lab_node(from, what)?;
+        let dev = match dev {
+            Some(d) => d,
+            None => match self.topo.and_then(|tp| tp.ifaces_of(&from).next()) {
+                Some(i) => i.name.clone(),
+                None => {
+                    return self.err(format!(
+                        "step {}: node `{from}` has no interface to send on",
+                        self.index
+                    ))
+                }
+            },
         };
-        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+        self.lab_iface(Some(from.clone()), &dev, what)?;
+        Some((from, dev))
     }
 
     /// A lab node and one of its interfaces (`lo` included).

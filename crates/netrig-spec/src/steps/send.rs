@@ -48,19 +48,7 @@ impl StepDef for SendFrames {
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(SendFrames, String)> {
         let r: Raw = cx.raw(value)?;
         let index = cx.index;
-        let from = cx.lab_node(r.from, "send")?;
-        let dev = match r.dev {
-            Some(d) => d,
-            None => match cx.topo.and_then(|tp| tp.ifaces_of(&from).next()) {
-                Some(i) => i.name.clone(),
-                None => {
-                    return cx.err(format!(
-                        "step {index}: node `{from}` has no interface to send on"
-                    ))
-                }
-            },
-        };
-        cx.lab_iface(Some(from.clone()), &dev, "send")?;
+        let (from, dev) = cx.sending_iface(r.from, r.dev, "send")?;
         let spec = match FrameSpec::parse(&r.frame) {
             Ok(s) => s,
             Err(e) => {

@@ -44,19 +44,7 @@ impl StepDef for Traffic {
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Traffic, String)> {
         let t: Raw = cx.raw(value)?;
         let index = cx.index;
-        let from = cx.lab_node(t.from, "traffic")?;
-        let dev = match t.dev {
-            Some(d) => d,
-            None => match cx.topo.and_then(|tp| tp.ifaces_of(&from).next()) {
-                Some(i) => i.name.clone(),
-                None => {
-                    return cx.err(format!(
-                        "step {index}: node `{from}` has no interface to send on"
-                    ))
-                }
-            },
-        };
-        cx.lab_iface(Some(from.clone()), &dev, "traffic")?;
+        let (from, dev) = cx.sending_iface(t.from, t.dev, "traffic")?;
         let (proto, args) = match (t.udp, t.tcp) {
             (Some(a), None) => (netrig_flow::Proto::Udp, a),
             (None, Some(a)) => (netrig_flow::Proto::Tcp, a),
