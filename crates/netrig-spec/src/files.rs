@@ -70,8 +70,14 @@ pub enum TreeEntry {
 pub fn read_tree(path: &Path) -> std::io::Result<Vec<TreeEntry>> {
     let mut out = Vec::new();
     let mut bytes = 0;
-    walk(path, PathBuf::new(), &mut out, &mut bytes)?;
+    walk(path, PathBuf::new(), &mut out, &mut bytes, true)?;
     Ok(out)
+}
+
+/// What [`read_tree`] would refuse, found from metadata alone: a file is
+/// checked each time it is parsed, and read only when a lab is built.
+pub fn check_tree(path: &Path) -> std::io::Result<()> {
+    walk(path, PathBuf::new(), &mut Vec::new(), &mut 0, false)
 }
 
 fn walk(
@@ -79,6 +85,7 @@ fn walk(
     rel: PathBuf,
     out: &mut Vec<TreeEntry>,
     bytes: &mut u64,
+    with_data: bool,
 ) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if out.len() >= MAX_TREE_ENTRIES {
@@ -103,7 +110,7 @@ fn walk(
             .collect::<Result<_, _>>()?;
         names.sort();
         for name in names {
-            walk(&path.join(&name), rel.join(&name), out, bytes)?;
+            walk(&path.join(&name), rel.join(&name), out, bytes, with_data)?;
         }
         Ok(())
     } else if meta.is_file() {
@@ -113,7 +120,11 @@ fn walk(
                 "more than {MAX_TREE_BYTES} bytes in all"
             )));
         }
-        let data = std::fs::read(path)?;
+        let data = if with_data {
+            std::fs::read(path)?
+        } else {
+            Vec::new()
+        };
         out.push(TreeEntry::File { rel, mode, data });
         Ok(())
     } else {

@@ -481,7 +481,7 @@ impl Checker {
                 None => None,
                 Some(s) => {
                     let path = folder.join(s.get_ref());
-                    if let Err(e) = crate::files::read_tree(&path) {
+                    if let Err(e) = crate::files::check_tree(&path) {
                         self.err_help(
                             inner(s),
                             format!("cannot read `{}`: {e}", s.get_ref().escape_debug()),
