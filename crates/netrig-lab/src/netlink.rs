@@ -47,7 +47,14 @@ pub const IFLA_MASTER: u16 = 10;
 pub const IFLA_OPERSTATE: u16 = 16;
 pub const IFLA_LINKINFO: u16 = 18;
 pub const IFLA_STATS64: u16 = 23;
+pub const IFLA_AF_SPEC: u16 = 26;
 pub const IFLA_NET_NS_FD: u16 = 28;
+pub const IFLA_INET6_CONF: u16 = 2;
+pub const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
+/// Index of `disable_ipv6` in IFLA_INET6_CONF's array of s32 (uapi ipv6.h).
+pub const DEVCONF_DISABLE_IPV6: usize = 26;
+pub const IN6_ADDR_GEN_MODE_NONE: u8 = 1;
+pub const ARPHRD_ETHER: u16 = 1;
 pub const IFLA_INFO_KIND: u16 = 1;
 pub const IFLA_INFO_DATA: u16 = 2;
 pub const VETH_INFO_PEER: u16 = 1;
@@ -874,6 +881,12 @@ pub struct LinkInfo {
     /// The root qdisc's kind (`noqueue`, `noop` before activation, ...).
     pub qdisc: Option<String>,
     pub stats: LinkStats,
+    /// ARPHRD_* hardware type (1: Ethernet).
+    pub link_type: u16,
+    /// Whether the kernel will give this interface an IPv6 link-local
+    /// address: IPv6 enabled on it and an address generation mode other
+    /// than `none`.
+    pub makes_link_local: bool,
 }
 
 pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
@@ -888,6 +901,8 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
         kind: None,
         qdisc: None,
         stats: LinkStats::default(),
+        link_type: ifi.link_type,
+        makes_link_local: false,
     };
     for (ty, v) in attrs(&p[IfInfoMsg::SIZE..]) {
         match ty {
@@ -915,6 +930,27 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
                                 .to_string(),
                         );
                     }
+                }
+            }
+            IFLA_AF_SPEC => {
+                if let Some((_, inet6)) = attrs(v).find(|(t, _)| *t == libc::AF_INET6 as u16) {
+                    let mut disabled = false;
+                    let mut gen_none = false;
+                    for (t, x) in attrs(inet6) {
+                        match t {
+                            IFLA_INET6_CONF => {
+                                let at = DEVCONF_DISABLE_IPV6 * 4;
+                                disabled = x
+                                    .get(at..at + 4)
+                                    .is_some_and(|b| b.iter().any(|&byte| byte != 0));
+                            }
+                            IFLA_INET6_ADDR_GEN_MODE => {
+                                gen_none = x.first() == Some(&IN6_ADDR_GEN_MODE_NONE)
+                            }
+                            _ => {}
+                        }
+                    }
+                    l.makes_link_local = !disabled && !gen_none;
                 }
             }
             IFLA_STATS64 if v.len() >= 72 => {

@@ -338,21 +338,41 @@ fn offloads_and_sysfs_are_set_inside_the_node() {
 /// Ready means usable: the very first packets after `build` arrive, over IPv4
 /// (ARP) and IPv6 (neighbour discovery), without waiting for a retry. Before
 /// readiness covered transmit queues and solicited-node groups, about 1 send
-/// in 30 here was lost to a 1 s retransmission.
+/// in 30 here was lost to a 1 s retransmission; before it covered link-local
+/// addresses, about 1 in 60 forwarded IPv6 packets, while other labs were
+/// being built beside it (as they are in a test suite), so one is.
 #[test]
 fn the_first_packets_after_build_arrive() {
     need_root!();
+    use std::sync::atomic::{AtomicBool, Ordering};
     let topo = netrig_spec::load_topology(&examples().join("seed.toml")).unwrap();
-    let mut lost = Vec::new();
-    for round in 0..100 {
-        let lab = Lab::build(&topo, &BuildOptions::default()).unwrap();
-        for (node, dst) in [("h2", "198.51.100.2"), ("h3", "2001:db8:3::2")] {
-            let ip: IpAddr = dst.parse().unwrap();
-            if udp_once(&lab, "h1", node, ip, 9000, Duration::from_millis(500)).is_none() {
-                lost.push(format!("round {round}: {dst}"));
+    let done = AtomicBool::new(false);
+    let lost = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                drop(Lab::build(&topo, &BuildOptions::default()).unwrap());
+            }
+        });
+        // Stops the builder however this thread leaves (a panic too).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
             }
         }
-    }
+        let _stop = Stop(&done);
+        let mut lost = Vec::new();
+        for round in 0..300 {
+            let lab = Lab::build(&topo, &BuildOptions::default()).unwrap();
+            for (node, dst) in [("h2", "198.51.100.2"), ("h3", "2001:db8:3::2")] {
+                let ip: IpAddr = dst.parse().unwrap();
+                if udp_once(&lab, "h1", node, ip, 9000, Duration::from_millis(500)).is_none() {
+                    lost.push(format!("round {round}: {dst}"));
+                }
+            }
+        }
+        lost
+    });
     assert!(lost.is_empty(), "first packets lost: {lost:?}");
 }
 
