@@ -216,12 +216,19 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 
 /// Sysctls every node gets before its interfaces exist, so that they apply to
 /// all of them: no router advertisements accepted (and so no autoconfiguration
-/// and no router solicitations, which would be noise in captures), and no DAD
-/// unless the topology asks for it. `all.accept_dad` is already 0 in a new
+/// and no router solicitations, which would be noise in captures), IPv6
+/// addresses kept while a link is down, and no DAD unless the topology asks
+/// for it. `all.accept_dad` is already 0 in a new
 /// namespace. Kept short: each /proc/sys write costs a path walk that grows
 /// with the number of namespaces alive.
 fn baseline_sysctls(dad: bool) -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![("net.ipv6.conf.default.accept_ra", "0")];
+    // keep_addr_on_down: IPv4 keeps a link's addresses while it is down and
+    // IPv6 by default does not, so a `link` step's down and up would
+    // silently take the topology's IPv6 addresses away.
+    let mut v = vec![
+        ("net.ipv6.conf.default.accept_ra", "0"),
+        ("net.ipv6.conf.default.keep_addr_on_down", "1"),
+    ];
     if !dad {
         v.push(("net.ipv6.conf.default.accept_dad", "0"));
     }
@@ -285,7 +292,7 @@ impl Lab {
         mark(&mut lab, "links");
         lab.configure()?;
         mark(&mut lab, "addresses, sysctls, routes");
-        lab.wait_ready(opts.ready_timeout)?;
+        lab.wait_ready(opts.ready_timeout, None)?;
         mark(&mut lab, "links up");
         Ok(lab)
     }
@@ -724,13 +731,22 @@ impl Lab {
         Ok(m)
     }
 
-    fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
+    /// Wait until every interface of the lab (or only those of `only`, by
+    /// index) can carry its first packet.
+    fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        only: Option<&std::collections::HashSet<i32>>,
+    ) -> Result<(), LabError> {
         let start = Instant::now();
         let home = self.home.as_fd();
         let all: Vec<&mut NodeNs> = self
             .nodes
             .iter_mut()
             .chain(self.switches.iter_mut())
+            .filter(|ns| {
+                only.is_none_or(|set| ns.ifindex.values().chain(&ns.taps).any(|i| set.contains(i)))
+            })
             .collect();
         for ns in all {
             let mut pause = Duration::from_micros(100);
@@ -747,7 +763,11 @@ impl Lab {
                 // up a moment before it attaches the real qdisc, and until
                 // then the `noop` qdisc drops everything (the first ARP
                 // request of a test, typically, costing a 1 s retry).
-                let ours = |l: &LinkInfo| l.index >= FIRST_IFINDEX || ns.taps.contains(&l.index);
+                let ours_index = |index: i32| {
+                    (index >= FIRST_IFINDEX || ns.taps.contains(&index))
+                        && only.is_none_or(|set| set.contains(&index))
+                };
+                let ours = |l: &LinkInfo| ours_index(l.index);
                 let not_up = links
                     .iter()
                     .filter(|l| ours(l))
@@ -774,7 +794,11 @@ impl Lab {
                             node: ns.name.clone(),
                             source,
                         })?;
-                    let addrs: Vec<_> = addrs.iter().filter_map(|p| parse_addr(p)).collect();
+                    let addrs: Vec<_> = addrs
+                        .iter()
+                        .filter_map(|p| parse_addr(p))
+                        .filter(|a| ours_index(a.index))
+                        .collect();
                     for a in &addrs {
                         if a.flags & IFA_F_DADFAILED != 0 {
                             return Err(LabError::NotReady {
@@ -818,12 +842,13 @@ impl Lab {
                     }
                 }
                 if pending.is_none() {
-                    pending = unjoined_solicited_node(&mut ns.nl).map_err(|source| {
-                        LabError::Netlink {
-                            node: ns.name.clone(),
-                            source,
-                        }
-                    })?;
+                    pending =
+                        unjoined_solicited_node(&mut ns.nl, ours_index).map_err(|source| {
+                            LabError::Netlink {
+                                node: ns.name.clone(),
+                                source,
+                            }
+                        })?;
                 }
                 if pending.is_none() {
                     // Flags and qdisc names can say ready while a transmit
@@ -1115,7 +1140,9 @@ impl Lab {
         })
     }
 
-    /// Bring an interface administratively up or down.
+    /// Bring an interface administratively up or down. Up returns once it
+    /// and its veth peer carry their first packets again, as after a build:
+    /// taking a link down detaches its qdisc and its peer's.
     pub fn set_link(&mut self, node: &str, iface: &str, up: bool) -> Result<(), LabError> {
         let ni = self.node_pos(node)?;
         let idx = self.iface_index(ni, iface)?;
@@ -1126,15 +1153,30 @@ impl Lab {
             IFF_UP,
         ));
         let ns = &mut self.nodes[ni];
+        let nl_err = |source| LabError::Netlink {
+            node: node.to_string(),
+            source,
+        };
         ns.nl
             .request(
                 m,
                 format!("setting {iface} {}", if up { "up" } else { "down" }),
             )
-            .map_err(|source| LabError::Netlink {
-                node: ns.name.clone(),
-                source,
-            })
+            .map_err(nl_err)?;
+        if !up {
+            return Ok(());
+        }
+        // Indexes are unique across the lab, so the peer's names it anywhere.
+        let peer = ns
+            .nl
+            .links()
+            .map_err(nl_err)?
+            .into_iter()
+            .find(|l| l.index == idx)
+            .and_then(|l| l.link);
+        let scope: std::collections::HashSet<i32> =
+            [Some(idx), peer].into_iter().flatten().collect();
+        self.wait_ready(BuildOptions::default().ready_timeout, Some(&scope))
     }
 
     /// The impaired links, in topology order.
@@ -1314,7 +1356,10 @@ impl Drop for Lab {
 /// a work queue after the address is added; until then a solicitation for
 /// it is dropped and the asker retries a second later. Returns the first
 /// address still waiting, as (interface index, state).
-fn unjoined_solicited_node(nl: &mut Netlink) -> Result<Option<(String, String)>, NetlinkError> {
+fn unjoined_solicited_node(
+    nl: &mut Netlink,
+    ours: impl Fn(i32) -> bool,
+) -> Result<Option<(String, String)>, NetlinkError> {
     let v6 = libc::AF_INET6 as u8;
     let addrs = nl.dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(v6, 0, 0, 0, 0)))?;
     let groups: std::collections::HashSet<(i32, std::net::IpAddr)> = nl
@@ -1332,7 +1377,7 @@ fn unjoined_solicited_node(nl: &mut Netlink) -> Result<Option<(String, String)>,
         let std::net::IpAddr::V6(ip) = a.addr else {
             continue;
         };
-        if a.index < FIRST_IFINDEX || a.flags & IFA_F_TENTATIVE != 0 {
+        if a.index < FIRST_IFINDEX || !ours(a.index) || a.flags & IFA_F_TENTATIVE != 0 {
             continue;
         }
         let o = ip.octets();

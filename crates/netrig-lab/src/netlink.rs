@@ -877,6 +877,8 @@ pub struct LinkInfo {
     pub mtu: u32,
     pub mac: Vec<u8>,
     pub master: Option<i32>,
+    /// IFLA_LINK: for a veth, its peer's index (in the peer's namespace).
+    pub link: Option<i32>,
     pub kind: Option<String>,
     /// The root qdisc's kind (`noqueue`, `noop` before activation, ...).
     pub qdisc: Option<String>,
@@ -898,6 +900,7 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
         mtu: 0,
         mac: Vec::new(),
         master: None,
+        link: None,
         kind: None,
         qdisc: None,
         stats: LinkStats::default(),
@@ -921,6 +924,7 @@ pub fn parse_link(p: &[u8]) -> Option<LinkInfo> {
             IFLA_MTU => l.mtu = nla_u32(v)?,
             IFLA_ADDRESS => l.mac = v.to_vec(),
             IFLA_MASTER => l.master = Some(nla_i32(v)?),
+            IFLA_LINK => l.link = Some(nla_i32(v)?),
             IFLA_LINKINFO => {
                 for (t, k) in attrs(v) {
                     if t == IFLA_INFO_KIND {

@@ -376,6 +376,31 @@ fn the_first_packets_after_build_arrive() {
     assert!(lost.is_empty(), "first packets lost: {lost:?}");
 }
 
+/// A link taken down and brought up again by the lab is usable at once, and
+/// keeps the topology's addresses: by default the kernel drops IPv6
+/// addresses on down, and re-makes the link-local address and reattaches
+/// both ends' qdiscs a moment after up.
+#[test]
+fn a_link_brought_back_up_keeps_its_addresses_and_carries_its_first_packets() {
+    need_root!();
+    let mut lost = Vec::new();
+    for round in 0..100 {
+        let mut lab = seed();
+        lab.set_link("r1", "eth2", false).unwrap();
+        lab.set_link("r1", "eth2", true).unwrap();
+        for dst in ["2001:db8:3::2", "203.0.113.2"] {
+            let ip: IpAddr = dst.parse().unwrap();
+            if udp_once(&lab, "h1", "h3", ip, 9000, Duration::from_millis(500)).is_none() {
+                lost.push(format!("round {round}: {dst}"));
+            }
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "first packets after link up lost: {lost:?}"
+    );
+}
+
 #[test]
 fn processes_in_a_node_see_its_own_sys() {
     need_root!();

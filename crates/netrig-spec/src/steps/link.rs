@@ -21,7 +21,7 @@ struct Raw {
 impl StepDef for Link {
     const KEYWORD: &'static str = "link";
     const VALUE: &'static str = "`{ node, iface, state = \"up\"/\"down\" }`";
-    const SUMMARY: &'static str = "bring an interface up or down";
+    const SUMMARY: &'static str = "bring an interface up or down (up: returns once both ends carry packets again)";
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Link, String)> {
         let l: Raw = cx.raw(value)?;
