@@ -254,6 +254,7 @@ fn parse_filtered(
         || raw.lans.is_some()
         || raw.routes.is_some()
         || raw.neighbors.is_some();
+    let mut topology_unreadable = false;
     let topology = match &raw.topology {
         Some(t) if embedded => {
             c.err_help(
@@ -279,6 +280,7 @@ fn parse_filtered(
             match crate::load_topology(&tpath) {
                 Ok(topo) => Some(topo),
                 Err(crate::LoadError::Read { source, .. }) => {
+                    topology_unreadable = true;
                     c.err_help(
                         inner(t),
                         format!("cannot read topology {}: {source}", tpath.display()),
@@ -427,6 +429,12 @@ fn parse_filtered(
             }
         }
     });
+
+    // Steps name the nodes and interfaces of the topology: without it each
+    // would be an error of its own, hiding the one that matters.
+    if topology_unreadable {
+        return Err(SpecErrors { errors: c.errors }.into());
+    }
 
     let scenario_dir = std::path::absolute(path)
         .ok()

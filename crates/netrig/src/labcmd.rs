@@ -5,7 +5,7 @@ use miette::miette;
 use netrig_lab::persist::{self, error_chain, PersistError};
 use netrig_lab::{ns, BuildOptions, Mode};
 use netrig_spec::{NodeKind, Topology};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub fn load(file: &Path) -> Result<Topology, CliError> {
@@ -125,7 +125,64 @@ fn out(text: &str) {
     print!("{}", netrig_spec::names::printable(text));
 }
 
-pub fn check(file: &Path) -> CliResult {
+/// `netrig check PATH...`: files as they are, folders as `netrig run`
+/// reads them. Every path is checked and every problem reported before the
+/// exit code (2 if any) is decided.
+pub fn check(paths: &[PathBuf]) -> CliResult {
+    if let [one] = paths {
+        return if one.is_dir() {
+            check_suite(one)
+        } else {
+            check_file(one)
+        };
+    }
+    let mut bad = 0;
+    for p in paths {
+        let checked = if p.is_dir() {
+            check_suite(p)
+        } else {
+            check_file(p)
+        };
+        if let Err(e) = checked {
+            // Written at once, as main writes a final error.
+            use std::io::Write;
+            let _ = std::io::stderr()
+                .lock()
+                .write_all(format!("{:?}\n", e.report).as_bytes());
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return Err(CliError::usage(miette!(
+            "{bad} of {} path(s) have problems",
+            paths.len()
+        )));
+    }
+    Ok(0)
+}
+
+/// A suite folder: what `netrig run` would find there, or why it would refuse.
+fn check_suite(dir: &Path) -> CliResult {
+    use std::fmt::Write;
+    let cases = crate::runcmd::discover(&[dir.to_path_buf()])?;
+    let mut files: Vec<&Path> = cases.iter().map(|c| c.source_path()).collect();
+    files.dedup();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: valid suite: {} case(s) from {} file(s)",
+        dir.display(),
+        cases.len(),
+        files.len()
+    );
+    for c in &cases {
+        let _ = writeln!(s, "  {}  ({})", c.name, c.source_path().display());
+    }
+    out(&s);
+    Ok(0)
+}
+
+fn check_file(file: &Path) -> CliResult {
     let text = netrig_spec::files::read_spec_file(file)
         .map_err(|e| CliError::usage(miette!("cannot read {}: {e}", file.display())))?;
     if netrig_spec::scenario::is_scenario_text(&text) {

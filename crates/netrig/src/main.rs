@@ -43,7 +43,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Validate a topology file and print a one-screen summary (nothing is created).
+    /// Validate topology and scenario files, or suite folders as `netrig run`
+    /// reads them, and print a summary of each (nothing is created).
     ///
     /// Problems are reported with file:line:col and a hint; the exit code is 2.
     /// Keys: name, description, dad (true: wait for real IPv6 DAD), [nodes.N] with
@@ -56,8 +57,9 @@ enum Cmd {
     /// [[routes]] node, to ("default", "default4", "default6" or a prefix), via, dev,
     /// nexthops = [{ via, dev, weight (1..=256) }], metric; [[neighbors]] node, dev, addr, mac.
     Check {
-        /// Topology file (TOML).
-        file: PathBuf,
+        /// Topology or scenario files (TOML), or suite folders.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
     },
     /// Build a persistent lab and keep it until `netrig down`.
     Up {
@@ -208,7 +210,7 @@ fn main() -> ExitCode {
         }));
     }
     let result = match cli.cmd {
-        Cmd::Check { file } => labcmd::check(&file),
+        Cmd::Check { paths } => labcmd::check(&paths),
         Cmd::Up {
             file,
             name,

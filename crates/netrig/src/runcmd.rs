@@ -184,6 +184,29 @@ pub enum ReportCmd {
     Html(crate::htmlcmd::HtmlArgs),
 }
 
+/// Every case under `paths`, or every problem found on the way printed (one
+/// located report each) and a usage error: what `run`, `list` and `check`
+/// of a folder all read.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<CaseDef>, CliError> {
+    netrig_run::discover(paths).map_err(|errs| {
+        let n = errs.len();
+        for e in errs {
+            match e {
+                // One report per located error (a SpecErrors wrapper would
+                // print each twice: as its summary and as a related error).
+                DiscoverError::Spec(netrig_spec::LoadError::Invalid(errs)) => {
+                    for one in errs.errors {
+                        eprintln!("{:?}", miette::Report::new(one));
+                    }
+                }
+                DiscoverError::Spec(le) => eprintln!("{:?}", miette::Report::new(le)),
+                other => eprintln!("{:?}", miette!("{other}")),
+            }
+        }
+        CliError::usage(miette!("{n} problem(s) in the suite; nothing was run"))
+    })
+}
+
 fn select(sel: &Select) -> Result<Vec<CaseDef>, CliError> {
     let (paths, filters): (Vec<&String>, Vec<&String>) =
         sel.targets.iter().partition(|t| Path::new(t).exists());
@@ -206,23 +229,7 @@ fn select(sel: &Select) -> Result<Vec<CaseDef>, CliError> {
         )));
     }
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    let cases = netrig_run::discover(&paths).map_err(|errs| {
-        let n = errs.len();
-        for e in errs {
-            match e {
-                // One report per located error (a SpecErrors wrapper would
-                // print each twice: as its summary and as a related error).
-                DiscoverError::Spec(netrig_spec::LoadError::Invalid(errs)) => {
-                    for one in errs.errors {
-                        eprintln!("{:?}", miette::Report::new(one));
-                    }
-                }
-                DiscoverError::Spec(le) => eprintln!("{:?}", miette::Report::new(le)),
-                other => eprintln!("{:?}", miette!("{other}")),
-            }
-        }
-        CliError::usage(miette!("{n} problem(s) in the suite; nothing was run"))
-    })?;
+    let cases = discover(&paths)?;
     let filters: Vec<String> = filters.into_iter().cloned().collect();
     let mut cases = netrig_run::discover::filter(cases, &filters);
     if let Some((k, n)) = sel.partition {

@@ -125,3 +125,71 @@ fn check_and_up_refuse_every_malformed_topology_alike() {
         );
     }
 }
+
+/// A suite folder: `check` reads it as `run` does. A good folder is valid
+/// with every case `list` finds; a bad one is refused by both with the same
+/// located errors, one per problem (a scenario whose topology cannot be
+/// read says only that, not once per node its steps name).
+#[test]
+fn check_and_run_read_suite_folders_alike() {
+    let s = Scratch::new("agree-suite");
+    let examples = workspace().join("examples");
+    let ex = examples.to_str().expect("utf-8 path");
+    let check = netrig(&["check", ex], &s.0);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let list = netrig(&["list", ex], &s.0);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    let checked = String::from_utf8_lossy(&check.stdout);
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() >= 20, "{listed}");
+    for n in &names {
+        assert!(
+            checked.contains(&format!("  {n}  (")),
+            "check does not list {n}:\n{checked}"
+        );
+    }
+
+    s.write(
+        "suite/good.toml",
+        "name = \"good\"\n[nodes.h1]\n[[steps]]\nrun = \"true\"\n",
+    );
+    s.write(
+        "suite/bad.toml",
+        "name = \"bad\"\n[nodes.h1]\n[[steps]]\nrun = \"true\"\nbogus = 1\n",
+    );
+    s.write(
+        "suite/lost.toml",
+        "name = \"lost\"\ntopology = \"nowhere.toml\"\n\
+         [[steps]]\nnode = \"h1\"\nrun = \"true\"\n\
+         [[steps]]\ntraffic = { from = \"h1\", to = \"192.0.2.1\", udp = \"sp=1\" }\n",
+    );
+    let suite = s.path("suite");
+    let suite = suite.to_str().expect("utf-8 path");
+    let check = netrig(&["check", suite], &s.0);
+    let run = netrig(&["run", suite, "--results", "res"], &s.0);
+    for (what, o) in [("check", &check), ("run", &run)] {
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", text(o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        // Where each report points (miette wraps its titles, not these).
+        let at: Vec<&str> = err
+            .lines()
+            .filter_map(|l| l.split_once("╭─[").map(|(_, p)| p))
+            .collect();
+        assert!(
+            at.iter().any(|p| p.ends_with("bad.toml:5:1]")),
+            "{what}: {err}"
+        );
+        assert!(
+            at.iter().any(|p| p.ends_with("lost.toml:2:12]")),
+            "{what}: {err}"
+        );
+        assert_eq!(at.len(), 2, "{what}: {err}");
+        assert!(err.contains("unknown field `bogus`"), "{what}: {err}");
+        assert!(err.contains("cannot read topology"), "{what}: {err}");
+        assert!(err.contains("2 problem(s)"), "{what}: {err}");
+    }
+    assert!(!s.path("res").exists(), "a refused run wrote results");
+}
