@@ -1,7 +1,7 @@
 //! The bundled FRR example (examples/frr): three routers running zebra and
 //! bgpd started by netrig, each with its own /etc/frr, reach ECMP, split
 //! traffic over it and fail over, with no wrapper script; and FRR leaves
-//! nothing on the machine.
+//! nothing on the machine; and FRR peers with BIRD (r3 running BIRD instead).
 
 mod run_common;
 use run_common::*;
@@ -25,6 +25,7 @@ fn frr_example_passes_and_leaves_nothing() {
         dir_names("/run/frr"),
         dir_names("/var/tmp"),
         dir_names("/etc/frr"),
+        dir_names("/run"),
     );
     let s = Scratch::new("frr");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/frr");
@@ -32,6 +33,19 @@ fn frr_example_passes_and_leaves_nothing() {
         run_json(&[&examples.display().to_string(), "--results", "res"], &s.0);
     for name in ["frr-ecmp", "frr-failover"] {
         assert_eq!(case(&report, name)["state"], "pass", "{name}: {out}");
+    }
+    let interop = &case(&report, "frr-bird-interop")["state"];
+    if Path::new("/usr/sbin/bird").exists() {
+        assert_eq!(interop, "pass", "{out}");
+        let bird = std::fs::read_to_string(s.path("res/latest/frr-bird-interop/r3-bird.log"))
+            .unwrap_or_default();
+        assert!(bird.contains("Started"), "{bird}");
+    } else {
+        assert!(
+            std::env::var_os("NETRIG_REQUIRE_TOOLS").is_none(),
+            "BIRD (/usr/sbin/bird) is missing and NETRIG_REQUIRE_TOOLS is set"
+        );
+        assert_eq!(interop, "skip", "{out}");
     }
     assert_eq!(code, 0, "{out}");
     // Each router read its own configuration: r2 and r3 announce from their
@@ -46,6 +60,7 @@ fn frr_example_passes_and_leaves_nothing() {
         dir_names("/run/frr"),
         dir_names("/var/tmp"),
         dir_names("/etc/frr"),
+        dir_names("/run"),
     );
     assert_eq!(before, after, "FRR left files on the machine");
 }
