@@ -102,6 +102,33 @@ fn checksums_and_lengths_are_filled_in() {
     assert_eq!(fold(sum(l4, p)), 0xffff, "UDP checksum verifies");
 }
 
+/// Behind a routing header with segments left, UDP is summed against the
+/// final destination (RFC 8200 8.1). The expected bytes are scapy 2.8.0's:
+/// `Ether(dst='ff:ff:ff:ff:ff:ff', src='02:fc:00:00:00:01') /
+/// IPv6(src='2001:db8::1', dst='2001:db8::2') / X / UDP(sport=1, dport=2) /
+/// Raw(b'hi')`, X = `IPv6ExtHdrSegmentRouting(addresses=['2001:db8::99',
+/// '2001:db8::2'], segleft=1)` and `IPv6ExtHdrRouting(addresses=
+/// ['2001:db8::7', '2001:db8::99'], segleft=2)`: final destination ::99.
+#[test]
+fn routing_headers_checksum_against_the_final_destination() {
+    const HEAD: &str = "eth(dst=ff:ff:ff:ff:ff:ff, src=02:fc:00:00:00:01) / ipv6(src=2001:db8::1, dst=2001:db8::2)";
+    for (routing, scapy) in [
+        (
+            "routing(type=4, segleft=1, data='01000000 20010db8000000000000000000000099 20010db8000000000000000000000002')",
+            "ffffffffffff02fc0000000186dd6000000000322b4020010db800000000000000000000000120010db8000000000000000000000002110404010100000020010db800000000000000000000009920010db800000000000000000000000200010002000a3b626869",
+        ),
+        (
+            "routing(type=0, segleft=2, data='00000000 20010db8000000000000000000000007 20010db8000000000000000000000099')",
+            "ffffffffffff02fc0000000186dd6000000000322b4020010db800000000000000000000000120010db8000000000000000000000002110400020000000020010db800000000000000000000000720010db800000000000000000000009900010002000a3b626869",
+        ),
+    ] {
+        let text = format!("{HEAD} / {routing} / udp(sport=1, dport=2) / raw(text='hi')");
+        let built = FrameSpec::parse(&text).unwrap().frame(0).build();
+        let hex: String = built.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, scapy, "{routing}");
+    }
+}
+
 #[test]
 fn explicit_wrong_values_are_sent_as_given() {
     let f = FrameSpec::parse(

@@ -94,6 +94,13 @@ fn encode(ls: &[Layer], ip: Option<&IpCtx>) -> Vec<u8> {
             src: h.src.octets().to_vec(),
             dst: h.dst.octets().to_vec(),
         }),
+        // Upper layers after a routing header still in use are checksummed
+        // against the final destination, not the next hop in the IPv6
+        // header (RFC 8200 8.1); a wrong sum is dropped by the receiver.
+        Layer::Routing(r) if r.segleft > 0 => ip.map(|ip| IpCtx {
+            src: ip.src.clone(),
+            dst: final_destination(r).unwrap_or_else(|| ip.dst.clone()),
+        }),
         _ => ip.cloned(),
     };
     let payload = encode(rest, inner_ip.as_ref());
@@ -315,6 +322,20 @@ fn encode(ls: &[Layer], ip: Option<&IpCtx>) -> Vec<u8> {
     }
     o.extend_from_slice(&payload);
     o
+}
+
+/// Where a packet with this routing header ends up, for the types that say
+/// it plainly: the last address of type 0, the home address of type 2, the
+/// first segment (Segment List[0]) of a segment routing header (type 4).
+/// `data` starts after the 4 fixed bytes, with the type's reserved word.
+fn final_destination(r: &Routing) -> Option<Vec<u8>> {
+    let addrs = r.data.get(4..)?;
+    let at = match r.rtype {
+        0 if addrs.len() >= 16 => (addrs.len() / 16 - 1) * 16,
+        2 | 4 => 0,
+        _ => return None,
+    };
+    addrs.get(at..at + 16).map(<[u8]>::to_vec)
 }
 
 fn is_nd(ty: u8) -> bool {
