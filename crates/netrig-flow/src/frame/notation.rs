@@ -128,6 +128,20 @@ impl FrameSpec {
         Ok(FrameSpec { layers })
     }
 
+    /// The frames as an interface with MAC `mac` sends them: the outermost
+    /// Ethernet source is `mac` unless the notation gives one.
+    pub fn with_source_mac(&self, mac: crate::flow::MacAddr) -> FrameSpec {
+        let mut spec = self.clone();
+        if let Some(eth) = spec.layers.first_mut() {
+            if !eth.fields.iter().any(|(n, _)| *n == "src") {
+                if let Layer::Eth(e) = &mut eth.base {
+                    e.src = mac;
+                }
+            }
+        }
+        spec
+    }
+
     /// How many different frames the ranges make.
     pub fn combinations(&self) -> u128 {
         self.layers

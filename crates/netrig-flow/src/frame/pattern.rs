@@ -108,8 +108,10 @@ impl FramePattern {
                         let got = l.get(n);
                         rows.push(Row {
                             field: format!("{}.{n}", names[i]),
-                            expected: s.show(kind),
-                            observed: got.as_ref().map_or("(none)".into(), |v| kind.show(v)),
+                            expected: shown(s.show(kind)),
+                            observed: got
+                                .as_ref()
+                                .map_or("(none)".into(), |v| shown(kind.show(v))),
                             ok: got.is_some_and(|v| s.contains(&v)),
                         });
                     }
@@ -201,6 +203,15 @@ impl FramePattern {
             layers: out,
             exact: true,
         })
+    }
+}
+
+/// No bytes, as the notation writes them.
+fn shown(s: String) -> String {
+    if s.is_empty() {
+        "''".into()
+    } else {
+        s
     }
 }
 
