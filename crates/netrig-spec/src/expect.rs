@@ -107,7 +107,7 @@ impl Check {
                 "`json = [{ path = \"/a/0/b\", equals / len / contains / min / max }]` (stdout as JSON; path a JSON Pointer)"
             }
             Check::Packets => {
-                "`packets = [{ at = \"r1:eth1\", match = \"eth() / ipv4(ttl=63) / udp(dport=9)\", count / min, only }]` (frame patterns: fields left out are don't-care; `only`: no other interface receives a match), `{ at, each = \"eth(src=*, dst=*) / ipv4(ttl=-1) / udp() / raw()\" }` (every frame sent arrives there so changed)"
+                "`packets = [{ at = \"h2:eth0\", match = \"eth() / ipv4(ttl=63)\", count / min, only }, { at, each = \"eth(src=*, dst=*) / ipv4(ttl=-1) / udp() / raw()\" }]` (frame patterns; see \"Checking what arrives\")"
             }
         }
     }
@@ -450,6 +450,15 @@ pub struct SplitExpect {
 /// and a pattern that parses (errors at the pattern's own column).
 fn validate_packets(cx: &mut StepCx<'_>, p: &PacketsExpect) -> Option<()> {
     let index = cx.index;
+    match IfacePath::parse(&p.at) {
+        Ok(at) => cx.lab_iface(Some(at.node), &at.iface, "expect.packets at")?,
+        Err(why) => {
+            return cx.err_help(
+                format!("step {index}: expect.packets at: {why}"),
+                "e.g. at = \"r1:eth1\"",
+            )
+        }
+    };
     const HELP: &str = "e.g. packets = [{ at = \"h2:eth0\", match = \"eth() / ipv4(ttl=63) / udp(dport=9)\", count = 10 }] or { at = \"h2:eth0\", each = \"eth(src=*, dst=*) / ipv4(ttl=-1) / udp() / raw()\" }";
     let text = match (&p.pattern, &p.each) {
         (Some(t), None) | (None, Some(t)) => t,
@@ -529,7 +538,7 @@ pub(crate) fn check_each(
                 return cx.err_in_value(
                     text,
                     0..text.len(),
-                    format!("step {index}: expect.packets each: {e} (sent: {f})"),
+                    format!("step {index}: expect.packets each: {e}"),
                     "a layer the sent frame has keeps its values unless written; a change (ttl=-1) applies to a sent layer",
                 );
             }
@@ -613,7 +622,6 @@ pub(crate) fn validate(
     let mut paths: Vec<&String> = Vec::new();
     for p in e.packets.iter().flatten() {
         validate_packets(cx, p)?;
-        paths.push(&p.at);
     }
     if let Some(st) = &e.streams {
         if st.over.is_empty() {

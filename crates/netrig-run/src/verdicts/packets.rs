@@ -281,11 +281,12 @@ pub(crate) fn table(rows: &[Row]) -> String {
         .max()
         .unwrap_or(0)
         .max(8);
+    let w2 = rows.iter().map(|r| r.observed.len()).max().unwrap_or(0);
     let mut s = format!("  {:w0$} | {:w1$} | observed\n", "field", "expected");
     for r in rows {
         let mark = if r.ok { "" } else { "  <- differs" };
         let line = format!(
-            "  {:w0$} | {:w1$} | {}{mark}",
+            "  {:w0$} | {:w1$} | {:w2$}{mark}",
             r.field, r.expected, r.observed
         );
         s.push_str(line.trim_end());
