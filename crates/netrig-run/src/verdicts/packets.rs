@@ -215,7 +215,8 @@ fn each(
 
 /// The captured frame nearest to `pattern`, beside it field by field: at
 /// capture `ci` (one with `payload` first, if given, and not yet paired),
-/// else anywhere. Fewest differing layers first, then fewest fields.
+/// else anywhere. Fewest differing layers first, then fewest fields;
+/// frames that match are left out.
 fn closest(
     pattern: &FramePattern,
     decoded: &[Vec<Frame>],
@@ -231,8 +232,14 @@ fn closest(
             .count();
         (layers, rows.iter().filter(|r| !r.ok).count())
     };
+    // A frame that matches is not what is missing (it was counted, or
+    // paired with another frame sent).
     let best_of = |cands: &mut dyn Iterator<Item = (usize, usize)>| {
-        cands.min_by_key(|&(c, i)| score(&decoded[c][i]))
+        cands
+            .map(|(c, i)| (score(&decoded[c][i]), (c, i)))
+            .filter(|(s, _)| s.1 > 0)
+            .min_by_key(|(s, _)| *s)
+            .map(|(_, p)| p)
     };
     let (what, pick) = match payload {
         Some((pl, used)) => {
@@ -259,7 +266,10 @@ fn closest(
             .map(|p| (p, " (nothing was captured there)"))
     });
     let Some(((c, i), note)) = pick else {
-        return format!("\nnothing was captured on {}", obs.captures[ci].path);
+        return format!(
+            "\nno other frame was captured on {} or elsewhere",
+            obs.captures[ci].path
+        );
     };
     let cap: &PathCapture = &obs.captures[c];
     let rows = pattern.rows(&decoded[c][i]);
