@@ -33,6 +33,10 @@ fn ranges_prefixes_and_payloads() {
     assert!(pat("eth() / ipv4(dst=198.51.100.0-198.51.100.9) / udp(sport=1000-1009)").matches(&f));
     assert!(pat("eth() / ipv4(dst=198.51.100.0/29)").matches(&f));
     assert!(!pat("eth() / ipv4(dst=198.51.100.6-198.51.100.9)").matches(&f));
+    // Both ends belong to a range.
+    assert!(pat("eth() / ipv4() / udp(sport=1001-1005)").matches(&f));
+    assert!(pat("eth() / ipv4() / udp(sport=1005-1009)").matches(&f));
+    assert!(pat("eth() / ipv4(dst=198.51.100.1-198.51.100.5)").matches(&f));
     assert!(!pat("eth() / ipv4(ttl=0-62)").matches(&f));
     assert!(pat("eth() / ipv4() / udp() / raw(text='hi')").matches(&f));
     assert!(!pat("eth() / ipv4() / udp() / raw(text='ho')").matches(&f));
