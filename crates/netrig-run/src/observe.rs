@@ -25,6 +25,7 @@
 use crate::verdicts::{broken, Ending, HostDrops, PathCapture, Problem};
 use netrig_lab::{Lab, LinkStats};
 use netrig_spec::expect::IfacePath;
+use netrig_wire::frame::{Frame, FramePattern};
 use netrig_wire::{Capture, CaptureOptions, Decoded, Match, Packet, RingStats, Softnet};
 use std::collections::{BTreeMap, HashSet};
 use std::os::fd::AsRawFd;
@@ -76,10 +77,22 @@ pub(crate) struct Plan {
     pub groups: Vec<Vec<usize>>,
     /// Lower bounds of packets of the flow per capture index.
     pub received: Vec<(usize, u64)>,
-    /// The step's own packets.
-    pub flow: Match,
+    /// The step's own packets (a traffic step's flow).
+    pub flow: Option<Match>,
+    /// Or frames by pattern (a `send` or `replay` step's `expect.packets`).
+    pub frames: Vec<FrameWant>,
     /// Count distinct tag sequence numbers rather than packets.
     pub tagged: bool,
+}
+
+/// Frames an expectation looks for: on one capture (or on any), and how
+/// many before the step is accounted for.
+pub(crate) struct FrameWant {
+    /// Capture index; `None`: every capture (what must not arrive elsewhere).
+    pub cap: Option<usize>,
+    pub pattern: FramePattern,
+    /// At least this many; `None`: as many as were sent.
+    pub min: Option<u64>,
 }
 
 #[derive(Clone, Default)]
@@ -97,6 +110,8 @@ struct Progress {
     caps: Vec<CapProgress>,
     /// Distinct sequence numbers (tagged) seen per group.
     group_seqs: Vec<HashSet<u64>>,
+    /// Frames seen per [`Plan::frames`] entry.
+    want_seen: Vec<u64>,
     /// Packets of the flow seen, over all captures.
     matching: u64,
     last_match: Option<Instant>,
@@ -146,6 +161,7 @@ impl Watch {
         let progress = Arc::new(Mutex::new(Progress {
             caps: vec![CapProgress::default(); caps.len()],
             group_seqs: vec![HashSet::new(); plan.groups.len()],
+            want_seen: vec![0; plan.frames.len()],
             matching: 0,
             last_match: None,
             max_gap: Duration::ZERO,
@@ -307,6 +323,7 @@ impl Watch {
         Snapshot {
             caps: p.caps.clone(),
             group_seen: p.group_seqs.iter().map(|s| s.len() as u64).collect(),
+            want_seen: p.want_seen.clone(),
             matching: p.matching,
             max_gap: p.max_gap,
             error: p.error.clone(),
@@ -316,6 +333,19 @@ impl Watch {
     /// Every packet sent seen in every group (by tag, or by count), and
     /// every `received` bound met. Nothing to account means never accounted.
     fn accounted(&self, p: &Snapshot, sent: u64) -> bool {
+        if !self.plan.frames.is_empty() {
+            let mins: Vec<u64> = self
+                .plan
+                .frames
+                .iter()
+                .map(|w| w.min.unwrap_or(sent))
+                .collect();
+            // Only "none" or "at least 0": the path must settle.
+            if mins.iter().all(|m| *m == 0) {
+                return false;
+            }
+            return mins.iter().zip(&p.want_seen).all(|(m, seen)| seen >= m);
+        }
         if self.plan.groups.is_empty() && self.plan.received.is_empty() {
             return false;
         }
@@ -348,6 +378,7 @@ impl Drop for Watch {
 struct Snapshot {
     caps: Vec<CapProgress>,
     group_seen: Vec<u64>,
+    want_seen: Vec<u64>,
     matching: u64,
     max_gap: Duration,
     error: Option<String>,
@@ -491,14 +522,30 @@ fn drain_loop(
             cap.drain(&mut |pkt| kept[i].push(pkt));
             let prog = &mut p.caps[i];
             let mut seqs = Vec::new();
+            let mut want_add = vec![0u64; plan.frames.len()];
             for pkt in &kept[i][start..] {
                 if !pkt.pkttype.is_outgoing() {
                     prog.incoming += 1;
                 }
+                if !plan.frames.is_empty() {
+                    let f = Frame::decode(&pkt.data);
+                    let mut hit = false;
+                    for (k, w) in plan.frames.iter().enumerate() {
+                        if w.cap.is_none_or(|c| c == i) && w.pattern.matches(&f) {
+                            hit = true;
+                            want_add[k] += 1;
+                        }
+                    }
+                    if hit {
+                        prog.matching += 1;
+                        fresh += 1;
+                    }
+                    continue;
+                }
                 let Some(d) = Decoded::parse(&pkt.data) else {
                     continue;
                 };
-                if plan.flow.matches(&d) {
+                if plan.flow.as_ref().is_some_and(|f| f.matches(&d)) {
                     prog.matching += 1;
                     fresh += 1;
                     if let (true, Some(t)) = (plan.tagged, d.tag) {
@@ -515,6 +562,9 @@ fn drain_loop(
             }
             for &g in &member_of[i] {
                 p.group_seqs[g].extend(seqs.iter().copied());
+            }
+            for (seen, add) in p.want_seen.iter_mut().zip(want_add) {
+                *seen += add;
             }
         }
         if fresh > 0 {

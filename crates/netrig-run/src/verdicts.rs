@@ -6,6 +6,8 @@
 //! test's loss or the host's (then the step is Broken, never Fail), and
 //! builds the verdicts. Probe steps share the split and affinity judging.
 
+pub(crate) mod packets;
+
 use crate::result::State;
 use netrig_judge::{
     judge_affinity, judge_streams, Arrival, Outcome, SplitConfig, SplitTest, StreamLimits, Verdict,

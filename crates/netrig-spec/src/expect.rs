@@ -36,6 +36,7 @@ pub enum Check {
     Streams,
     Ratio,
     Json,
+    Packets,
 }
 
 impl Check {
@@ -56,6 +57,7 @@ impl Check {
         Check::Streams,
         Check::Ratio,
         Check::Json,
+        Check::Packets,
     ];
 
     /// The `expect` key (and the name `expect.fail` and reports use).
@@ -77,6 +79,7 @@ impl Check {
             Check::Streams => "streams",
             Check::Ratio => "ratio",
             Check::Json => "json",
+            Check::Packets => "packets",
         }
     }
 
@@ -102,6 +105,9 @@ impl Check {
             Check::Ratio => "`ratio = { tracepoint, per = [paths], counter, min, max }`",
             Check::Json => {
                 "`json = [{ path = \"/a/0/b\", equals / len / contains / min / max }]` (stdout as JSON; path a JSON Pointer)"
+            }
+            Check::Packets => {
+                "`packets = [{ at = \"h2:eth0\", match = \"eth() / ipv4(ttl=63)\", count / min, only }, { at, each = \"eth(src=*, dst=*) / ipv4(ttl=-1) / udp() / raw()\" }]` (frame patterns; see \"Checking what arrives\")"
             }
         }
     }
@@ -211,6 +217,8 @@ pub struct Expect {
     pub ratio: Option<RatioExpect>,
     /// run, retry: stdout parsed as JSON, checked at JSON Pointer paths.
     pub json: Option<Vec<JsonExpect>>,
+    /// send, replay: captured frames checked against frame patterns.
+    pub packets: Option<Vec<PacketsExpect>>,
     /// Marks an expected failure of this step: the case becomes xfail.
     pub fail: Option<FailExpect>,
 }
@@ -228,6 +236,60 @@ pub struct JsonExpect {
     pub contains: Option<toml::Value>,
     pub min: Option<f64>,
     pub max: Option<f64>,
+}
+
+/// One entry of `expect.packets`: frames captured at `at` (`node:iface`,
+/// both directions) checked against a pattern in the frame notation
+/// ([`netrig_flow::frame::FramePattern`]).
+///
+/// - `match` with `count` (exactly) or `min` (at least; the default is 1):
+///   how many captured frames match the pattern;
+/// - `each`: every frame the step sent arrives at `at` as the transform
+///   pattern describes it, paired with the sent frame by payload;
+/// - `only`: besides, no interface of the topology other than the `at`s of
+///   the step's `packets` receives a frame that matches (for `each`: that
+///   has its shape, changes being don't-care).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PacketsExpect {
+    pub at: String,
+    #[serde(rename = "match")]
+    pub pattern: Option<String>,
+    pub each: Option<String>,
+    pub count: Option<u64>,
+    pub min: Option<u64>,
+    #[serde(default)]
+    pub only: bool,
+}
+
+/// Most frames a step may send with an `each` expectation: each one is
+/// paired with what came out, and reported one by one.
+pub const MAX_EACH: u64 = 10_000;
+
+impl PacketsExpect {
+    /// The parsed pattern: `match`'s, or `each`'s transform pattern.
+    pub fn parsed(
+        &self,
+    ) -> Result<netrig_flow::frame::FramePattern, netrig_flow::frame::FrameParseError> {
+        use netrig_flow::frame::FramePattern;
+        match (&self.pattern, &self.each) {
+            (Some(p), _) => FramePattern::parse(p),
+            (None, Some(e)) => FramePattern::parse_each(e),
+            (None, None) => FramePattern::parse(""),
+        }
+    }
+
+    /// Fewest and most matching frames `match` allows; `None` for `each`.
+    pub fn bounds(&self) -> Option<(u64, Option<u64>)> {
+        if self.each.is_some() {
+            return None;
+        }
+        Some(match (self.count, self.min) {
+            (Some(c), _) => (c, Some(c)),
+            (None, Some(m)) => (m, None),
+            (None, None) => (1, None),
+        })
+    }
 }
 
 impl Expect {
@@ -250,6 +312,7 @@ impl Expect {
             (self.streams.is_some(), Check::Streams),
             (self.ratio.is_some(), Check::Ratio),
             (self.json.is_some(), Check::Json),
+            (self.packets.is_some(), Check::Packets),
         ]
         .into_iter()
         .filter_map(|(on, c)| on.then_some(c))
@@ -383,6 +446,107 @@ pub struct SplitExpect {
     pub tolerance: Option<f64>,
 }
 
+/// One `expect.packets` entry: one of `match`/`each`, bounds that fit it,
+/// and a pattern that parses (errors at the pattern's own column).
+fn validate_packets(cx: &mut StepCx<'_>, p: &PacketsExpect) -> Option<()> {
+    let index = cx.index;
+    match IfacePath::parse(&p.at) {
+        Ok(at) => cx.lab_iface(Some(at.node), &at.iface, "expect.packets at")?,
+        Err(why) => {
+            return cx.err_help(
+                format!("step {index}: expect.packets at: {why}"),
+                "e.g. at = \"r1:eth1\"",
+            )
+        }
+    };
+    const HELP: &str = "e.g. packets = [{ at = \"h2:eth0\", match = \"eth() / ipv4(ttl=63) / udp(dport=9)\", count = 10 }] or { at = \"h2:eth0\", each = \"eth(src=*, dst=*) / ipv4(ttl=-1) / udp() / raw()\" }";
+    let text = match (&p.pattern, &p.each) {
+        (Some(t), None) | (None, Some(t)) => t,
+        _ => {
+            return cx.err_help(
+                format!(
+                    "step {index}: expect.packets at `{}` needs one of `match` (a pattern) or `each` (a transform of every frame sent)",
+                    p.at
+                ),
+                HELP,
+            )
+        }
+    };
+    if p.each.is_some() && (p.count.is_some() || p.min.is_some()) {
+        return cx.err_help(
+            format!(
+                "step {index}: expect.packets at `{}`: `each` checks every frame sent; count and min are for `match`",
+                p.at
+            ),
+            HELP,
+        );
+    }
+    if p.count.is_some() && p.min.is_some() {
+        return cx.err_help(
+            format!(
+                "step {index}: expect.packets at `{}` has both count (exactly) and min (at least)",
+                p.at
+            ),
+            HELP,
+        );
+    }
+    if let Err(e) = p.parsed() {
+        let what = if p.each.is_some() { "each" } else { "match" };
+        return cx.err_in_value(
+            text,
+            e.span.clone(),
+            format!("step {index}: malformed expect.packets {what} pattern: {e}"),
+            "a pattern in the frame notation of `send`: fields left out are don't-care, `*` any value, ranges as in frames; `each` also takes changes like ttl=-1",
+        );
+    }
+    Some(())
+}
+
+/// The `each` expectations of a step that sends `count` frames, `frames`
+/// being the different ones: at most [`MAX_EACH`] frames, and every
+/// transform applies to every frame (a change needs a sent layer to change,
+/// and a result in range), as `netrig run` will apply them.
+pub(crate) fn check_each(
+    cx: &mut StepCx<'_>,
+    count: u64,
+    frames: impl Iterator<Item = netrig_flow::frame::Frame>,
+) -> Option<()> {
+    let index = cx.index;
+    let each: Vec<(String, netrig_flow::frame::FramePattern)> = cx
+        .expect
+        .packets
+        .iter()
+        .flatten()
+        .filter_map(|p| Some((p.each.clone()?, p.parsed().ok()?)))
+        .collect();
+    if each.is_empty() {
+        return Some(());
+    }
+    if count > MAX_EACH {
+        return cx.err_help(
+            format!(
+                "step {index}: expect.packets `each` pairs every frame sent with what came out; this step sends {count}, more than {MAX_EACH}"
+            ),
+            "send fewer frames, or count matches with `match` and `count`",
+        );
+    }
+    for f in frames {
+        // As the runner sees it: the frame's bytes decoded.
+        let f = netrig_flow::frame::Frame::decode(&f.build());
+        for (text, pat) in &each {
+            if let Err(e) = pat.expected_for(&f) {
+                return cx.err_in_value(
+                    text,
+                    0..text.len(),
+                    format!("step {index}: expect.packets each: {e}"),
+                    "a layer the sent frame has keeps its values unless written; a change (ttl=-1) applies to a sent layer",
+                );
+            }
+        }
+    }
+    Some(())
+}
+
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -456,6 +620,9 @@ pub(crate) fn validate(
         }
     }
     let mut paths: Vec<&String> = Vec::new();
+    for p in e.packets.iter().flatten() {
+        validate_packets(cx, p)?;
+    }
     if let Some(st) = &e.streams {
         if st.over.is_empty() {
             return cx.err(format!(

@@ -265,15 +265,7 @@ impl Sender {
         count: u64,
         interval: Option<Duration>,
     ) -> Result<SendStats> {
-        use crate::frame::Layer;
-        let mut spec = spec.clone();
-        if let Some(eth) = spec.layers.first_mut() {
-            if !eth.fields.iter().any(|(n, _)| *n == "src") {
-                if let Layer::Eth(e) = &mut eth.base {
-                    e.src = self.mac;
-                }
-            }
-        }
+        let spec = spec.with_source_mac(self.mac);
         let start = Instant::now();
         let mut st = SendStats::default();
         // Unpaced frames go in batches so the loop costs one syscall per batch.

@@ -9,10 +9,13 @@
 //! numbers, the MPLS bottom-of-stack bit) are `Option`s: `None` means "fill
 //! in", `Some` is sent as given, even when wrong. The decoder fills every one
 //! of them with what the bytes say, so `Frame::decode(&f.build())` equals `f`
-//! with its blanks filled.
+//! with its blanks filled. Expectations on captured frames are patterns in
+//! the same notation ([`FramePattern`]), matched against the decoder's
+//! layers.
 
 mod codec;
 mod notation;
+mod pattern;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -21,6 +24,7 @@ use crate::flow::{MacAddr, TcpFlags};
 
 pub use codec::{Spanned, ETHERTYPE_EXPERIMENTAL};
 pub use notation::{FieldSpec, FrameParseError, FrameSpec, LayerSpec};
+pub use pattern::{FramePattern, Row, TransformError};
 
 /// One field's value, whatever its type.
 #[derive(Clone, Debug, PartialEq, Eq)]

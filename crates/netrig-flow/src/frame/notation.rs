@@ -27,24 +27,66 @@ pub enum FieldSpec {
     /// An inclusive integer range.
     Range(u64, u64),
     Ips(IpRange),
+    /// `*`: any value (patterns only; see [`super::FramePattern`]).
+    Any,
+    /// `+N` or `-N`: the sent frame's value plus N (transform patterns only).
+    Delta(i64),
 }
 
 impl FieldSpec {
     fn len(&self) -> u128 {
         match self {
-            FieldSpec::One(_) => 1,
+            FieldSpec::One(_) | FieldSpec::Any | FieldSpec::Delta(_) => 1,
             FieldSpec::Range(a, b) => u128::from(b - a) + 1,
             FieldSpec::Ips(r) => r.len(),
         }
     }
 
-    fn nth(&self, i: u128) -> Value {
+    /// The `i`-th value; `None` for what only patterns hold.
+    fn nth(&self, i: u128) -> Option<Value> {
         match self {
-            FieldSpec::One(v) => v.clone(),
-            FieldSpec::Range(a, _) => Value::U(a + i as u64),
-            FieldSpec::Ips(r) => Value::Ip(r.nth(i)),
+            FieldSpec::One(v) => Some(v.clone()),
+            FieldSpec::Range(a, _) => Some(Value::U(a + i as u64)),
+            FieldSpec::Ips(r) => Some(Value::Ip(r.nth(i))),
+            FieldSpec::Any | FieldSpec::Delta(_) => None,
         }
     }
+
+    /// Whether `v` is one of this field's values (`Any`: every value;
+    /// `Delta` is resolved against a sent frame before matching).
+    pub fn contains(&self, v: &Value) -> bool {
+        match (self, v) {
+            (FieldSpec::Any, _) => true,
+            (FieldSpec::One(a), b) => a == b,
+            (FieldSpec::Range(a, b), Value::U(n)) => (a..=b).contains(&n),
+            (FieldSpec::Ips(r), Value::Ip(ip)) => r.contains(*ip),
+            _ => false,
+        }
+    }
+
+    /// As the notation writes it, for a field of `kind`.
+    pub fn show(&self, kind: Kind) -> String {
+        match self {
+            FieldSpec::One(v) => kind.show(v),
+            FieldSpec::Range(a, b) => {
+                format!("{}-{}", kind.show(&Value::U(*a)), kind.show(&Value::U(*b)))
+            }
+            FieldSpec::Ips(r) => r.to_string(),
+            FieldSpec::Any => "*".to_string(),
+            FieldSpec::Delta(d) => format!("{d:+}"),
+        }
+    }
+}
+
+/// What a notation may hold beyond literal values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Frames to send: values, ranges, prefixes.
+    Send,
+    /// A pattern: also `*` (any value).
+    Match,
+    /// A transform pattern: also `+N`/`-N` (relative to the sent frame).
+    Each,
 }
 
 /// One layer as written: its defaults and the fields given.
@@ -63,7 +105,11 @@ pub struct FrameSpec {
 impl FrameSpec {
     /// Parse the notation; errors carry the byte span within `s`.
     pub fn parse(s: &str) -> Result<FrameSpec, FrameParseError> {
-        let mut p = Parser { s, at: 0 };
+        Self::parse_mode(s, Mode::Send)
+    }
+
+    pub(crate) fn parse_mode(s: &str, mode: Mode) -> Result<FrameSpec, FrameParseError> {
+        let mut p = Parser { s, at: 0, mode };
         let mut layers = Vec::new();
         loop {
             layers.push(p.layer()?);
@@ -80,6 +126,20 @@ impl FrameSpec {
             });
         }
         Ok(FrameSpec { layers })
+    }
+
+    /// The frames as an interface with MAC `mac` sends them: the outermost
+    /// Ethernet source is `mac` unless the notation gives one.
+    pub fn with_source_mac(&self, mac: crate::flow::MacAddr) -> FrameSpec {
+        let mut spec = self.clone();
+        if let Some(eth) = spec.layers.first_mut() {
+            if !eth.fields.iter().any(|(n, _)| *n == "src") {
+                if let Layer::Eth(e) = &mut eth.base {
+                    e.src = mac;
+                }
+            }
+        }
+        spec
     }
 
     /// How many different frames the ranges make.
@@ -99,8 +159,11 @@ impl FrameSpec {
         for (li, l) in self.layers.iter().enumerate().rev() {
             for (name, f) in l.fields.iter().rev() {
                 let n = f.len();
-                // Checked when parsed: the value fits the field.
-                let _ = layers[li].set(name, f.nth(i % n));
+                // Checked when parsed: the value fits the field (a frame
+                // to send has no pattern-only values).
+                if let Some(v) = f.nth(i % n) {
+                    let _ = layers[li].set(name, v);
+                }
                 i /= n;
             }
         }
@@ -118,6 +181,7 @@ impl std::str::FromStr for FrameSpec {
 struct Parser<'a> {
     s: &'a str,
     at: usize,
+    mode: Mode,
 }
 
 fn err<T>(span: Range<usize>, message: impl Into<String>) -> Result<T, FrameParseError> {
@@ -237,7 +301,7 @@ impl Parser<'_> {
                 return err(nspan.start..end, "expected field=value");
             };
             let fspan = nspan.start..vspan.end;
-            let (name, spec) = field_spec(&l.base, &field, &text, quoted)
+            let (name, spec) = field_spec(&l.base, &field, &text, quoted, self.mode)
                 .or_else(|m| err(if m.1 { nspan.clone() } else { vspan.clone() }, m.0))?;
             if l.fields.iter().any(|(n, _)| *n == name) {
                 return err(fspan, format!("field `{name}` given twice"));
@@ -266,6 +330,7 @@ fn field_spec(
     name: &str,
     text: &str,
     quoted: bool,
+    mode: Mode,
 ) -> Result<(&'static str, FieldSpec), (String, bool)> {
     let bad = |m: String| Err((m, false));
     if matches!(layer, Layer::Raw(_)) && name == "text" {
@@ -292,6 +357,28 @@ fn field_spec(
     };
     if text.is_empty() && kind != Kind::Bytes {
         return bad(format!("`{name}` needs a value"));
+    }
+    let t = text.trim();
+    if t == "*" && !quoted {
+        return match mode {
+            Mode::Send => bad(format!(
+                "`{name}=*` (any value) is for expected packets, not frames to send"
+            )),
+            Mode::Match | Mode::Each => Ok((fname, FieldSpec::Any)),
+        };
+    }
+    if let (Some(sign @ ('+' | '-')), false) = (t.chars().next(), quoted) {
+        let why = match (mode, kind) {
+            (Mode::Each, Kind::Uint { .. }) => match t[1..].trim().parse::<i64>() {
+                Ok(n) => return Ok((fname, FieldSpec::Delta(if sign == '-' { -n } else { n }))),
+                Err(_) => format!("`{name}`: invalid change `{t}` (e.g. {name}=-1)"),
+            },
+            (Mode::Each, _) => format!("`{name}`: only number fields take a change like `{sign}1`"),
+            _ => format!(
+                "`{name}={t}`: a change relative to the sent frame is only for `each` expectations"
+            ),
+        };
+        return bad(why);
     }
     let spec = match kind {
         Kind::Uint { bits, .. } => {

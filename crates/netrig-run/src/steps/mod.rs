@@ -273,6 +273,7 @@ trait Exec {
 macro_rules! define_exec {
     ($($variant:ident: $module:ident),* $(,)?) => {
         $(mod $module;)*
+        mod watch_frames;
 
         fn exec_kind(cx: &mut Ctx, step: &Step) -> StepOut {
             match &step.kind {

@@ -62,7 +62,8 @@ impl Exec for Traffic {
                     .flatten()
                     .filter_map(|(p, min)| Some((paths.iter().position(|q| q == p)?, *min)))
                     .collect(),
-                flow: flow.clone(),
+                flow: Some(flow.clone()),
+                frames: Vec::new(),
                 tagged: spec.tag.is_some(),
                 paths,
             };

@@ -7,7 +7,7 @@
 
 use super::{StepCx, StepDef};
 use crate::capfile::{read_capture, Frame};
-use crate::expect::IfacePath;
+use crate::expect::{Check, IfacePath};
 use netrig_flow::MacAddr;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -75,7 +75,8 @@ impl StepDef for Replay {
     const KEYWORD: &'static str = "replay";
     const VALUE: &'static str = "`{ file = \"x.pcap\", node, iface, timing = \"original\"/\"fast\", speed, count, duration, src_mac = \"lab\"/MAC, dst_mac = \"peer\"/\"node:iface\"/MAC }`";
     const SUMMARY: &'static str =
-        "send the Ethernet frames of a pcap/pcapng file (path relative to the scenario), optionally with the lab's MACs";
+        "send the Ethernet frames of a pcap/pcapng file (path relative to the scenario), optionally with the lab's MACs, and check what arrives where";
+    const CHECKS: &'static [Check] = &[Check::Packets];
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(Replay, String)> {
         let r: Raw = cx.raw(value)?;
@@ -167,6 +168,15 @@ impl StepDef for Replay {
                 )
             }
         };
+        let limit = r.count.unwrap_or(u64::MAX).min(frames.len() as u64);
+        crate::expect::check_each(
+            cx,
+            limit,
+            frames
+                .iter()
+                .take(limit as usize)
+                .map(|f| netrig_flow::frame::Frame::decode(&f.data)),
+        )?;
         let name = format!("replay {shown} from {at}");
         Some((
             Replay {

@@ -2,6 +2,7 @@
 //! [`netrig_flow::frame`]) sent out of a node's interface.
 
 use super::{StepCx, StepDef};
+use crate::expect::Check;
 use netrig_flow::frame::{FrameSpec, Layer};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -43,7 +44,8 @@ impl StepDef for SendFrames {
     const VALUE: &'static str =
         "`{ from, dev, frame = \"eth() / dot1q(vid=10) / ipv4(dst=..) / udp(sport=1-9)\", count, interval }`";
     const SUMMARY: &'static str =
-        "send frames built from layers (VLAN, ARP, MPLS, IPv4/IPv6 and extension headers, ICMP/ND, UDP, TCP, VXLAN, GRE, payload)";
+        "send frames built from layers (VLAN, ARP, MPLS, IPv4/IPv6 and extension headers, ICMP/ND, UDP, TCP, VXLAN, GRE, payload), and check what arrives where";
+    const CHECKS: &'static [Check] = &[Check::Packets];
 
     fn parse(cx: &mut StepCx<'_>, value: toml::Value) -> Option<(SendFrames, String)> {
         let r: Raw = cx.raw(value)?;
@@ -111,6 +113,8 @@ impl StepDef for SendFrames {
                 "step {index}: the frame is {len} bytes, more than {from}:{dev} sends (MTU {mtu}: {max} bytes)"
             ));
         }
+        let distinct = combos.min(u128::from(count));
+        crate::expect::check_each(cx, count, (0..distinct).map(|i| spec.frame(i)))?;
         let name = format!("send {from}:{dev} {}", r.frame);
         Some((
             SendFrames {
