@@ -80,7 +80,7 @@ for p in "${order[@]}"; do cp "$moddir/$p" "$ir/lib/modules/"; done
 # PROGRAM, the extra paths, and every shared library they load.
 copy_in() {
   mkdir -p "$ir$(dirname "$1")"
-  cp -a "$1" "$ir$1"
+  cp -aL "$1" "$ir$1" # -L: a library path is often a symlink
 }
 copy_in "$prog"
 for f in "${files[@]}"; do copy_in "$(readlink -f "$f")"; done

@@ -31,6 +31,11 @@ fn busy() -> Option<BusyLoops> {
 /// Nodes a and b joined by one link with `impair` (a TOML fragment placed
 /// under the link), and c joined to a by an unimpaired user-space link.
 fn lab(impair: &str) -> Lab {
+    lab_with(impair, "userspace")
+}
+
+/// The same, with the unimpaired a-c link (the baseline) on engine `base`.
+fn lab_with(impair: &str, base: &str) -> Lab {
     let text = format!(
         r#"
 [nodes.a]
@@ -42,7 +47,7 @@ sysctl = {{ "net.ipv6.conf.all.disable_ipv6" = 1 }}
 
 [[links]]
 ends = ["a:eth1 198.51.100.1/24", "c:eth0 198.51.100.2/24"]
-impair = {{ engine = "userspace" }}
+impair = {{ engine = "{base}" }}
 
 [[links]]
 ends = ["a:eth0 192.0.2.1/24 mac={MAC_A}", "b:eth0 192.0.2.2/24 mac={MAC_B}"]
@@ -100,8 +105,14 @@ fn stream(lab: &Lab, n: u64, pps: u64) -> Run {
         })
         .expect("enter b")
         .expect("capture on b:eth0");
+    // A netem link is the sending end's qdisc: the sender must go through
+    // it rather than bypass it, as it does by default.
+    let opts = netrig_wire::SenderOptions {
+        qdisc_bypass: lab.impaired_links()[1].info.engine != "netem",
+        ..Default::default()
+    };
     let mut tx = lab
-        .run_in("a", || Sender::open("eth0"))
+        .run_in("a", || Sender::open_with("eth0", opts))
         .expect("enter a")
         .expect("sender on a:eth0");
     let spec = FlowSpec::udp(
@@ -220,11 +231,32 @@ fn judge_share(what: &str, k: u64, n: u64, p: f64) {
     );
 }
 
-fn loss_share(p_percent: &str, p: f64) {
+/// Whether this kernel has netem, as a lab finds out (by trying it); says
+/// why not, for the tests that then skip.
+fn have_netem() -> bool {
+    let topo = netrig_spec::parse_topology(
+        "probe.toml",
+        "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\nimpair = { engine = \"netem\" }\n",
+    )
+    .expect("valid");
+    match Lab::build(&topo, &BuildOptions::default()) {
+        Ok(_) => true,
+        Err(netrig_lab::LabError::EngineUnavailable { reason, .. }) => {
+            eprintln!("SKIP: {reason}");
+            false
+        }
+        Err(e) => panic!("probing netem: {e}"),
+    }
+}
+
+fn loss_share(p_percent: &str, p: f64, engine: &str) {
     let _load = busy();
     // No seed: every run draws afresh, so alpha bounds how often a correct
     // engine fails this test (a fixed seed would make it one fixed draw).
-    let lab = lab(&format!("impair = {{ loss = \"{p_percent}\" }}"));
+    let lab = lab(&format!(
+        "impair = {{ loss = \"{p_percent}\", engine = \"{engine}\" }}"
+    ));
+    assert_eq!(lab.impaired_links()[1].info.engine, engine);
     // Enough frames that a share 25% off the configured one fails with
     // probability 0.99 (normal approximation of the binomial test).
     let (za, zb) = (norm_ppf(1.0 - ALPHA / 2.0), norm_ppf(0.99));
@@ -253,7 +285,7 @@ fn loss_1_percent_is_binomial() {
     if !have_root() {
         return;
     }
-    loss_share("1%", 0.01);
+    loss_share("1%", 0.01, "userspace");
 }
 
 #[test]
@@ -261,7 +293,15 @@ fn loss_10_percent_is_binomial() {
     if !have_root() {
         return;
     }
-    loss_share("10%", 0.10);
+    loss_share("10%", 0.10, "userspace");
+}
+
+#[test]
+fn netem_loss_10_percent_is_binomial() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    loss_share("10%", 0.10, "netem");
 }
 
 #[test]
@@ -269,7 +309,7 @@ fn loss_50_percent_is_binomial() {
     if !have_root() {
         return;
     }
-    loss_share("50%", 0.50);
+    loss_share("50%", 0.50, "userspace");
 }
 
 #[test]
@@ -358,6 +398,20 @@ fn delay_and_jitter_seen_in_ping_rtts() {
     if !have_root() {
         return;
     }
+    delay_and_jitter("userspace");
+}
+
+#[test]
+fn netem_delay_and_jitter_seen_in_ping_rtts() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    delay_and_jitter("netem");
+}
+
+/// With netem the baseline link is netem too (a veth pair with an idle
+/// netem qdisc): the same path cost as the impaired link's.
+fn delay_and_jitter(engine: &str) {
     let _load = busy();
     // Only a -> b is delayed: the RTT of a ping from a to b is that one-way
     // delay plus the path's own cost, which a ping from a to c over an
@@ -370,8 +424,14 @@ fn delay_and_jitter_seen_in_ping_rtts() {
     // engine thread's lateness in releasing a frame (it runs SCHED_FIFO, so
     // busy loops do not delay it; the test prints whether it got that) and
     // the path's cost, which the baseline carries too.
-    let lab = lab("[links.impair.\"a:eth0\"]\ndelay = \"20ms\"\njitter = \"5ms\"");
+    let lab = lab_with(
+        &format!(
+            "[links.impair]\nengine = \"{engine}\"\n[links.impair.\"a:eth0\"]\ndelay = \"20ms\"\njitter = \"5ms\""
+        ),
+        engine,
+    );
     eprintln!("engine: {:?}", lab.impaired_links()[1].info);
+    assert_eq!(lab.impaired_links()[1].info.engine, engine);
     let opts = PingOptions {
         count: 200,
         interval: Duration::from_millis(10),
@@ -455,42 +515,57 @@ fn delay_and_jitter_seen_in_ping_rtts() {
 }
 
 #[test]
-fn netem_only_request_on_a_kernel_without_netem_is_refused_with_the_reason() {
+fn netem_is_used_where_the_kernel_has_it_and_refused_with_the_reason_where_not() {
     if !have_root() {
         return;
     }
-    let topo = netrig_spec::parse_topology(
-        "netem.toml",
-        "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\nimpair = { delay = \"10ms\", engine = \"netem\" }\n",
-    )
-    .expect("valid");
-    match Lab::build(&topo, &BuildOptions::default()) {
+    let build = |impair: &str| {
+        let topo = netrig_spec::parse_topology(
+            "netem.toml",
+            &format!("[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\nimpair = {{ {impair} }}\n"),
+        )
+        .expect("valid");
+        Lab::build(&topo, &BuildOptions::default())
+    };
+    // The root qdisc of a:eth0, read back from the kernel.
+    let qdisc = |lab: &Lab| {
+        lab.run_in("a", || {
+            netrig_lab::netlink::Netlink::open()
+                .expect("netlink")
+                .links()
+                .expect("links")
+                .into_iter()
+                .find(|l| l.name == "eth0")
+                .and_then(|l| l.qdisc)
+        })
+        .expect("enter a")
+    };
+    let forced = build("delay = \"10ms\", engine = \"netem\"");
+    let auto = build("delay = \"10ms\"").expect("auto builds");
+    let info = &auto.impaired_links()[0].info;
+    eprintln!("auto: {info:?}, qdisc {:?}", qdisc(&auto));
+    match forced {
+        // A kernel without netem (this project's): refused with the reason,
+        // and asked for nothing in particular the same link uses netrig's
+        // engine and says why.
         Err(netrig_lab::LabError::EngineUnavailable { reason, .. }) => {
             eprintln!("refused: {reason}");
-            assert!(reason.contains("netem"), "{reason}");
+            assert!(reason.contains("has no netem"), "{reason}");
+            assert_eq!(info.engine, "userspace");
+            assert!(info.why.contains("no netem"), "{}", info.why);
         }
         Err(e) => panic!("refused for another reason: {e}"),
+        // A kernel with netem: both use it, as the kernel shows.
         Ok(lab) => {
-            // A kernel with netem: netrig does not drive it yet, so this
-            // must not build either.
-            panic!(
-                "engine = \"netem\" built a lab with {:?}",
-                lab.impaired_links().first().map(|l| &l.info)
-            );
+            assert_eq!(lab.impaired_links()[0].info.engine, "netem");
+            assert_eq!(qdisc(&lab).as_deref(), Some("netem"));
+            assert_eq!(info.engine, "netem");
+            assert_eq!(qdisc(&auto).as_deref(), Some("netem"));
+            // A seed asks for netrig's replayable engine.
+            let seeded = build("delay = \"10ms\", seed = 7").expect("seeded builds");
+            assert_eq!(seeded.impaired_links()[0].info.engine, "userspace");
         }
     }
-    // Asked for nothing in particular, the same link uses netrig's engine
-    // and says why.
-    let topo = netrig_spec::parse_topology(
-        "auto.toml",
-        "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a 192.0.2.1/24\", \"b 192.0.2.2/24\"]\nimpair = { delay = \"10ms\" }\n",
-    )
-    .expect("valid");
-    let lab = Lab::build(&topo, &BuildOptions::default()).expect("auto builds");
-    let info = &lab.impaired_links()[0].info;
-    eprintln!("auto: {info:?}");
-    assert_eq!(info.engine, "userspace");
-    assert!(info.why.contains("netem"), "{}", info.why);
 }
 
 #[test]
@@ -531,21 +606,25 @@ ping = {{ from = "a", to = "192.0.2.2", count = 3 }}
                 .find(|c| c["name"].as_str().is_some_and(|n| n.contains("auto")))
         })
         .unwrap_or_else(|| panic!("{report:#}"));
-    // This kernel has no netem; one that has it is refused too (netrig does
-    // not drive netem yet): either way a skip that says why.
-    assert_eq!(netem["state"], "skip", "{netem:#}");
-    let why = netem["reason"].as_str().unwrap_or_default();
-    assert!(
-        why.contains("engine = \"netem\" asked for"),
-        "the skip does not say why: {netem:#}"
-    );
+    // A kernel without netem: a skip that says why; with netem, both run
+    // on it.
+    let netem_here = have_netem();
+    let imp = auto["impaired"][0].as_str().unwrap_or_default();
+    if netem_here {
+        assert_eq!(netem["state"], "pass", "{netem:#}");
+        assert!(imp.starts_with("a:eth0 <-> b:eth0: engine netem"), "{auto:#}");
+    } else {
+        assert_eq!(netem["state"], "skip", "{netem:#}");
+        let why = netem["reason"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("engine = \"netem\" asked for, but this kernel has no netem"),
+            "the skip does not say why: {netem:#}"
+        );
+        assert!(imp.starts_with("a:eth0 <-> b:eth0: engine userspace"), "{auto:#}");
+    }
     assert_eq!(auto["state"], "pass", "{auto:#}");
     // The seed the case drew is in its result, to replay it.
-    let imp = auto["impaired"][0].as_str().unwrap_or_default();
-    assert!(
-        imp.starts_with("a:eth0 <-> b:eth0: engine userspace") && imp.contains(", seed "),
-        "{auto:#}"
-    );
+    assert!(imp.contains(", seed "), "{auto:#}");
 }
 
 /// Runs `netrig down` however the test ends.
@@ -692,8 +771,23 @@ fn rate_10mbit_seen_in_a_tcp_transfer() {
     if !have_root() {
         return;
     }
+    rate_10mbit("userspace");
+}
+
+#[test]
+fn netem_rate_10mbit_seen_in_a_tcp_transfer() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    rate_10mbit("netem");
+}
+
+fn rate_10mbit(engine: &str) {
     let _load = busy();
-    let lab = lab("[links.impair.\"a:eth0\"]\nrate = \"10mbit\"");
+    let lab = lab(&format!(
+        "[links.impair]\nengine = \"{engine}\"\n[links.impair.\"a:eth0\"]\nrate = \"10mbit\""
+    ));
+    assert_eq!(lab.impaired_links()[1].info.engine, engine);
     // 3 MB: 2.4 s at 10 Mbit/s.
     const BYTES: usize = 3_000_000;
     let listener = lab
@@ -907,4 +1001,33 @@ fn netrig_link_set_changes_a_persistent_labs_delay_seen_in_ping_rtts() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--set:1:"), "{}", text(&o));
     assert!(rtts() < 10.0);
+}
+
+#[test]
+fn a_netem_link_changes_at_run_time_and_counts_what_it_dropped() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    let lab = lab("impair = { engine = \"netem\" }");
+    assert_eq!(lab.impaired_links()[1].info.engine, "netem");
+    let clean = stream(&lab, 500, 10_000);
+    assert!(missing(&clean).is_empty(), "{}", clean.engine);
+    let all = netrig_spec::Impairment {
+        loss: netrig_spec::Loss::Random(1.0),
+        ..Default::default()
+    };
+    lab.set_impairment("a", "eth0", Some(&all), None)
+        .expect("change the netem qdisc");
+    assert_eq!(
+        lab.impairment_model("a", "eth0").expect("model")[0].loss,
+        all.loss
+    );
+    let lossy = stream(&lab, 500, 10_000);
+    assert_eq!(missing(&lossy).len(), 500, "{}", lossy.engine);
+    assert_eq!(lossy.engine.dropped_loss, 500, "{}", lossy.engine);
+    // Back to clean: the change must reset the loss, not keep it.
+    lab.set_impairment("a", "eth0", Some(&Default::default()), None)
+        .expect("clear the netem qdisc");
+    let again = stream(&lab, 500, 10_000);
+    assert!(missing(&again).is_empty(), "{}", again.engine);
 }
