@@ -122,12 +122,16 @@ log="$work/console"
 # machine the guest hangs right after the kernel decompresses: the host is
 # itself a VM whose CPU does not advertise svm, although /dev/kvm exists).
 # The guest's clock is the host's real time either way, so delays and
-# rates mean the same.
+# rates mean the same. Under tcg the guest would time with the emulated
+# HPET (it finds its TSC unstable); every clock read is then an emulated
+# device access, which added 2-3 ms to a 20 ms delay (both engines alike);
+# the TSC brings that to about 1 ms. NETRIG_VM_SMP (CPUs, default the
+# host's) and NETRIG_VM_APPEND (kernel arguments) are for such experiments.
 accel=${NETRIG_VM_ACCEL:-tcg}
 [ "$accel" = tcg ] && accel=tcg,thread=multi
-qemu-system-x86_64 -accel "$accel" -smp "$(nproc)" -m 2048 -nographic -no-reboot \
+qemu-system-x86_64 -accel "$accel" -smp "${NETRIG_VM_SMP:-$(nproc)}" -m 2048 -nographic -no-reboot \
   -kernel "$vmlinuz" -initrd "$work/initrd" \
-  -append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null | tee "$log"
+  -append "console=ttyS0 quiet panic=-1 rdinit=/init clocksource=tsc tsc=reliable ${NETRIG_VM_APPEND:-}" </dev/null | tee "$log"
 rc=$(grep -a -o 'NETRIG_VM_EXIT=[0-9]*' "$log" | tail -n1 | cut -d= -f2)
 if [ -z "$rc" ]; then
   echo "netem-vm: the guest ended without reporting an exit status" >&2

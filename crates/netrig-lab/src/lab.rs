@@ -473,11 +473,11 @@ impl Lab {
     fn choose_engines(&mut self) -> Result<(), LabError> {
         use netrig_spec::EngineChoice;
         let topo = self.topo.clone();
-        let probe = if topo
-            .links
-            .iter()
-            .any(|l| l.impair.as_ref().is_some_and(|i| i.engine != EngineChoice::Userspace))
-        {
+        let probe = if topo.links.iter().any(|l| {
+            l.impair
+                .as_ref()
+                .is_some_and(|i| i.engine != EngineChoice::Userspace)
+        }) {
             crate::impair::probe_netem(&mut self.nodes[0].nl)
         } else {
             Err("engine = \"userspace\" asked for".to_string())

@@ -324,7 +324,10 @@ pub fn stats(nl: &mut Netlink, ifindex: i32) -> Result<DirStats, NetlinkError> {
 /// qdisc of `ifindex`.
 fn parse_stats(p: &[u8], ifindex: i32) -> Option<DirStats> {
     use crate::netlink::attrs;
-    let word = |at: usize| p.get(at..at + 4).map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()));
+    let word = |at: usize| {
+        p.get(at..at + 4)
+            .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()))
+    };
     // struct tcmsg: family, pads, ifindex, handle, parent, info.
     if word(4)? as i32 != ifindex || word(8)? != HANDLE || word(12)? != TC_H_ROOT {
         return None;
@@ -337,7 +340,10 @@ fn parse_stats(p: &[u8], ifindex: i32) -> Option<DirStats> {
     let mut s = DirStats::default();
     let (mut drops, mut qlen) = (0u64, 0u64);
     for (t, v) in attrs(st) {
-        let u = |at: usize| v.get(at..at + 4).map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()));
+        let u = |at: usize| {
+            v.get(at..at + 4)
+                .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()))
+        };
         match t {
             TCA_STATS_BASIC => s.delivered = u64::from(u(8)?),
             TCA_STATS_QUEUE => {

@@ -744,7 +744,10 @@ fn in_node_netns<T: Send>(
     node: &str,
     f: impl FnOnce(&mut crate::netlink::Netlink) -> Result<T, crate::netlink::NetlinkError> + Send,
 ) -> Result<T, PersistError> {
-    let what = format!("reading the netem qdiscs of node `{node}` of lab `{}`", state.name);
+    let what = format!(
+        "reading the netem qdiscs of node `{node}` of lab `{}`",
+        state.name
+    );
     if state.mode == Mode::Rootless {
         // Joining a user namespace needs a single-threaded process.
         return Err(PersistError::Build(format!(

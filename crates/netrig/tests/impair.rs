@@ -105,16 +105,16 @@ fn stream(lab: &Lab, n: u64, pps: u64) -> Run {
         })
         .expect("enter b")
         .expect("capture on b:eth0");
-    // A netem link is the sending end's qdisc: the sender must go through
-    // it rather than bypass it, as it does by default.
-    let opts = netrig_wire::SenderOptions {
-        qdisc_bypass: lab.impaired_links()[1].info.engine != "netem",
-        ..Default::default()
-    };
+    // Default options, as netrig's steps open it: on a netem link the
+    // sender must go through the qdisc it would otherwise bypass.
     let mut tx = lab
-        .run_in("a", || Sender::open_with("eth0", opts))
+        .run_in("a", || Sender::open("eth0"))
         .expect("enter a")
         .expect("sender on a:eth0");
+    assert_eq!(
+        tx.bypasses_qdisc(),
+        lab.impaired_links()[1].info.engine != "netem"
+    );
     let spec = FlowSpec::udp(
         "192.0.2.1".parse::<std::net::IpAddr>().expect("ip"),
         "192.0.2.2".parse::<std::net::IpAddr>().expect("ip"),
@@ -349,7 +349,7 @@ fn duplication_and_reordering_counted_from_tags() {
     let _load = busy();
     // 5 ms of delay at 2,000 frames/s: about ten frames are always held, so
     // a frame that skips the delay (reorder) always overtakes some.
-    let lab = lab("impair = { delay = \"5ms\", duplicate = \"5%\", reorder = \"10%\" }");
+    let lab = lab("impair = { delay = \"5ms\", duplicate = \"5%\", reorder = \"10%\", engine = \"userspace\" }");
     let n = 10_000;
     let run = stream(&lab, n, 2_000);
     assert_eq!(
@@ -612,7 +612,10 @@ ping = {{ from = "a", to = "192.0.2.2", count = 3 }}
     let imp = auto["impaired"][0].as_str().unwrap_or_default();
     if netem_here {
         assert_eq!(netem["state"], "pass", "{netem:#}");
-        assert!(imp.starts_with("a:eth0 <-> b:eth0: engine netem"), "{auto:#}");
+        assert!(
+            imp.starts_with("a:eth0 <-> b:eth0: engine netem"),
+            "{auto:#}"
+        );
     } else {
         assert_eq!(netem["state"], "skip", "{netem:#}");
         let why = netem["reason"].as_str().unwrap_or_default();
@@ -620,7 +623,10 @@ ping = {{ from = "a", to = "192.0.2.2", count = 3 }}
             why.contains("engine = \"netem\" asked for, but this kernel has no netem"),
             "the skip does not say why: {netem:#}"
         );
-        assert!(imp.starts_with("a:eth0 <-> b:eth0: engine userspace"), "{auto:#}");
+        assert!(
+            imp.starts_with("a:eth0 <-> b:eth0: engine userspace"),
+            "{auto:#}"
+        );
     }
     assert_eq!(auto["state"], "pass", "{auto:#}");
     // The seed the case drew is in its result, to replay it.
@@ -698,7 +704,7 @@ fn corruption_flips_bits_the_checksums_catch() {
         return;
     }
     let _load = busy();
-    let lab = lab("impair = { corrupt = \"10%\" }");
+    let lab = lab("impair = { corrupt = \"10%\", engine = \"userspace\" }");
     let n = 10_000;
     let run = stream(&lab, n, 20_000);
     // One flipped bit after the Ethernet header is always caught by the IPv4
@@ -728,7 +734,7 @@ fn gilbert_elliott_loses_in_bursts_of_the_configured_length() {
     let _load = busy();
     // Good -> bad with 2% per frame, bad -> good with 25%: every frame of a
     // bad stay is lost, so bursts are geometric with mean 1/r = 4 frames.
-    let lab = lab("impair = { gilbert = { p = \"2%\", r = \"25%\" } }");
+    let lab = lab("impair = { gilbert = { p = \"2%\", r = \"25%\" }, engine = \"userspace\" }");
     let n = 40_000;
     let run = stream(&lab, n, 40_000);
     let lost = missing(&run);
