@@ -496,4 +496,61 @@ mod tests {
         );
         assert!((t[DIST_TABLE / 4] as f64 / 8192.0 + 0.6745).abs() < 0.001);
     }
+
+    #[test]
+    fn a_change_resets_what_netem_would_keep() {
+        // A change to "nothing" still sends REORDER, CORRUPT and RATE, all
+        // zero: netem keeps the old ones when they are left out.
+        let o = change_options(&Impairment::default());
+        let mut want = u32s(&[0, 1000, 0, 0, 0, 0]);
+        want.extend(u32s(&[12 | (3 << 16), 0, 0]));
+        want.extend(u32s(&[12 | (4 << 16), 0, 0]));
+        want.extend(u32s(&[20 | (6 << 16), 0, 0, 0, 0]));
+        assert_eq!(o, want);
+        // Uniform jitter goes as a table (a table once sent cannot be
+        // removed): quantiles of U(-1, 1) times 8192.
+        let o = change_options(&imp(|i| {
+            i.delay = Duration::from_millis(20);
+            i.jitter = Duration::from_millis(5);
+        }));
+        let t = uniform_table();
+        assert_eq!(t.len(), DIST_TABLE);
+        assert_eq!((t[0], t[DIST_TABLE - 1]), (-8190, 8190));
+        let table: Vec<u8> = t.iter().flat_map(|x| x.to_ne_bytes()).collect();
+        assert!(o.ends_with(&table));
+        // A first add sends neither (what tc sends, tested above).
+        assert_eq!(options(&Impairment::default(), None).len(), 24);
+    }
+
+    #[test]
+    fn stats_come_from_the_root_netem_qdisc_of_the_interface() {
+        use crate::netlink::{put_attr, TcMsg};
+        let msg = |ifindex: i32, handle: u32, kind: &str| {
+            let mut p = TcMsg {
+                ifindex,
+                handle,
+                parent: TC_H_ROOT,
+                ..TcMsg::default()
+            }
+            .encode();
+            put_attr(&mut p, TCA_KIND, format!("{kind}\0").as_bytes());
+            let mut st = Vec::new();
+            let mut basic = 123_456u64.to_ne_bytes().to_vec();
+            basic.extend(900u32.to_ne_bytes());
+            put_attr(&mut st, TCA_STATS_BASIC, &basic);
+            // qlen 3, backlog, drops 97, requeues, overlimits.
+            put_attr(&mut st, TCA_STATS_QUEUE, &u32s(&[3, 4500, 97, 0, 0]));
+            put_attr(&mut p, TCA_STATS2 | crate::netlink::NLA_F_NESTED, &st);
+            p
+        };
+        let s = parse_stats(&msg(7, HANDLE, "netem"), 7).expect("netem of 7");
+        assert_eq!(
+            (s.sent, s.delivered, s.dropped_loss, s.held()),
+            (1000, 900, 97, 3)
+        );
+        assert_eq!(s.duplicated + s.reordered + s.corrupted + s.delayed, 0);
+        assert!(parse_stats(&msg(8, HANDLE, "netem"), 7).is_none());
+        assert!(parse_stats(&msg(7, HANDLE, "tbf"), 7).is_none());
+        assert!(parse_stats(&msg(7, 0x2_0000, "netem"), 7).is_none());
+    }
 }

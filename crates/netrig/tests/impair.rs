@@ -889,6 +889,30 @@ fn an_impair_step_takes_the_loss_from_0_to_100_percent_mid_case() {
     if !have_root() {
         return;
     }
+    impair_step_loss_0_100_0("userspace");
+}
+
+#[test]
+fn an_impair_step_changes_a_netem_link_mid_case() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    impair_step_loss_0_100_0("netem");
+}
+
+/// CHANGEABLE with its link on `engine`.
+fn changeable(engine: &str) -> String {
+    if engine == "netem" {
+        CHANGEABLE.replace(
+            "impair = { engine = \"userspace\", seed = 5 }",
+            "impair = { engine = \"netem\" }",
+        )
+    } else {
+        CHANGEABLE.to_string()
+    }
+}
+
+fn impair_step_loss_0_100_0(engine: &str) {
     let _load = busy();
     let scratch = Scratch::new("impair-step");
     // The engine decides on the frames it reads after the step returns, so
@@ -923,11 +947,16 @@ expect = { min = { impair_sent = 20, impair_delivered = 20 }, max = { impair_los
 counters = { node = "a", iface = "eth0", since = "s0" }
 expect = { min = { impair_sent = 60, impair_delivered = 40, impair_lost = 20 } }
 "#;
-    scratch.write("suite/change.toml", &format!("{CHANGEABLE}{steps}"));
+    scratch.write(
+        "suite/change.toml",
+        &format!("{}{steps}", changeable(engine)),
+    );
     let (code, report, out) = run_json(&["suite"], &scratch.0);
     let case = &report["cases"][0];
     assert_eq!(code, 0, "{out}\n{case:#}");
     assert_eq!(case["state"], "pass", "{case:#}");
+    let imp = case["impaired"][0].as_str().unwrap_or_default();
+    assert!(imp.contains(&format!("engine {engine}")), "{case:#}");
 }
 
 #[test]
@@ -935,10 +964,25 @@ fn netrig_link_set_changes_a_persistent_labs_delay_seen_in_ping_rtts() {
     if !have_root() {
         return;
     }
+    link_set_changes_delay("userspace");
+}
+
+#[test]
+fn netrig_link_set_changes_a_persistent_netem_labs_delay_seen_in_ping_rtts() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    link_set_changes_delay("netem");
+}
+
+/// `netrig link --set` on a persistent lab whose link uses `engine`; its
+/// counters read through `netrig link --json` (from the holder's memory,
+/// or for netem from the qdiscs, inside the nodes' namespaces).
+fn link_set_changes_delay(engine: &str) {
     let _load = busy();
     let scratch = Scratch::new("impair-set");
     let name = format!("set{}", std::process::id() % 100000);
-    let f = scratch.write("set.toml", CHANGEABLE);
+    let f = scratch.write("set.toml", &changeable(engine));
     let o = netrig(
         &["up", &f.display().to_string(), "--name", &name],
         &scratch.0,
@@ -971,6 +1015,7 @@ fn netrig_link_set_changes_a_persistent_labs_delay_seen_in_ping_rtts() {
     let sent = || {
         let o = netrig(&["link", &name, "a:eth0", "--json"], &scratch.0);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v["engine"], engine, "{v:#}");
         v["sent"]["sent"].as_u64().unwrap_or(0)
     };
     let base = rtts();
