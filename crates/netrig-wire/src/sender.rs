@@ -605,6 +605,19 @@ impl Drop for TxRing {
     }
 }
 
+/// The kind of interface `ifindex`'s root qdisc, in this thread's network
+/// namespace.
+fn root_qdisc(ifindex: i32) -> Result<Option<String>> {
+    use netrig_lab::netlink::{ifinfomsg, parse_link, Msg, Netlink, RTM_GETLINK};
+    let netlink =
+        |e: String| WireError::Netlink(format!("reading the qdisc of interface {ifindex}: {e}"));
+    let mut nl = Netlink::open().map_err(|e| netlink(e.to_string()))?;
+    let (_, p) = nl
+        .get(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, ifindex, 0, 0)))
+        .map_err(|e| netlink(e.to_string()))?;
+    Ok(parse_link(&p).and_then(|l| l.qdisc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,17 +634,4 @@ mod tests {
         assert_eq!(p.allowance(0), 256);
         assert!(p.allowance(0) <= 256);
     }
-}
-
-/// The kind of interface `ifindex`'s root qdisc, in this thread's network
-/// namespace.
-fn root_qdisc(ifindex: i32) -> Result<Option<String>> {
-    use netrig_lab::netlink::{ifinfomsg, parse_link, Msg, Netlink, RTM_GETLINK};
-    let netlink =
-        |e: String| WireError::Netlink(format!("reading the qdisc of interface {ifindex}: {e}"));
-    let mut nl = Netlink::open().map_err(|e| netlink(e.to_string()))?;
-    let (_, p) = nl
-        .get(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, ifindex, 0, 0)))
-        .map_err(|e| netlink(e.to_string()))?;
-    Ok(parse_link(&p).and_then(|l| l.qdisc))
 }

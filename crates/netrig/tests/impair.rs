@@ -1076,6 +1076,16 @@ fn a_netem_link_changes_at_run_time_and_counts_what_it_dropped() {
     let lossy = stream(&lab, 500, 10_000);
     assert_eq!(missing(&lossy).len(), 500, "{}", lossy.engine);
     assert_eq!(lossy.engine.dropped_loss, 500, "{}", lossy.engine);
+    // Uniform jitter by a change goes as a delay table: the kernel takes it.
+    let jittery = netrig_spec::Impairment {
+        delay: Duration::from_millis(2),
+        jitter: Duration::from_millis(1),
+        ..Default::default()
+    };
+    lab.set_impairment("a", "eth0", Some(&jittery), None)
+        .expect("jitter on the netem qdisc");
+    let late = stream(&lab, 200, 10_000);
+    assert!(missing(&late).is_empty(), "{}", late.engine);
     // Back to clean: the change must reset the loss, not keep it.
     lab.set_impairment("a", "eth0", Some(&Default::default()), None)
         .expect("clear the netem qdisc");
