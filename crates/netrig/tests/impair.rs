@@ -1092,3 +1092,39 @@ fn a_netem_link_changes_at_run_time_and_counts_what_it_dropped() {
     let again = stream(&lab, 500, 10_000);
     assert!(missing(&again).is_empty(), "{}", again.engine);
 }
+
+#[test]
+fn a_bound_on_a_counter_netem_does_not_keep_is_broken_not_judged() {
+    if !have_root() || !have_netem() {
+        return;
+    }
+    let scratch = Scratch::new("impair-netem-counters");
+    // netem delays every frame but does not count delayed frames: a bound
+    // on impair_delayed reads 0 there, which must not pass or fail.
+    let steps = r#"
+[[steps]]
+impair = { link = "a:eth0", delay = "5ms" }
+[[steps]]
+ping = { from = "a", to = "192.0.2.2", count = 5 }
+[[steps]]
+counters = { node = "a", iface = "eth0" }
+expect = { min = { impair_sent = 5, impair_delivered = 5 } }
+[[steps]]
+counters = { node = "a", iface = "eth0" }
+expect = { min = { impair_delayed = 5 } }
+"#;
+    scratch.write(
+        "suite/delayed.toml",
+        &format!("{}{steps}", changeable("netem")),
+    );
+    let (code, report, out) = run_json(&["suite"], &scratch.0);
+    let case = &report["cases"][0];
+    eprintln!("{case:#}");
+    assert_eq!(code, 3, "{out}\n{case:#}");
+    assert_eq!(case["state"], "broken", "{case:#}");
+    assert!(
+        case.to_string()
+            .contains("impair_delayed is not counted by netem"),
+        "{case:#}"
+    );
+}
