@@ -1023,6 +1023,11 @@ fn link_set_changes_delay(engine: &str) {
     // is at least 60 ms, whatever the load. Without the change none is.
     let shown = set(&["--set", "delay=30ms"]);
     assert!(shown.contains("(now: delay 30ms"), "{shown}");
+    assert_eq!(
+        shown.contains("netem counts only sent, delivered and lost"),
+        engine == "netem",
+        "{shown}"
+    );
     let slow = rtts();
     assert!(slow >= 60.0, "RTT {slow:.3} ms under 2 x 30 ms");
     // Only what a:eth0 sends: 10 ms there, 30 ms back. Every RTT is at
