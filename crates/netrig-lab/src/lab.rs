@@ -150,6 +150,18 @@ pub struct Lab {
     impaired: Vec<ImpairedLink>,
     counters: Option<Arc<CounterPage>>,
     models: Option<Arc<ModelPage>>,
+    /// Per topology link: the engine its impairment uses (`None`: not
+    /// impaired), decided before any link exists.
+    engines: Vec<Option<(Engine, String)>>,
+}
+
+/// Which engine carries an impaired link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// A veth pair with a root netem qdisc on each end.
+    Netem,
+    /// TAP devices joined by netrig's own engine thread.
+    Userspace,
 }
 
 /// An impaired link of a running lab.
@@ -158,6 +170,8 @@ pub struct ImpairedLink {
     pub ends: [(String, String); 2],
     pub info: ImpairInfo,
     engine: Option<crate::impair::EngineThread>,
+    /// A netem link: each end's node (index in the lab) and ifindex.
+    netem: Option<[(usize, i32); 2]>,
 }
 
 fn sysctl_path(key: &str) -> String {
@@ -278,6 +292,7 @@ impl Lab {
             impaired: Vec::new(),
             counters: None,
             models: None,
+            engines: Vec::new(),
         };
         let mut t = Instant::now();
         let mut mark = |lab: &mut Lab, phase: &'static str| {
@@ -287,6 +302,7 @@ impl Lab {
         lab.create_namespaces()?;
         lab.create_views()?;
         mark(&mut lab, "namespaces");
+        lab.choose_engines()?;
         lab.create_links()?;
         lab.create_impaired_links()?;
         mark(&mut lab, "links");
@@ -386,7 +402,15 @@ impl Lab {
         let mut per_ns: HashMap<(bool, usize), Vec<(Msg, String)>> = HashMap::new();
         let mut next = FIRST_IFINDEX;
         let topo = self.topo.clone();
-        for link in topo.links.iter().filter(|l| l.impair.is_none()) {
+        // Netem links are veth pairs too; the user-space engine's are TAPs.
+        let veth: Vec<_> = topo
+            .links
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !matches!(self.engines[*i], Some((Engine::Userspace, _))))
+            .map(|(_, l)| l)
+            .collect();
+        for link in veth {
             let [a, b] = &link.ends;
             let ai = self.node_pos(&a.node)?;
             let bi = self.node_pos(&b.node)?;
@@ -449,28 +473,69 @@ impl Lab {
         Ok(())
     }
 
-    /// Impaired links: a TAP device per end (created after every veth, as
-    /// the kernel picks a TAP's index and must not take one the lab
-    /// assigns) and an engine thread joining them.
-    fn create_impaired_links(&mut self) -> Result<(), LabError> {
+    /// Which engine each impaired link uses: kernel netem where the kernel
+    /// has it (found by trying it in a lab namespace, not by guessing) and
+    /// the link asks for no seed, netrig's own engine otherwise;
+    /// `engine = "netem"` on a kernel without it is refused with the reason.
+    fn choose_engines(&mut self) -> Result<(), LabError> {
         use netrig_spec::EngineChoice;
         let topo = self.topo.clone();
-        let impaired: Vec<_> = topo
-            .links
-            .iter()
-            .filter_map(|l| l.impair.as_ref().map(|i| (l, i)))
-            .collect();
-        if impaired.is_empty() {
-            return Ok(());
-        }
-        let netem = if impaired
-            .iter()
-            .any(|(_, i)| i.engine != EngineChoice::Userspace)
-        {
+        let probe = if topo.links.iter().any(|l| {
+            l.impair
+                .as_ref()
+                .is_some_and(|i| i.engine != EngineChoice::Userspace)
+        }) {
             crate::impair::probe_netem(&mut self.nodes[0].nl)
         } else {
             Err("engine = \"userspace\" asked for".to_string())
         };
+        for link in &topo.links {
+            let [a, b] = &link.ends;
+            let desc = format!("{}:{} <-> {}:{}", a.node, a.name, b.node, b.name);
+            let choice = link.impair.as_ref().map(|imp| match (imp.engine, &probe) {
+                (EngineChoice::Netem, Err(why)) => Err(LabError::EngineUnavailable {
+                    link: desc.clone(),
+                    reason: format!("engine = \"netem\" asked for, but {why}"),
+                }),
+                (EngineChoice::Netem, Ok(())) => {
+                    Ok((Engine::Netem, "engine = \"netem\" asked for".to_string()))
+                }
+                (EngineChoice::Userspace, _) => Ok((
+                    Engine::Userspace,
+                    "engine = \"userspace\" asked for".to_string(),
+                )),
+                // A seed asks for decisions a replay can repeat: netrig's
+                // engine guarantees them; netem ignores a seed before Linux
+                // 6.4 and draws per frame as its options make it.
+                (EngineChoice::Auto, Ok(())) if imp.seed.is_some() => Ok((
+                    Engine::Userspace,
+                    "a seed asks for netrig's replayable decisions".to_string(),
+                )),
+                (EngineChoice::Auto, Ok(())) => {
+                    Ok((Engine::Netem, "this kernel has netem".to_string()))
+                }
+                (EngineChoice::Auto, Err(why)) => Ok((Engine::Userspace, why.clone())),
+            });
+            self.engines.push(choice.transpose()?);
+        }
+        Ok(())
+    }
+
+    /// Impaired links: for netem, a root netem qdisc on each end of the
+    /// veth pair `create_links` made; for netrig's engine, a TAP device per
+    /// end (created after every veth, as the kernel picks a TAP's index and
+    /// must not take one the lab assigns) and an engine thread joining them.
+    fn create_impaired_links(&mut self) -> Result<(), LabError> {
+        let topo = self.topo.clone();
+        let impaired: Vec<_> = topo
+            .links
+            .iter()
+            .zip(self.engines.clone())
+            .filter_map(|(l, e)| Some((l, l.impair.as_ref()?, e?)))
+            .collect();
+        if impaired.is_empty() {
+            return Ok(());
+        }
         let counters =
             Arc::new(
                 CounterPage::new(impaired.len()).map_err(|source| LabError::Engine {
@@ -487,31 +552,50 @@ impl Lab {
                 })?,
             );
         self.models = Some(models.clone());
-        for (li, (link, imp)) in impaired.iter().enumerate() {
+        for (li, (link, imp, (engine, why))) in impaired.into_iter().enumerate() {
             let [a, b] = &link.ends;
             let desc = format!("{}:{} <-> {}:{}", a.node, a.name, b.node, b.name);
-            let why = match (imp.engine, &netem) {
-                (EngineChoice::Netem, Err(why)) => {
-                    return Err(LabError::EngineUnavailable {
-                        link: desc,
-                        reason: format!("engine = \"netem\" asked for, but {why}"),
-                    })
+            let ends = [
+                (a.node.clone(), a.name.clone()),
+                (b.node.clone(), b.name.clone()),
+            ];
+            if engine == Engine::Netem {
+                let seed = imp.seed.unwrap_or_else(random_seed);
+                let mut at = [(0, 0); 2];
+                for (d, end) in [a, b].into_iter().enumerate() {
+                    let ni = self.node_pos(&end.node)?;
+                    let node = &mut self.nodes[ni];
+                    let idx = node.ifindex[&end.name];
+                    let m = crate::netem::qdisc_msg(idx, &imp.dirs[d], Some(seed), false);
+                    node.nl
+                        .request(m, format!("adding netem to {} of {desc}", end.name))
+                        .map_err(|source| LabError::Netlink {
+                            node: node.name.clone(),
+                            source,
+                        })?;
+                    at[d] = (ni, idx);
                 }
-                (EngineChoice::Netem, Ok(())) => {
-                    return Err(LabError::EngineUnavailable {
-                        link: desc,
-                        reason: "engine = \"netem\" asked for: this kernel has netem, but netrig \
-                                 does not drive it yet (engine = \"auto\" or \"userspace\" use \
-                                 netrig's own engine)"
-                            .into(),
-                    })
-                }
-                (EngineChoice::Auto, Ok(())) => {
-                    "this kernel has netem, but netrig does not drive it yet".to_string()
-                }
-                (EngineChoice::Userspace, _) => "engine = \"userspace\" asked for".to_string(),
-                (EngineChoice::Auto, Err(why)) => why.clone(),
-            };
+                // The model page holds netem links' models too, for
+                // `impairment_model` and `netrig link`.
+                models
+                    .write(li, [Some(&imp.dirs[0]), Some(&imp.dirs[1])])
+                    .map_err(|source| LabError::Engine {
+                        link: desc.clone(),
+                        source,
+                    })?;
+                self.impaired.push(ImpairedLink {
+                    ends,
+                    info: ImpairInfo {
+                        engine: "netem".into(),
+                        why,
+                        seed,
+                        realtime: false,
+                    },
+                    engine: None,
+                    netem: Some(at),
+                });
+                continue;
+            }
             let mut taps = Vec::with_capacity(2);
             let mut reqs = Vec::with_capacity(2);
             for end in [a, b] {
@@ -573,10 +657,7 @@ impl Lab {
                 source,
             })?;
             self.impaired.push(ImpairedLink {
-                ends: [
-                    (a.node.clone(), a.name.clone()),
-                    (b.node.clone(), b.name.clone()),
-                ],
+                ends,
                 info: ImpairInfo {
                     engine: "userspace".into(),
                     why,
@@ -584,6 +665,7 @@ impl Lab {
                     realtime: engine.realtime,
                 },
                 engine: Some(engine),
+                netem: None,
             });
         }
         Ok(())
@@ -1226,6 +1308,30 @@ impl Lab {
             link: format!("{node}:{iface}"),
             source,
         };
+        if let (Some(at), Some(m)) = (self.impaired[li].netem, self.models.as_deref()) {
+            // Each direction is the qdisc of the end that sends it; the
+            // model page follows, for `impairment_model` and `netrig link`.
+            let dirs = if d == 0 {
+                [sends, receives]
+            } else {
+                [receives, sends]
+            };
+            for (dir, imp) in dirs.iter().enumerate() {
+                let Some(imp) = imp else { continue };
+                let (ni, idx) = at[dir];
+                let mut nl = self.node_netlink(ni)?;
+                nl.request(
+                    crate::netem::change_msg(idx, imp),
+                    format!("changing the netem qdisc of {node}:{iface}'s link"),
+                )
+                .map_err(|source| LabError::Netlink {
+                    node: self.nodes[ni].name.clone(),
+                    source,
+                })?;
+            }
+            m.write(li, dirs).map_err(engine_err)?;
+            return Ok(());
+        }
         let (Some(m), Some(e)) = (self.models.as_deref(), self.impaired[li].engine.as_ref()) else {
             return Err(LabError::NotImpaired {
                 node: node.into(),
@@ -1249,6 +1355,18 @@ impl Lab {
             .collect()
     }
 
+    /// A netlink socket of node `ni`'s namespace, for the methods that take
+    /// `&self` (the node's own socket needs `&mut`).
+    fn node_netlink(&self, ni: usize) -> Result<Netlink, LabError> {
+        let node = &self.nodes[ni];
+        ns::in_netns(self.home.as_fd(), node.fd.as_fd(), Netlink::open)
+            .and_then(|r| r)
+            .map_err(|source| LabError::Netlink {
+                node: node.name.clone(),
+                source: source.into(),
+            })
+    }
+
     /// Index of the impaired link with the end `node:iface`, and which end.
     fn impaired_end(&self, node: &str, iface: &str) -> Result<(usize, usize), LabError> {
         crate::impair::find_end(self.impaired.iter().map(|l| &l.ends), node, iface).ok_or_else(
@@ -1269,6 +1387,16 @@ impl Lab {
     ) -> Result<(ImpairInfo, [DirStats; 2]), LabError> {
         for (li, l) in self.impaired.iter().enumerate() {
             if let Some(d) = l.ends.iter().position(|(n, i)| n == node && i == iface) {
+                if let Some(at) = l.netem {
+                    let read = |(ni, idx): (usize, i32)| {
+                        let mut nl = self.node_netlink(ni)?;
+                        crate::netem::stats(&mut nl, idx).map_err(|source| LabError::Netlink {
+                            node: self.nodes[ni].name.clone(),
+                            source,
+                        })
+                    };
+                    return Ok((l.info.clone(), [read(at[d])?, read(at[1 - d])?]));
+                }
                 let c = self
                     .counters
                     .as_deref()
@@ -1303,6 +1431,15 @@ impl Lab {
                 node: node.into(),
                 iface: iface.into(),
             })?;
+        if link.netem.is_some() {
+            return Err(LabError::Engine {
+                link: format!("{node}:{iface}"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "a netem link's decisions cannot be replayed (netrig's engine: engine = \"userspace\")",
+                ),
+            });
+        }
         let seed = seed.unwrap_or(link.info.seed);
         if let Some(e) = &link.engine {
             e.reseed(seed).map_err(|source| LabError::Engine {

@@ -5,18 +5,37 @@
 //! after it, all inside one `TCA_OPTIONS` attribute that is not flagged
 //! nested (netem's own "compat" layout, which its `parse_attr` expects).
 //!
-//! What this module is: the encoding, checked byte for byte against the
-//! layout and against what iproute2's `tc` sends (see the tests). What it
-//! is not yet: an engine. Labs do not build netem links (`engine = "auto"`
-//! stays netrig's own engine), and the encoding has never been accepted by
-//! a kernel with netem here: this project's kernel has no sch_netem.
+//! The encoding is checked byte for byte against the layout and against
+//! what iproute2's `tc` sends (see the tests). A lab's netem link is a veth
+//! pair with a root netem qdisc on each end, applying what that end sends
+//! (`Lab::build` in lab.rs picks the engine); this module also changes a
+//! running qdisc ([`change_msg`]) and reads its counters ([`stats`]).
+//!
+//! What netem counts, and so what its [`DirStats`] hold: the frames it
+//! passed on (`delivered`, duplicates included) and the frames it dropped
+//! (`dropped_loss`: its loss model and its queue limit together, netem does
+//! not tell them apart). `sent` is what entered the qdisc (delivered +
+//! dropped + still held), which counts netem's duplicates too, as they
+//! re-enter it. Duplicated, reordered, corrupted and delayed frames are not
+//! counted by netem: those counters stay 0 on a netem link.
 
+use crate::impair::DirStats;
+use crate::netlink::{Netlink, NetlinkError};
 use netrig_spec::{Distribution, Impairment, Loss};
 
 pub const RTM_NEWQDISC: u16 = 36;
 pub const RTM_DELQDISC: u16 = 37;
+pub const RTM_GETQDISC: u16 = 38;
 pub const TCA_KIND: u16 = 1;
 pub const TCA_OPTIONS: u16 = 2;
+pub const TCA_STATS2: u16 = 7;
+/// Inside TCA_STATS2: `struct gnet_stats_basic` { u64 bytes; u32 packets }.
+pub const TCA_STATS_BASIC: u16 = 1;
+/// Inside TCA_STATS2: `struct gnet_stats_queue` { qlen, backlog, drops,
+/// requeues, overlimits }.
+pub const TCA_STATS_QUEUE: u16 = 3;
+/// The handle of the root netem qdisc netrig adds (`1:`).
+pub const HANDLE: u32 = 0x1_0000;
 pub const TC_H_ROOT: u32 = 0xFFFF_FFFF;
 
 // enum { TCA_NETEM_UNSPEC, ... } of pkt_sched.h, in order.
@@ -91,6 +110,17 @@ pub fn normal_table() -> Vec<i16> {
         .collect()
 }
 
+/// Uniform on [-1, 1] as netem's delay table (what netem does without a
+/// table, which a change cannot remove once sent).
+pub fn uniform_table() -> Vec<i16> {
+    (0..DIST_TABLE)
+        .map(|i| {
+            let q = (2.0 * (i as f64 + 0.5) / DIST_TABLE as f64 - 1.0) * NETEM_DIST_SCALE;
+            q.round() as i16
+        })
+        .collect()
+}
+
 /// The standard normal quantile (Acklam's rational approximation, relative
 /// error below 1.2e-9: far below a table entry's 1/8192).
 fn inverse_normal(p: f64) -> f64 {
@@ -144,6 +174,18 @@ fn inverse_normal(p: f64) -> f64 {
 /// order: the qopt, then reorder, loss model, corruption, rate, delays that
 /// ticks cannot hold exactly, the delay table, the seed.
 pub fn options(imp: &Impairment, seed: Option<u64>) -> Vec<u8> {
+    encode(imp, seed, false)
+}
+
+/// The options for changing a running netem qdisc to `imp`. netem keeps
+/// the reorder, corruption, rate and delay table it had when a change
+/// leaves their attribute out, so a change sends each of them, zero when
+/// unused, and the uniform distribution as a table when there is jitter.
+pub fn change_options(imp: &Impairment) -> Vec<u8> {
+    encode(imp, None, true)
+}
+
+fn encode(imp: &Impairment, seed: Option<u64>, change: bool) -> Vec<u8> {
     use crate::netlink::{put_attr, NLA_F_NESTED};
     let delay = imp.delay.as_nanos().min(u64::MAX as u128) as u64;
     let jitter = imp.jitter.as_nanos().min(u64::MAX as u128) as u64;
@@ -155,7 +197,7 @@ pub fn options(imp: &Impairment, seed: Option<u64>) -> Vec<u8> {
     // netrig's engine does; tc sets the same gap for `reorder P`.
     let gap = u32::from(imp.reorder > 0.0);
     let mut b = qopt(delay, imp.limit, loss, gap, prob(imp.duplicate), jitter);
-    if imp.reorder > 0.0 {
+    if imp.reorder > 0.0 || change {
         put_attr(&mut b, TCA_NETEM_REORDER, &u32s(&[prob(imp.reorder), 0]));
     }
     if let Loss::Gilbert {
@@ -176,7 +218,7 @@ pub fn options(imp: &Impairment, seed: Option<u64>) -> Vec<u8> {
         );
         put_attr(&mut b, TCA_NETEM_LOSS | NLA_F_NESTED, &ge);
     }
-    if imp.corrupt > 0.0 {
+    if imp.corrupt > 0.0 || change {
         put_attr(&mut b, TCA_NETEM_CORRUPT, &u32s(&[prob(imp.corrupt), 0]));
     }
     if let Some(bits) = imp.rate {
@@ -188,6 +230,8 @@ pub fn options(imp: &Impairment, seed: Option<u64>) -> Vec<u8> {
         if bytes >= u32::MAX as u64 {
             put_attr(&mut b, TCA_NETEM_RATE64, &bytes.to_ne_bytes());
         }
+    } else if change {
+        put_attr(&mut b, TCA_NETEM_RATE, &u32s(&[0, 0, 0, 0]));
     }
     // Ticks hold 64 ns steps; a delay between them goes in nanoseconds too
     // (the kernel then uses the 64-bit value).
@@ -196,6 +240,13 @@ pub fn options(imp: &Impairment, seed: Option<u64>) -> Vec<u8> {
     }
     if jitter % NS_PER_TICK != 0 {
         put_attr(&mut b, TCA_NETEM_JITTER64, &(jitter as i64).to_ne_bytes());
+    }
+    if imp.distribution == Distribution::Uniform && jitter > 0 && change {
+        let t: Vec<u8> = uniform_table()
+            .iter()
+            .flat_map(|x| x.to_ne_bytes())
+            .collect();
+        put_attr(&mut b, TCA_NETEM_DELAY_DIST, &t);
     }
     if imp.distribution == Distribution::Normal && jitter > 0 {
         let t: Vec<u8> = normal_table()
@@ -235,6 +286,76 @@ pub fn qdisc_msg(
     m.attr_str(TCA_KIND, "netem");
     m.attr(TCA_OPTIONS, &options(imp, seed));
     m
+}
+
+/// A request changing the root netem qdisc of interface `ifindex` to `imp`.
+pub fn change_msg(ifindex: i32, imp: &Impairment) -> crate::netlink::Msg {
+    use crate::netlink::*;
+    let tcmsg = TcMsg {
+        ifindex,
+        handle: HANDLE,
+        parent: TC_H_ROOT,
+        ..TcMsg::default()
+    }
+    .encode();
+    let mut m = Msg::new(RTM_NEWQDISC, NLM_F_REPLACE).header(&tcmsg);
+    m.attr_str(TCA_KIND, "netem");
+    m.attr(TCA_OPTIONS, &change_options(imp));
+    m
+}
+
+/// What the root netem qdisc of interface `ifindex` of `nl`'s namespace
+/// counted (see the module docs for which counters netem has).
+pub fn stats(nl: &mut Netlink, ifindex: i32) -> Result<DirStats, NetlinkError> {
+    use crate::netlink::*;
+    let req = Msg::new(RTM_GETQDISC, 0).header(&TcMsg::default().encode());
+    for p in nl.dump(req)? {
+        if let Some(s) = parse_stats(&p, ifindex) {
+            return Ok(s);
+        }
+    }
+    Err(NetlinkError::Io(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("no netem qdisc on interface {ifindex}"),
+    )))
+}
+
+/// The counters of one RTM_NEWQDISC message, if it is netrig's root netem
+/// qdisc of `ifindex`.
+fn parse_stats(p: &[u8], ifindex: i32) -> Option<DirStats> {
+    use crate::netlink::attrs;
+    let word = |at: usize| {
+        p.get(at..at + 4)
+            .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()))
+    };
+    // struct tcmsg: family, pads, ifindex, handle, parent, info.
+    if word(4)? as i32 != ifindex || word(8)? != HANDLE || word(12)? != TC_H_ROOT {
+        return None;
+    }
+    let body = p.get(crate::netlink::TcMsg::SIZE..)?;
+    if !attrs(body).any(|(t, v)| t == TCA_KIND && v.starts_with(b"netem")) {
+        return None;
+    }
+    let (_, st) = attrs(body).find(|(t, _)| *t == TCA_STATS2)?;
+    let mut s = DirStats::default();
+    let (mut drops, mut qlen) = (0u64, 0u64);
+    for (t, v) in attrs(st) {
+        let u = |at: usize| {
+            v.get(at..at + 4)
+                .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()))
+        };
+        match t {
+            TCA_STATS_BASIC => s.delivered = u64::from(u(8)?),
+            TCA_STATS_QUEUE => {
+                qlen = u64::from(u(0)?);
+                drops = u64::from(u(8)?);
+            }
+            _ => {}
+        }
+    }
+    s.dropped_loss = drops;
+    s.sent = s.delivered + drops + qlen;
+    Some(s)
 }
 
 #[cfg(test)]
@@ -374,5 +495,62 @@ mod tests {
             (inverse_normal(1023.5 / 4096.0) * 8192.0).round() as i16
         );
         assert!((t[DIST_TABLE / 4] as f64 / 8192.0 + 0.6745).abs() < 0.001);
+    }
+
+    #[test]
+    fn a_change_resets_what_netem_would_keep() {
+        // A change to "nothing" still sends REORDER, CORRUPT and RATE, all
+        // zero: netem keeps the old ones when they are left out.
+        let o = change_options(&Impairment::default());
+        let mut want = u32s(&[0, 1000, 0, 0, 0, 0]);
+        want.extend(u32s(&[12 | (3 << 16), 0, 0]));
+        want.extend(u32s(&[12 | (4 << 16), 0, 0]));
+        want.extend(u32s(&[20 | (6 << 16), 0, 0, 0, 0]));
+        assert_eq!(o, want);
+        // Uniform jitter goes as a table (a table once sent cannot be
+        // removed): quantiles of U(-1, 1) times 8192.
+        let o = change_options(&imp(|i| {
+            i.delay = Duration::from_millis(20);
+            i.jitter = Duration::from_millis(5);
+        }));
+        let t = uniform_table();
+        assert_eq!(t.len(), DIST_TABLE);
+        assert_eq!((t[0], t[DIST_TABLE - 1]), (-8190, 8190));
+        let table: Vec<u8> = t.iter().flat_map(|x| x.to_ne_bytes()).collect();
+        assert!(o.ends_with(&table));
+        // A first add sends neither (what tc sends, tested above).
+        assert_eq!(options(&Impairment::default(), None).len(), 24);
+    }
+
+    #[test]
+    fn stats_come_from_the_root_netem_qdisc_of_the_interface() {
+        use crate::netlink::{put_attr, TcMsg};
+        let msg = |ifindex: i32, handle: u32, kind: &str| {
+            let mut p = TcMsg {
+                ifindex,
+                handle,
+                parent: TC_H_ROOT,
+                ..TcMsg::default()
+            }
+            .encode();
+            put_attr(&mut p, TCA_KIND, format!("{kind}\0").as_bytes());
+            let mut st = Vec::new();
+            let mut basic = 123_456u64.to_ne_bytes().to_vec();
+            basic.extend(900u32.to_ne_bytes());
+            put_attr(&mut st, TCA_STATS_BASIC, &basic);
+            // qlen 3, backlog, drops 97, requeues, overlimits.
+            put_attr(&mut st, TCA_STATS_QUEUE, &u32s(&[3, 4500, 97, 0, 0]));
+            put_attr(&mut p, TCA_STATS2 | crate::netlink::NLA_F_NESTED, &st);
+            p
+        };
+        let s = parse_stats(&msg(7, HANDLE, "netem"), 7).expect("netem of 7");
+        assert_eq!(
+            (s.sent, s.delivered, s.dropped_loss, s.held()),
+            (1000, 900, 97, 3)
+        );
+        assert_eq!(s.duplicated + s.reordered + s.corrupted + s.delayed, 0);
+        assert!(parse_stats(&msg(8, HANDLE, "netem"), 7).is_none());
+        assert!(parse_stats(&msg(7, HANDLE, "tbf"), 7).is_none());
+        assert!(parse_stats(&msg(7, 0x2_0000, "netem"), 7).is_none());
     }
 }

@@ -715,6 +715,18 @@ pub fn impairment_stats(
     iface: &str,
 ) -> Result<(crate::impair::ImpairInfo, [crate::impair::DirStats; 2]), PersistError> {
     let (imp, li, d) = impaired_end(state, node, iface)?;
+    let link = &imp.links[li];
+    if link.info.engine == "netem" {
+        // The qdisc of each end counts what that end sends.
+        let read = |(n, i): &(String, String)| {
+            in_node_netns(state, n, |nl| {
+                let idx = ifindex_of(nl, i)?;
+                crate::netem::stats(nl, idx)
+            })
+        };
+        let ends = &link.ends;
+        return Ok((link.info.clone(), [read(&ends[d])?, read(&ends[1 - d])?]));
+    }
     let path = PathBuf::from(format!("/proc/{}/fd/{}", state.holder_pid, imp.counters_fd));
     let page = crate::impair::CounterPage::open(&path, imp.links.len()).map_err(io_err(
         format!("reading the counters of lab `{}`", state.name),
@@ -723,6 +735,55 @@ pub fn impairment_stats(
         imp.links[li].info.clone(),
         [page.read(li, d), page.read(li, 1 - d)],
     ))
+}
+
+/// Run `f` with a netlink socket of node `node` of a persistent lab, from a
+/// thread of its own (setns moves only that thread), as root.
+fn in_node_netns<T: Send>(
+    state: &LabState,
+    node: &str,
+    f: impl FnOnce(&mut crate::netlink::Netlink) -> Result<T, crate::netlink::NetlinkError> + Send,
+) -> Result<T, PersistError> {
+    let what = format!(
+        "reading the netem qdiscs of node `{node}` of lab `{}`",
+        state.name
+    );
+    if state.mode == Mode::Rootless {
+        // Joining a user namespace needs a single-threaded process.
+        return Err(PersistError::Build(format!(
+            "{what}: a rootless lab's netem links are read from inside the lab only"
+        )));
+    }
+    let fd = state.node_fd(node)?;
+    let netns = std::fs::File::open(format!("/proc/{}/fd/{fd}", state.holder_pid))
+        .map_err(io_err(what.clone()))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns on a descriptor we opened; this thread only, and
+            // it ends right after.
+            if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+                return Err(io_err(what.clone())(std::io::Error::last_os_error()));
+            }
+            let mut nl = crate::netlink::Netlink::open().map_err(io_err(what.clone()))?;
+            f(&mut nl).map_err(|e| PersistError::Build(format!("{what}: {e}")))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(PersistError::Build(format!("{what}: the thread panicked"))))
+    })
+}
+
+/// The index of interface `name` of `nl`'s namespace.
+fn ifindex_of(
+    nl: &mut crate::netlink::Netlink,
+    name: &str,
+) -> Result<i32, crate::netlink::NetlinkError> {
+    nl.links()?
+        .into_iter()
+        .find(|l| l.name == name)
+        .map(|l| l.index)
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, format!("no interface {name}")).into()
+        })
 }
 
 fn model_page(
@@ -776,6 +837,20 @@ pub fn set_impairment(
         "changing the impairment of {node}:{iface} in lab `{}`",
         state.name
     );
+    if imp.links[li].info.engine == "netem" {
+        // No engine to wake: change each direction's qdisc, at the end
+        // that sends it, then record the model for `netrig link` to show.
+        for (dir, m) in dirs.iter().enumerate() {
+            let Some(m) = m else { continue };
+            let (n, i) = &imp.links[li].ends[dir];
+            in_node_netns(state, n, |nl| {
+                let idx = ifindex_of(nl, i)?;
+                nl.request(crate::netem::change_msg(idx, m), what.clone())
+            })?;
+        }
+        page.write(li, dirs).map_err(io_err(what))?;
+        return Ok(());
+    }
     let gen = page.write(li, dirs).map_err(io_err(what.clone()))?;
     let wake = PathBuf::from(format!(
         "/proc/{}/fd/{}",

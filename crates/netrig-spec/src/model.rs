@@ -87,11 +87,11 @@ pub struct LinkImpair {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineChoice {
-    /// The best engine available: netrig's user-space engine (netrig detects
-    /// kernel netem but does not drive it yet).
+    /// Kernel netem where the kernel has it and no seed is asked for,
+    /// netrig's user-space engine otherwise.
     Auto,
-    /// Kernel netem only: refused with the reason (no netem in the kernel,
-    /// or netrig not driving it yet), never silently replaced.
+    /// Kernel netem only: refused with the reason where the kernel has no
+    /// netem, never silently replaced.
     Netem,
     /// netrig's user-space engine even where netem exists.
     Userspace,

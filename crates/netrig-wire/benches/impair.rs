@@ -7,7 +7,9 @@
 //! `cargo bench -p netrig-wire --bench impair [-- PACKETS]` as root;
 //! `NETRIG_LOAD=1` runs it with one busy loop per core beside it. Kernel
 //! netem, the other baseline the issue names, is measured where the kernel
-//! has it; this one has not, and the bench says so.
+//! has it (two more links, unimpaired and impaired alike, on netem); where
+//! it has not, the bench says so. `scripts/netem-vm.sh` runs the bench's
+//! binary under a kernel with netem.
 //!
 //! The rate is frames received by the far end's interface over the time from
 //! the first send to the last arrival: 64-byte UDP frames sent unpaced by
@@ -19,11 +21,13 @@ use netrig_wire::{FlowSpec, NoProgress, PingOptions, Sender};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const PAIRS: [(&str, &str, &str, &str); 3] = [
+const PAIRS: [(&str, &str, &str, &str); 5] = [
     // (label, far node, near iface, far address)
     ("veth", "b", "eth0", "192.0.2.2"),
     ("user-space, unimpaired", "c", "eth1", "198.51.100.2"),
     ("user-space, impaired", "d", "eth2", "203.0.113.2"),
+    ("netem, unimpaired", "e", "eth3", "198.18.0.2"),
+    ("netem, impaired", "f", "eth4", "198.18.1.2"),
 ];
 
 const TOPO: &str = r#"
@@ -43,6 +47,20 @@ impair = { engine = "userspace" }
 [[links]]
 ends = ["a:eth2 203.0.113.1/24", "d:eth0 203.0.113.2/24 mac=02:00:00:00:00:0d"]
 impair = { delay = "1ms", jitter = "100us", loss = "1%", duplicate = "1%", seed = 1 }
+"#;
+
+/// The netem links, added where the kernel has netem.
+const NETEM: &str = r#"
+[nodes.e]
+sysctl = { "net.ipv6.conf.all.disable_ipv6" = 1 }
+[nodes.f]
+sysctl = { "net.ipv6.conf.all.disable_ipv6" = 1 }
+[[links]]
+ends = ["a:eth3 198.18.0.1/24", "e:eth0 198.18.0.2/24 mac=02:00:00:00:00:0e"]
+impair = { engine = "netem" }
+[[links]]
+ends = ["a:eth4 198.18.1.1/24", "f:eth0 198.18.1.2/24 mac=02:00:00:00:00:0f"]
+impair = { delay = "1ms", jitter = "100us", loss = "1%", duplicate = "1%", engine = "netem" }
 "#;
 
 struct Busy(Vec<Child>);
@@ -132,8 +150,20 @@ fn main() {
                 .collect(),
         )
     });
-    let topo = netrig_spec::parse_topology("impair-bench.toml", TOPO).expect("topology");
-    let mut lab = Lab::build(&topo, &BuildOptions::default()).expect("lab");
+    let with_netem = format!("{TOPO}{NETEM}");
+    let topo = netrig_spec::parse_topology("impair-bench.toml", &with_netem).expect("topology");
+    let (mut lab, no_netem) = match Lab::build(&topo, &BuildOptions::default()) {
+        Ok(lab) => (lab, None),
+        Err(netrig_lab::LabError::EngineUnavailable { reason, .. }) => {
+            let topo = netrig_spec::parse_topology("impair-bench.toml", TOPO).expect("topology");
+            (
+                Lab::build(&topo, &BuildOptions::default()).expect("lab"),
+                Some(reason),
+            )
+        }
+        Err(e) => panic!("lab: {e}"),
+    };
+    let pairs = &PAIRS[..if no_netem.is_some() { 3 } else { 5 }];
     let info = &lab.impaired_links()[0].info;
     println!(
         "impairment engine bench: {n} frames of 64 bytes per link, unpaced{}; engine {} ({}), real-time {}",
@@ -146,20 +176,20 @@ fn main() {
         info.why,
         info.realtime
     );
-    if info.why.contains("no netem") {
-        println!("kernel netem: not on this kernel, not measured");
+    if let Some(why) = &no_netem {
+        println!("kernel netem: not measured ({why})");
     }
     // Rounds over the three links in turn, medians reported: a shared
     // machine's noise then hits all three alike.
     const ROUNDS: usize = 3;
-    let mut samples: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); 3];
-    for (label, _, _, dst) in PAIRS {
+    let mut samples: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); pairs.len()];
+    for (label, _, _, dst) in pairs {
         // Warm up each path (neighbour entries, caches) before measuring.
         let _ = median_rtt(&lab, dst);
         let _ = label;
     }
     for round in 0..ROUNDS {
-        for (i, (label, far, iface, dst)) in PAIRS.iter().enumerate() {
+        for (i, (label, far, iface, dst)) in pairs.iter().enumerate() {
             let (pps, share) = flood(&mut lab, far, iface, dst, n);
             let rtt = median_rtt(&lab, dst);
             println!(
@@ -179,7 +209,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     println!("medians of {ROUNDS} rounds:");
-    for (i, (label, ..)) in PAIRS.iter().enumerate() {
+    for (i, (label, ..)) in pairs.iter().enumerate() {
         let (pps, share, rtt) = (med(&samples[i].0), med(&samples[i].1), med(&samples[i].2));
         println!(
             "  {label:<24} {pps:>10.0} frames/s delivered ({:>5.1}% of sent), median RTT {rtt:>8.1} us",
@@ -203,4 +233,16 @@ fn main() {
         "  impaired RTT minus 2 x 1 ms delay minus the unimpaired user-space RTT: {:+.1} us",
         imp_rtt - 2000.0 - user_rtt
     );
+    if let [.., (_, netem_pps, netem_rtt), (_, _, netem_imp_rtt)] = rows[..] {
+        if no_netem.is_none() {
+            println!(
+                "  impaired netem RTT minus 2 x 1 ms delay minus the unimpaired netem RTT: {:+.1} us",
+                netem_imp_rtt - 2000.0 - netem_rtt
+            );
+            println!(
+                "  user-space unimpaired vs netem unimpaired: {:.3} x the rate",
+                rows[1].1 / netem_pps
+            );
+        }
+    }
 }

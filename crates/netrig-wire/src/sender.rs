@@ -27,7 +27,8 @@ pub enum TxMode {
 #[derive(Clone, Debug)]
 pub struct SenderOptions {
     /// Skip the egress qdisc (fast). Turn off when the qdisc matters, e.g. a
-    /// tbf/htb impairment configured on the sending interface itself.
+    /// tbf/htb impairment configured on the sending interface itself. A
+    /// netem root qdisc (a netem link's impairment) is never skipped.
     pub qdisc_bypass: bool,
     /// Frames per system call (and TX ring size).
     pub batch: usize,
@@ -132,6 +133,12 @@ impl Sender {
         let fd = sys::packet_socket()?;
         let ifindex = sys::ifindex(&fd, ifname)?;
         let mac = sys::hwaddr(&fd, ifname)?;
+        let mut opts = opts;
+        // On a netem link the impairment is the sending end's qdisc:
+        // bypassing it would send the frames unimpaired.
+        if opts.qdisc_bypass && root_qdisc(ifindex)?.as_deref() == Some("netem") {
+            opts.qdisc_bypass = false;
+        }
         if opts.qdisc_bypass {
             sys::setsockopt(
                 fd.as_raw_fd(),
@@ -155,6 +162,11 @@ impl Sender {
             opts,
             ring,
         })
+    }
+
+    /// Whether frames skip the interface's egress qdisc.
+    pub fn bypasses_qdisc(&self) -> bool {
+        self.opts.qdisc_bypass
     }
 
     /// Interface name.
@@ -583,6 +595,19 @@ impl Drop for TxRing {
             libc::munmap(self.map.cast(), self.map_len);
         }
     }
+}
+
+/// The kind of interface `ifindex`'s root qdisc, in this thread's network
+/// namespace.
+fn root_qdisc(ifindex: i32) -> Result<Option<String>> {
+    use netrig_lab::netlink::{ifinfomsg, parse_link, Msg, Netlink, RTM_GETLINK};
+    let netlink =
+        |e: String| WireError::Netlink(format!("reading the qdisc of interface {ifindex}: {e}"));
+    let mut nl = Netlink::open().map_err(|e| netlink(e.to_string()))?;
+    let (_, p) = nl
+        .get(Msg::new(RTM_GETLINK, 0).header(&ifinfomsg(0, ifindex, 0, 0)))
+        .map_err(|e| netlink(e.to_string()))?;
+    Ok(parse_link(&p).and_then(|l| l.qdisc))
 }
 
 #[cfg(test)]

@@ -492,7 +492,10 @@ pub fn link(
         info.engine,
         info.why,
         info.seed,
-        if info.realtime {
+        if info.engine == "netem" {
+            // The kernel's timers: no thread to schedule, but fewer counters.
+            "; netem counts only sent, delivered and lost (its loss and queue drops together)"
+        } else if info.realtime {
             ""
         } else {
             ", not real-time scheduled (delays stretch on a busy machine)"
