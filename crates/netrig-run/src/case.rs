@@ -768,7 +768,7 @@ fn run_exec(
                 .unwrap_or_else(|| "the test exited with 4 (skip)".into()),
         )),
         (Some(c), _) => Some((State::Fail, format!("exit status {c}"))),
-        (None, Some(s)) => Some((State::Fail, format!("killed by signal {s}"))),
+        (None, Some(s)) => Some((State::Fail, crate::coredump::describe(s, rec.core.as_ref()))),
         _ => Some((State::Broken, "no exit status".into())),
     };
     let mut r = finish(spec, &src, ctx, subtests, verdict.clone(), events);

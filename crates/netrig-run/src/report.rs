@@ -36,6 +36,23 @@ pub fn console_line(c: &CaseResult) -> String {
                 let _ = writeln!(s, "      {} {}: {}", st.state, st.name, first);
             }
         }
+        // Cores of processes that died (a daemon's death names its own).
+        for p in &c.processes {
+            let Some(core) = &p.core else { continue };
+            let lines = [
+                (&core.file, format!("core of `{}`: ", p.name)),
+                (&core.debug, "debug: ".to_string()),
+                (&core.note, format!("`{}`: ", p.name)),
+            ];
+            for (v, label) in lines {
+                match v {
+                    Some(v) if !c.reason.contains(v.as_str()) => {
+                        let _ = writeln!(s, "      {label}{v}");
+                    }
+                    _ => {}
+                }
+            }
+        }
         if c.state == State::Broken {
             for l in c.output.lines() {
                 let _ = writeln!(s, "      | {l}");

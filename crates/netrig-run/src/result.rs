@@ -123,6 +123,31 @@ pub struct ProcRecord {
     /// ([`crate::procs::LOG_MAX`]): how many bytes it printed in all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_cut: Option<u64>,
+    /// Set when it died by a signal that dumps core (SIGSEGV, SIGABRT, ...):
+    /// whether a core was written, where it is, how to open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<CoreInfo>,
+}
+
+/// The core of a process that died by a core-dumping signal
+/// ([`crate::coredump`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CoreInfo {
+    /// The kernel says it wrote a core (WCOREDUMP).
+    pub dumped: bool,
+    /// Where the core is now: in the case folder when it was written in the
+    /// process's folder, else where core_pattern put it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The executable that dumped it, read from the core's notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    /// The command that opens it (`gdb EXE CORE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug: Option<String>,
+    /// Why there is no file, or where the core went instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Everything known about one case run.

@@ -174,6 +174,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
         started_s: Some(0.2),
         ended_s: Some(1.0),
         output_cut: None,
+        core: None,
     }];
     let skip = CaseResult::new(
         "skip",
