@@ -98,6 +98,26 @@ pub struct SubResult {
     /// `expect.fail` names them: an expected failure must be one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_checks: Vec<String>,
+    /// Where the scenario writes what failed: each failed check's `expect`
+    /// key, or the step itself for a check it makes by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_at: Vec<FailedAt>,
+}
+
+/// A place in a scenario file that a failure points at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailedAt {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// `expect.split`, or `step 3` for the step itself.
+    pub what: String,
+}
+
+impl std::fmt::Display for FailedAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{} {}", self.file, self.line, self.col, self.what)
+    }
 }
 
 /// A process a case started (run, daemon, matrix client/server, executable).
@@ -253,6 +273,7 @@ impl TapTest {
             started_s: None,
             verdicts: Vec::new(),
             failed_checks: Vec::new(),
+            failed_at: Vec::new(),
         }
     }
 }

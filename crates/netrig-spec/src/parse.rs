@@ -137,10 +137,7 @@ pub fn parse_topology(name: &str, text: &str) -> Result<Topology, SpecErrors> {
     let raw: RawTopology = toml::from_str(text).map_err(|e| SpecErrors {
         errors: vec![toml_error(&src, text, &e)],
     })?;
-    let mut c = Checker {
-        src,
-        errors: Vec::new(),
-    };
+    let mut c = Checker::new(src);
     let topo = c.check(raw);
     if c.errors.is_empty() {
         Ok(topo)

@@ -180,6 +180,7 @@ impl Ctx {
                 .filter_map(|v| serde_json::to_value(v).ok())
                 .collect(),
             failed_checks: checks.iter().map(|c| c.to_string()).collect(),
+            failed_at: Vec::new(),
         }
     }
 
