@@ -16,7 +16,8 @@
 //! `name[key=value,...]`, arrays as `2:1`; `{key}` is substituted in step
 //! strings, and a string that is exactly `"{key}"` takes the value's type),
 //! `{scenario_dir}` in a step is the scenario file's folder (where steps
-//! run), `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
+//! run), `[views.NODE]` (`files`, `tmpfs`: more of a node's own files, as
+//! a topology's node takes them, relative to the scenario), `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
 //! `server_node`, `port`; cases `name[client_x_server]`, `{client}`/`{server}`
 //! substituted), `xfail = "reason"`, `tags`, and `[[steps]]`; `[[on_fail]]`
 //! steps run when the case did not pass (to collect state, without changing
@@ -199,6 +200,9 @@ struct RawScenario {
     xfail: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
+    /// `[views.NODE]`: files and tmpfs this scenario adds to a node.
+    #[serde(default)]
+    views: BTreeMap<Spanned<String>, crate::parse::RawView>,
     // Topology keys: present when the topology is embedded.
     nodes: Option<Spanned<toml::Value>>,
     links: Option<toml::Value>,
@@ -320,6 +324,9 @@ fn parse_filtered(
         None if embedded => Some(crate::parse_topology(&name, text)?),
         None => None,
     };
+
+    let mut topology = topology;
+    c.add_views(&raw.views, topology.as_mut());
 
     let scenario_name = match (&raw.name, &raw.topology) {
         (Some(n), _) => n.get_ref().clone(),
@@ -658,6 +665,42 @@ fn inner<T>(s: &Spanned<T>) -> Range<usize> {
 }
 
 impl Checker {
+    /// `[views.NODE]`: more `files` and `tmpfs` for a node of the topology,
+    /// relative to the scenario, checked as a topology's own are.
+    fn add_views(
+        &mut self,
+        views: &BTreeMap<Spanned<String>, crate::parse::RawView>,
+        topo: Option<&mut Topology>,
+    ) {
+        let Some(topo) = topo else {
+            if let Some((node, _)) = views.iter().next() {
+                self.err_help(
+                    node.span(),
+                    format!("[views.{}] but this scenario has no topology", node.get_ref()),
+                    "views add files to a topology's nodes: set topology = \"file.toml\" or embed [nodes.*]",
+                );
+            }
+            return;
+        };
+        for (node, view) in views {
+            let Some(i) = topo.nodes.iter().position(|n| &n.name == node.get_ref()) else {
+                let known: Vec<_> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
+                self.err_help(
+                    node.span(),
+                    format!("[views.{}]: unknown node", node.get_ref()),
+                    format!("known nodes: {}", known.join(", ")),
+                );
+                continue;
+            };
+            let have = topo.nodes[i].mounts.clone();
+            let mut more = self.check_mounts(&view.files, &view.tmpfs, &have);
+            let mounts = &mut topo.nodes[i].mounts;
+            mounts.append(&mut more);
+            // Parents first, as a topology's own (see check_mounts).
+            mounts.sort_by_key(|m| m.target.components().count());
+        }
+    }
+
     fn location(&self, offset: usize) -> Location {
         let (line, col) = self.src.line_col(offset);
         Location {
@@ -1036,6 +1079,19 @@ mod tests {
     }
 
     const LAB: &str = "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a:eth0 192.0.2.1/24\", \"b:eth0 192.0.2.2/24\"]\n";
+
+    /// Every scenario key is accepted beside an embedded topology (whose
+    /// parser reads the same text).
+    #[test]
+    fn an_embedded_topology_takes_every_scenario_key() {
+        let s = parse(&format!(
+            "name = \"all\"\n{LAB}\n[views.a]\ntmpfs = [\"/tmp\"]\n[[steps]]\nnode = \"a\"\nrun = \"true\"\n[[on_fail]]\nnode = \"a\"\nrun = \"true\"\n[[finally]]\nnode = \"b\"\nrun = \"true\"\n"
+        ))
+        .unwrap();
+        assert_eq!((s.cases[0].on_fail.len(), s.cases[0].finally.len()), (1, 1));
+        let a = s.topology.as_ref().and_then(|t| t.node("a")).expect("a");
+        assert_eq!(a.mounts[0].target, Path::new("/tmp"));
+    }
 
     /// Each step knows where its `expect` keys are written, however they
     /// are written, in steps, on_fail and finally alike; and where it is.
