@@ -94,4 +94,10 @@ fn a_failed_check_points_at_its_own_line() {
             "{block}"
         );
     }
+    // So does the JUnit failure a CI page shows.
+    let junit = std::fs::read_to_string(s.path("res/latest/junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("  at ./json.toml:9:1 expect.json\n"),
+        "{junit}"
+    );
 }
