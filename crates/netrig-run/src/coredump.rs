@@ -124,19 +124,28 @@ pub fn collect(d: &Death) -> Option<CoreInfo> {
             return Some(info);
         }
     };
+    let uses_pid = std::fs::read_to_string(CORE_USES_PID).is_ok_and(|v| v.trim() != "0");
+    locate(d, info, &pattern, uses_pid)
+}
+
+/// [`collect`] for a dumped core, given the host's core_pattern and
+/// core_uses_pid.
+fn locate(d: &Death, mut info: CoreInfo, pattern: &str, uses_pid: bool) -> Option<CoreInfo> {
     if let Some(prog) = pattern.strip_prefix('|') {
         let prog = prog.split_whitespace().next().unwrap_or("").to_string();
-        info.note = Some(format!(
-            "core_pattern pipes cores to `{prog}`; it has the core, netrig does not"
-        ));
         if prog.ends_with("systemd-coredump") {
-            info.debug =
-                Some("coredumpctl gdb (the newest core; `coredumpctl list` shows all)".into());
+            info.note = Some(format!(
+                "core_pattern pipes cores to `{prog}`: `coredumpctl list` shows them (by host PID); the debug line opens the newest"
+            ));
+            info.debug = Some("coredumpctl gdb".into());
+        } else {
+            info.note = Some(format!(
+                "core_pattern pipes cores to `{prog}`; it has the core, netrig does not"
+            ));
         }
         return Some(info);
     }
-    let uses_pid = std::fs::read_to_string(CORE_USES_PID).is_ok_and(|v| v.trim() != "0");
-    let Some((dir, name)) = expected_path(&pattern, uses_pid, d) else {
+    let Some((dir, name)) = expected_path(pattern, uses_pid, d) else {
         info.note = Some(format!(
             "core dumped, but core_pattern `{pattern}` names a folder netrig cannot work out"
         ));
@@ -567,6 +576,43 @@ mod tests {
             Some(true),
             "{c:?}"
         );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// A pipe is named, not pretended to be a file; an absolute pattern is
+    /// found where it says and left there.
+    #[test]
+    fn pipes_are_named_and_absolute_cores_stay() {
+        let base = std::env::temp_dir().join(format!("netrig-core-abs-{}", std::process::id()));
+        std::fs::create_dir_all(&base).expect("mkdir");
+        let d = death(Path::new("/nonexistent"));
+        let info = || CoreInfo {
+            dumped: true,
+            ..CoreInfo::default()
+        };
+        let c = locate(
+            &d,
+            info(),
+            "|/usr/lib/systemd/systemd-coredump %P %u %g",
+            false,
+        )
+        .expect("info");
+        assert_eq!(c.debug.as_deref(), Some("coredumpctl gdb"));
+        assert!(c.file.is_none() && c.note.is_some_and(|n| n.contains("systemd-coredump")));
+        let c = locate(&d, info(), "|/usr/share/apport/apport %p", false).expect("info");
+        assert!(c.file.is_none() && c.debug.is_none(), "{c:?}");
+        // An ELF core header is all a core needs to be taken for one.
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[16..18].copy_from_slice(&4u16.to_ne_bytes());
+        std::fs::write(base.join("core.d.42"), &elf).expect("write");
+        std::fs::write(base.join("core.d.43"), &elf).expect("write");
+        let pattern = format!("{}/core.%e.%p", base.display());
+        let c = locate(&d, info(), &pattern, true).expect("info");
+        let want = base.join("core.d.42");
+        assert_eq!(c.file.as_deref(), want.to_str(), "{c:?}");
+        assert_eq!(c.debug, Some(format!("gdb -c {}", want.display())));
+        assert!(want.is_file(), "an absolute pattern's core stays");
         let _ = std::fs::remove_dir_all(&base);
     }
 
