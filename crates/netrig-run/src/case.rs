@@ -18,7 +18,7 @@
 
 use crate::discover::{CaseDef, CaseSource};
 use crate::protocol::{exit, CaseEvent};
-use crate::result::{CaseResult, ProcRecord, State, SubResult};
+use crate::result::{CaseResult, FailedAt, ProcRecord, State, SubResult};
 use crate::steps::Ctx;
 use netrig_lab::{persist::LabState, BuildOptions, Lab, Mode};
 use std::io::Write;
@@ -447,6 +447,7 @@ fn run_scenario(
                 started_s: None,
                 verdicts: Vec::new(),
                 failed_checks: Vec::new(),
+                failed_at: Vec::new(),
             });
             continue;
         }
@@ -549,7 +550,36 @@ fn run_step(ctx: &mut Ctx, step: &netrig_spec::scenario::Step, events: &Events) 
             s => s,
         };
     }
+    if !res.state.ok() && res.state != State::Skip {
+        res.failed_at = failed_at(step, &res);
+    }
     res
+}
+
+/// Where the scenario writes what made `res` fail: the `expect` key of
+/// each failed check, `expect.fail` for a step that passed against it, or
+/// the step itself (a default check, a step that could not run).
+fn failed_at(step: &netrig_spec::scenario::Step, res: &SubResult) -> Vec<FailedAt> {
+    let at = |l: &netrig_spec::scenario::Location, what: String| FailedAt {
+        file: l.file.clone(),
+        line: l.line,
+        col: l.col,
+        what,
+    };
+    let mut keys: Vec<&str> = res.failed_checks.iter().map(String::as_str).collect();
+    if res.failed_checks.is_empty() && res.message.starts_with("passed although marked") {
+        keys.push("fail");
+    }
+    let mut out: Vec<FailedAt> = keys
+        .iter()
+        .filter_map(|k| step.expect_key_at(k).map(|l| at(l, format!("expect.{k}"))))
+        .collect();
+    // A check with no key of its own (`exit` of `run`, `reachable` of
+    // `ping`), or none named: the step.
+    if out.len() < keys.len() || keys.is_empty() {
+        out.push(at(&step.at, format!("step {}", step.index)));
+    }
+    out
 }
 
 fn finish(
@@ -768,7 +798,7 @@ fn run_exec(
                 .unwrap_or_else(|| "the test exited with 4 (skip)".into()),
         )),
         (Some(c), _) => Some((State::Fail, format!("exit status {c}"))),
-        (None, Some(s)) => Some((State::Fail, format!("killed by signal {s}"))),
+        (None, Some(s)) => Some((State::Fail, crate::coredump::describe(s, rec.core.as_ref()))),
         _ => Some((State::Broken, "no exit status".into())),
     };
     let mut r = finish(spec, &src, ctx, subtests, verdict.clone(), events);

@@ -70,6 +70,7 @@
 //! each case in its own case process like `netrig run` does.
 
 pub mod case;
+pub mod coredump;
 pub mod discover;
 pub mod graph;
 pub mod harness;

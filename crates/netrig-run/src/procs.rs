@@ -5,7 +5,7 @@
 use crate::result::ProcRecord;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -20,6 +20,13 @@ pub struct Proc {
     readers: Vec<JoinHandle<()>>,
     status: Option<ExitStatus>,
     t0: Instant,
+    /// What a core it dumps is found by ([`crate::coredump`]).
+    cwd: PathBuf,
+    dir: PathBuf,
+    started: std::time::SystemTime,
+    core_limit: Option<u64>,
+    /// Whether its core was looked for yet (it is moved once).
+    core_done: bool,
 }
 
 /// A shell command in the case's own namespace (no lab): own process group,
@@ -360,7 +367,14 @@ impl Proc {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let cwd = match cmd.get_current_dir() {
+            Some(d) => d.to_path_buf(),
+            None => std::env::current_dir()?,
+        };
+        let started = std::time::SystemTime::now();
         let mut child = spawn(&mut cmd)?;
+        // Read after exec (spawn returns then): the limit it runs with.
+        let core_limit = crate::coredump::core_limit(child.id());
         let out = Arc::new(Mutex::new(Capture::default()));
         let err = Arc::new(Mutex::new(Capture::default()));
         let mut readers = Vec::new();
@@ -382,6 +396,7 @@ impl Proc {
                 started_s: Some(t0.elapsed().as_secs_f64()),
                 ended_s: None,
                 output_cut: None,
+                core: None,
             },
             child,
             out,
@@ -390,6 +405,11 @@ impl Proc {
             readers,
             status: None,
             t0,
+            cwd,
+            dir: dir.to_path_buf(),
+            started,
+            core_limit,
+            core_done: false,
         })
     }
 
@@ -456,6 +476,7 @@ impl Proc {
             self.rec.exit = s.code();
             self.rec.signal = s.signal();
         }
+        self.collect_core();
         let deadline = Instant::now() + Duration::from_millis(500);
         for r in std::mem::take(&mut self.readers) {
             // Readers end within microseconds of the exit; back off from
@@ -481,6 +502,29 @@ impl Proc {
                 );
             }
         }
+    }
+
+    /// Once it has died by a core-dumping signal: find its core (moved into
+    /// the case folder) and record it in [`ProcRecord::core`].
+    pub fn collect_core(&mut self) -> Option<&crate::result::CoreInfo> {
+        if !self.core_done {
+            let st = self.try_wait()?;
+            self.core_done = true;
+            if let Some(sig) = st.signal() {
+                let name = self.rec.name.clone();
+                self.rec.core = crate::coredump::collect(&crate::coredump::Death {
+                    pid: self.child.id(),
+                    sig,
+                    dumped: st.core_dumped(),
+                    limit: self.core_limit,
+                    cwd: &self.cwd,
+                    started: self.started,
+                    results: &self.dir,
+                    name: &name,
+                });
+            }
+        }
+        self.rec.core.as_ref()
     }
 
     /// What the process printed on stdout: all of it, or (past

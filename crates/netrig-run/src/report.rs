@@ -35,6 +35,27 @@ pub fn console_line(c: &CaseResult) -> String {
             } else if !c.reason.contains(first) {
                 let _ = writeln!(s, "      {} {}: {}", st.state, st.name, first);
             }
+            // The line of the scenario that failed: the check's own key.
+            for at in &st.failed_at {
+                let _ = writeln!(s, "      at {at}");
+            }
+        }
+        // Cores of processes that died (a daemon's death names its own).
+        for p in &c.processes {
+            let Some(core) = &p.core else { continue };
+            let lines = [
+                (&core.file, format!("core of `{}`: ", p.name)),
+                (&core.debug, "debug: ".to_string()),
+                (&core.note, format!("`{}`: ", p.name)),
+            ];
+            for (v, label) in lines {
+                match v {
+                    Some(v) if !c.reason.contains(v.as_str()) => {
+                        let _ = writeln!(s, "      {label}{v}");
+                    }
+                    _ => {}
+                }
+            }
         }
         if c.state == State::Broken {
             for l in c.output.lines() {
@@ -443,6 +464,9 @@ fn failure_body(reason: &str, subtests: &[SubResult], output: &str, dir: Option<
     let _ = writeln!(b, "{reason}");
     for t in subtests.iter().filter(|t| !t.state.ok()) {
         let _ = writeln!(b, "\n{} {}. {}:", t.state, t.index, t.name);
+        for at in &t.failed_at {
+            let _ = writeln!(b, "  at {at}");
+        }
         for l in bounded_tail(&t.message).lines() {
             let _ = writeln!(b, "  {l}");
         }

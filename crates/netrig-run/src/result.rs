@@ -98,6 +98,26 @@ pub struct SubResult {
     /// `expect.fail` names them: an expected failure must be one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_checks: Vec<String>,
+    /// Where the scenario writes what failed: each failed check's `expect`
+    /// key, or the step itself for a check it makes by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_at: Vec<FailedAt>,
+}
+
+/// A place in a scenario file that a failure points at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailedAt {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// `expect.split`, or `step 3` for the step itself.
+    pub what: String,
+}
+
+impl std::fmt::Display for FailedAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{} {}", self.file, self.line, self.col, self.what)
+    }
 }
 
 /// A process a case started (run, daemon, matrix client/server, executable).
@@ -123,6 +143,31 @@ pub struct ProcRecord {
     /// ([`crate::procs::LOG_MAX`]): how many bytes it printed in all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_cut: Option<u64>,
+    /// Set when it died by a signal that dumps core (SIGSEGV, SIGABRT, ...):
+    /// whether a core was written, where it is, how to open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<CoreInfo>,
+}
+
+/// The core of a process that died by a core-dumping signal
+/// ([`crate::coredump`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CoreInfo {
+    /// The kernel says it wrote a core (WCOREDUMP).
+    pub dumped: bool,
+    /// Where the core is now: in the case folder when it was written in the
+    /// process's folder, else where core_pattern put it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The executable that dumped it, read from the core's notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    /// The command that opens it (`gdb EXE CORE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug: Option<String>,
+    /// Why there is no file, or where the core went instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Everything known about one case run.
@@ -228,6 +273,7 @@ impl TapTest {
             started_s: None,
             verdicts: Vec::new(),
             failed_checks: Vec::new(),
+            failed_at: Vec::new(),
         }
     }
 }

@@ -693,6 +693,7 @@ fn timeout_result(def: &CaseDef, src: &str, prog: &Progress, elapsed: Duration) 
                 started_s: None,
                 verdicts: Vec::new(),
                 failed_checks: Vec::new(),
+                failed_at: Vec::new(),
             }
         })
         .collect();

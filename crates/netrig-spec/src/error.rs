@@ -219,9 +219,23 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 pub(crate) struct Checker {
     pub(crate) src: Source,
     pub(crate) errors: Vec<SpecError>,
+    /// Where each step's `expect` keys are written, by the step's span
+    /// start; read from the text once, when a step first asks.
+    pub(crate) expect_keys: std::cell::OnceCell<ExpectKeys>,
 }
 
+/// Spans of the keys of each step's `expect` table, by the step's span start.
+pub(crate) type ExpectKeys = std::collections::HashMap<usize, Vec<(String, Range<usize>)>>;
+
 impl Checker {
+    pub(crate) fn new(src: Source) -> Checker {
+        Checker {
+            src,
+            errors: Vec::new(),
+            expect_keys: std::cell::OnceCell::new(),
+        }
+    }
+
     pub(crate) fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
         let e = self.src.error(span, msg);
         self.errors.push(e);

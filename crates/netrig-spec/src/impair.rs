@@ -240,10 +240,7 @@ pub fn parse_impair_change(
     let doc: Doc = toml::from_str(text).map_err(|e| crate::SpecErrors {
         errors: vec![crate::parse::toml_error(&src, text, &e)],
     })?;
-    let mut c = Checker {
-        src,
-        errors: Vec::new(),
-    };
+    let mut c = Checker::new(src);
     let ends = ends.clone().map(|(node, name)| Iface {
         node,
         name,

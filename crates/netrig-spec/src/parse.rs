@@ -50,6 +50,23 @@ struct RawTopology {
     xfail: Option<toml::Value>,
     #[allow(dead_code)]
     tags: Option<toml::Value>,
+    #[allow(dead_code)]
+    views: Option<toml::Value>,
+    #[allow(dead_code)]
+    on_fail: Option<toml::Value>,
+    #[allow(dead_code)]
+    finally: Option<toml::Value>,
+}
+
+/// A node's `files` and `tmpfs`, as a topology's node or a scenario's
+/// `[views.NODE]` writes them.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawView {
+    #[serde(default)]
+    pub(crate) files: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub(crate) tmpfs: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -137,10 +154,7 @@ pub fn parse_topology(name: &str, text: &str) -> Result<Topology, SpecErrors> {
     let raw: RawTopology = toml::from_str(text).map_err(|e| SpecErrors {
         errors: vec![toml_error(&src, text, &e)],
     })?;
-    let mut c = Checker {
-        src,
-        errors: Vec::new(),
-    };
+    let mut c = Checker::new(src);
     let topo = c.check(raw);
     if c.errors.is_empty() {
         Ok(topo)
@@ -440,7 +454,7 @@ impl Checker {
                 loopback.push(net);
             }
         }
-        let mounts = self.check_mounts(r);
+        let mounts = self.check_mounts(&r.files, &r.tmpfs, &[]);
         Node {
             name: name.to_string(),
             kind,
@@ -452,16 +466,22 @@ impl Checker {
     }
 
     /// A node's `files` and `tmpfs`: targets that may be covered, sources
-    /// that can be read (relative to this file's folder), each target once.
-    fn check_mounts(&mut self, r: &RawNode) -> Vec<NodeMount> {
+    /// that can be read (relative to this file's folder), each target once,
+    /// none of those the node has already (`have`: its topology's, for a
+    /// scenario's view).
+    pub(crate) fn check_mounts(
+        &mut self,
+        files: &BTreeMap<Spanned<String>, Spanned<String>>,
+        tmpfs: &[Spanned<String>],
+        have: &[NodeMount],
+    ) -> Vec<NodeMount> {
         let folder = self.src.folder();
         let mut mounts: Vec<NodeMount> = Vec::new();
-        let mut seen = HashSet::new();
-        let written = r
-            .files
+        let mut seen: HashSet<_> = have.iter().map(|m| m.target.clone()).collect();
+        let written = files
             .iter()
             .map(|(t, s)| (t, Some(s)))
-            .chain(r.tmpfs.iter().map(|t| (t, None)));
+            .chain(tmpfs.iter().map(|t| (t, None)));
         for (target, source) in written {
             let t = match check_mount_target(target.get_ref()) {
                 Ok(t) => t,
@@ -471,10 +491,12 @@ impl Checker {
                 }
             };
             if !seen.insert(t.clone()) {
-                self.err(
-                    inner(target),
-                    format!("`{}` is given twice for this node", t.display()),
-                );
+                let why = if have.iter().any(|m| m.target == t) {
+                    "is given for this node by its topology already"
+                } else {
+                    "is given twice for this node"
+                };
+                self.err(inner(target), format!("`{}` {why}", t.display()));
                 continue;
             }
             let source = match source {

@@ -16,7 +16,8 @@
 //! `name[key=value,...]`, arrays as `2:1`; `{key}` is substituted in step
 //! strings, and a string that is exactly `"{key}"` takes the value's type),
 //! `{scenario_dir}` in a step is the scenario file's folder (where steps
-//! run), `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
+//! run), `[views.NODE]` (`files`, `tmpfs`: more of a node's own files, as
+//! a topology's node takes them, relative to the scenario), `[matrix]` (`clients`/`servers` tables of name = command, `client_node`,
 //! `server_node`, `port`; cases `name[client_x_server]`, `{client}`/`{server}`
 //! substituted), `xfail = "reason"`, `tags`, and `[[steps]]`; `[[on_fail]]`
 //! steps run when the case did not pass (to collect state, without changing
@@ -123,11 +124,41 @@ pub struct Step {
     pub name: String,
     /// Line of the step in the scenario file.
     pub line: usize,
+    /// Where the step is written (in the included file, for an included step).
+    pub at: Location,
+    /// Where each of its `expect` keys is written (`split`, `json`, `fail`,
+    /// ...), so that a failure points at the check that failed.
+    pub expect_at: Vec<(String, Location)>,
     pub kind: StepKind,
     pub expect: Expect,
     /// Bound for this step's own waiting (wait_port, wait_log, run). The
     /// scenario timeout, owned by the runner, still applies on top.
     pub timeout: Option<Duration>,
+}
+
+/// Where something is written: `file:line:col` (1-based; the column in
+/// characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+impl Step {
+    /// Where the `expect` key `key` of this step is written, if it is.
+    pub fn expect_key_at(&self, key: &str) -> Option<&Location> {
+        self.expect_at
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, at)| at)
+    }
 }
 
 /// Parse `30s`, `500ms`, `100us`, `2m`, `1.5s`, `1h`: the flow notation's
@@ -169,6 +200,9 @@ struct RawScenario {
     xfail: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
+    /// `[views.NODE]`: files and tmpfs this scenario adds to a node.
+    #[serde(default)]
+    views: BTreeMap<Spanned<String>, crate::parse::RawView>,
     // Topology keys: present when the topology is embedded.
     nodes: Option<Spanned<toml::Value>>,
     links: Option<toml::Value>,
@@ -243,10 +277,7 @@ fn parse_filtered(
     let raw: RawScenario = toml::from_str(text).map_err(|e| SpecErrors {
         errors: vec![crate::parse::toml_error(&src, text, &e)],
     })?;
-    let mut c = Checker {
-        src: src.clone(),
-        errors: Vec::new(),
-    };
+    let mut c = Checker::new(src.clone());
 
     // The topology: referenced or embedded, never both.
     let embedded = raw.nodes.is_some()
@@ -295,6 +326,9 @@ fn parse_filtered(
         None if embedded => Some(crate::parse_topology(&name, text)?),
         None => None,
     };
+
+    let mut topology = topology;
+    c.add_views(&raw.views, topology.as_mut());
 
     let scenario_name = match (&raw.name, &raw.topology) {
         (Some(n), _) => n.get_ref().clone(),
@@ -639,6 +673,98 @@ fn inner<T>(s: &Spanned<T>) -> Range<usize> {
 }
 
 impl Checker {
+    /// `[views.NODE]`: more `files` and `tmpfs` for a node of the topology,
+    /// relative to the scenario, checked as a topology's own are.
+    fn add_views(
+        &mut self,
+        views: &BTreeMap<Spanned<String>, crate::parse::RawView>,
+        topo: Option<&mut Topology>,
+    ) {
+        let Some(topo) = topo else {
+            if let Some((node, _)) = views.iter().next() {
+                self.err_help(
+                    node.span(),
+                    format!("[views.{}] but this scenario has no topology", node.get_ref()),
+                    "views add files to a topology's nodes: set topology = \"file.toml\" or embed [nodes.*]",
+                );
+            }
+            return;
+        };
+        for (node, view) in views {
+            let Some(i) = topo.nodes.iter().position(|n| &n.name == node.get_ref()) else {
+                let known: Vec<_> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
+                self.err_help(
+                    node.span(),
+                    format!("[views.{}]: unknown node", node.get_ref()),
+                    format!("known nodes: {}", known.join(", ")),
+                );
+                continue;
+            };
+            let have = topo.nodes[i].mounts.clone();
+            let mut more = self.check_mounts(&view.files, &view.tmpfs, &have);
+            let mounts = &mut topo.nodes[i].mounts;
+            mounts.append(&mut more);
+            // Parents first, as a topology's own (see check_mounts).
+            mounts.sort_by_key(|m| m.target.components().count());
+        }
+    }
+
+    fn location(&self, offset: usize) -> Location {
+        let (line, col) = self.src.line_col(offset);
+        Location {
+            file: self.src.name.clone(),
+            line,
+            col,
+        }
+    }
+
+    /// The `expect` keys of the step whose table starts at `step_start`,
+    /// with their spans. The file is read for them once, in the shape of
+    /// step lists only, so that a key is found however it is written
+    /// (`expect.split = ...`, `expect = { split = ... }`, `[steps.expect]`).
+    fn expect_key_spans(&self, step_start: usize) -> Vec<(String, Range<usize>)> {
+        #[derive(Deserialize)]
+        struct StepKeys {
+            expect: Option<BTreeMap<Spanned<String>, serde::de::IgnoredAny>>,
+        }
+        #[derive(Deserialize)]
+        struct Lists {
+            #[serde(default)]
+            steps: Vec<Spanned<StepKeys>>,
+            #[serde(default)]
+            on_fail: Vec<Spanned<StepKeys>>,
+            #[serde(default)]
+            finally: Vec<Spanned<StepKeys>>,
+            #[serde(default)]
+            shared_steps: Vec<Spanned<StepKeys>>,
+        }
+        let keys = self.expect_keys.get_or_init(|| {
+            // A file that does not read in this shape has errors of its own.
+            let Ok(l) = toml::from_str::<Lists>(&self.src.text) else {
+                return Default::default();
+            };
+            [l.steps, l.on_fail, l.finally, l.shared_steps]
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    let start = s.span().start;
+                    let keys = s
+                        .into_inner()
+                        .expect
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, _)| {
+                            let span = k.span();
+                            (k.into_inner(), span)
+                        })
+                        .collect();
+                    (start, keys)
+                })
+                .collect()
+        });
+        keys.get(&step_start).cloned().unwrap_or_default()
+    }
+
     /// Point at a key inside a step when serde names one, else at the step.
     pub(crate) fn key_span(&self, span: &Range<usize>, msg: &str) -> Range<usize> {
         let key = msg
@@ -765,10 +891,17 @@ impl Checker {
             if let Some(p) = self.parse_step(&value, span.clone(), index, topo) {
                 let (line, _) = self.src.line_col(span.start);
                 let name = value.get("name").and_then(|n| n.as_str());
+                let expect_at = self
+                    .expect_key_spans(span.start)
+                    .into_iter()
+                    .map(|(k, r)| (k, self.location(r.start)))
+                    .collect();
                 steps.push(Step {
                     index,
                     name: name.map(str::to_string).unwrap_or(p.auto_name),
                     line,
+                    at: self.location(span.start),
+                    expect_at,
                     kind: p.kind,
                     expect: p.expect,
                     timeout: p.timeout,
@@ -841,10 +974,8 @@ impl Checker {
                 return Default::default();
             }
         };
-        let mut inner_checker = Checker {
-            src: Source::new(path.display().to_string(), text.as_str()),
-            errors: Vec::new(),
-        };
+        let mut inner_checker =
+            Checker::new(Source::new(path.display().to_string(), text.as_str()));
         let out = match toml::from_str::<RawSteps>(&text) {
             Ok(r) => inner_checker.parse_steps_in(&r.shared_steps, params, first, topo, depth + 1),
             Err(e) => {
@@ -891,11 +1022,14 @@ impl Checker {
             toml::Value::String(s) => s,
             other => other.to_string(),
         };
+        let at = self.location(span.start);
         let mut push = |kind: StepKind, name: String, expect: Expect| {
             steps.push(Step {
                 index: steps.len() + 1,
                 name,
                 line,
+                at: at.clone(),
+                expect_at: Vec::new(),
                 kind,
                 expect,
                 timeout: None,
@@ -953,6 +1087,57 @@ mod tests {
     }
 
     const LAB: &str = "[nodes.a]\n[nodes.b]\n[[links]]\nends = [\"a:eth0 192.0.2.1/24\", \"b:eth0 192.0.2.2/24\"]\n";
+
+    /// Every scenario key is accepted beside an embedded topology (whose
+    /// parser reads the same text).
+    #[test]
+    fn an_embedded_topology_takes_every_scenario_key() {
+        let s = parse(&format!(
+            "name = \"all\"\n{LAB}\n[views.a]\ntmpfs = [\"/tmp\"]\n[[steps]]\nnode = \"a\"\nrun = \"true\"\n[[on_fail]]\nnode = \"a\"\nrun = \"true\"\n[[finally]]\nnode = \"b\"\nrun = \"true\"\n"
+        ))
+        .unwrap();
+        assert_eq!((s.cases[0].on_fail.len(), s.cases[0].finally.len()), (1, 1));
+        let a = s.topology.as_ref().and_then(|t| t.node("a")).expect("a");
+        assert_eq!(a.mounts[0].target, Path::new("/tmp"));
+    }
+
+    /// Each step knows where its `expect` keys are written, however they
+    /// are written, in steps, on_fail and finally alike; and where it is.
+    #[test]
+    fn steps_know_where_their_checks_are() {
+        let s = parse(concat!(
+            "name = \"at\"\n",
+            "[[steps]]\n", // 2
+            "run = \"echo x\"\n",
+            "expect.stdout = \"x\"\n", // 4
+            "expect.exit = 0\n",       // 5
+            "[[steps]]\n",             // 6
+            "run = \"true\"\n",
+            "expect = { stderr = \"e\", fail = true }\n", // 8
+            "[[steps]]\n",                                // 9
+            "run = \"true\"\n",
+            "[steps.expect]\n",
+            "json = [{ path = \"/a\", equals = 1 }]\n", // 12
+            "[[finally]]\n",                            // 13
+            "run = \"true\"\n",
+            "  expect.stdout_not = \"y\"\n", // 15
+        ))
+        .unwrap();
+        let c = &s.cases[0];
+        let at = |st: &Step| -> Vec<String> {
+            st.expect_at
+                .iter()
+                .map(|(k, l)| format!("{k}@{l}"))
+                .collect()
+        };
+        assert_eq!(at(&c.steps[0]), ["exit@t.toml:5:8", "stdout@t.toml:4:8"]);
+        assert_eq!(at(&c.steps[1]), ["fail@t.toml:8:26", "stderr@t.toml:8:12"]);
+        assert_eq!(at(&c.steps[2]), ["json@t.toml:12:1"]);
+        assert_eq!(at(&c.finally[0]), ["stdout_not@t.toml:15:10"]);
+        assert_eq!(c.steps[1].at.to_string(), "t.toml:6:1");
+        assert_eq!(c.steps[0].expect_key_at("stdout").map(|l| l.line), Some(4));
+        assert!(c.steps[0].expect_key_at("json").is_none());
+    }
 
     #[test]
     fn variants_expand_with_readable_names() {

@@ -175,3 +175,50 @@ fn nodes_see_their_own_files() {
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!((a.trim(), b.trim()), ("conf-a", "conf-b"));
 }
+
+/// A scenario's `[views.NODE]` adds files to a node of the topology it
+/// names, relative to the scenario: two scenarios of one topology show one
+/// node different files at the same path, beside the topology's own tmpfs,
+/// and the other node keeps the host's.
+#[test]
+fn scenarios_add_files_to_a_topology_s_nodes() {
+    if !have_root() {
+        return;
+    }
+    let s = Scratch::new("views");
+    let root = s.0.display().to_string();
+    s.write("etc/name", "host\n");
+    std::fs::create_dir_all(s.path("run")).expect("mkdir run");
+    s.write("scen/conf/one/name", "one\n");
+    s.write("scen/conf/two/name", "two\n");
+    s.write(
+        "topo.toml",
+        &format!(
+            "name = \"views\"\n[nodes.a]\ntmpfs = [\"{root}/run\"]\n[nodes.b]\n\
+             [[links]]\nends = [\"a:eth0 192.0.2.1/24\", \"b:eth0 192.0.2.2/24\"]\n"
+        ),
+    );
+    for n in ["one", "two"] {
+        s.write(
+            &format!("scen/{n}.toml"),
+            &format!(
+                "name = \"{n}\"\ntopology = \"../topo.toml\"\n\
+                 [views.a]\nfiles = {{ \"{root}/etc\" = \"conf/{n}\" }}\n\
+                 [[steps]]\nnode = \"a\"\nrun = \"cat {root}/etc/name; touch {root}/run/x; ls {root}/run\"\nexpect.stdout = \"{n}\\nx\"\n\
+                 [[steps]]\nnode = \"b\"\nrun = \"cat {root}/etc/name; ls {root}/run\"\nexpect = {{ stdout = \"host\", stdout_not = \"x\" }}\n"
+            ),
+        );
+    }
+    for n in ["one", "two"] {
+        let check = netrig(&["check", &format!("scen/{n}.toml")], &s.0);
+        assert!(check.status.success(), "{}", text(&check));
+    }
+    let (code, report, out) = run_json(&["scen", "--results", "res"], &s.0);
+    assert_eq!(case(&report, "one")["state"], "pass", "{out}");
+    assert_eq!(case(&report, "two")["state"], "pass", "{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !s.path("run/x").exists(),
+        "the node's tmpfs reached the host"
+    );
+}

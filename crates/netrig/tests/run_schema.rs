@@ -70,14 +70,19 @@ fn validate(py: &str, docs: &[(&str, &Path)]) -> (bool, String) {
     (o.status.success(), text(&o))
 }
 
-/// Cases of every state and shape: steps, processes, KTAP at three levels, a
-/// bail-out, lib.sh TEST: lines, a retried case, a timeout, a skip.
+/// Cases of every state and shape: steps, processes (one with a core), KTAP
+/// at three levels, a bail-out, lib.sh TEST: lines, a retried case, a timeout, a skip.
 fn suite(s: &Scratch) {
     let marker = s.path("seen");
     s.write("all/pass.toml", &format!("name = \"pass\"\n{PAIR}\n[[steps]]\nnode = \"b\"\ndaemon = \"exec sleep 30\"\n[[steps]]\nping = {{ from = \"a\", to = \"192.0.2.2\" }}\n"));
     s.write(
         "all/fail.toml",
         "name = \"fail\"\n[[steps]]\nrun = \"echo 'bad thing' >&2; exit 3\"\n",
+    );
+    // A daemon that dumps core: `processes[].core`.
+    s.write(
+        "all/crash.toml",
+        "name = \"crash\"\n[[steps]]\ndaemon = \"sleep 0.1; kill -SEGV $$\"\n[[steps]]\nsleep = \"1s\"\n",
     );
     s.write("all/skip.toml", "name = \"skip\"\nrequires = { commands = [\"netrig-missing-tool\"] }\n[[steps]]\nrun = \"true\"\n");
     s.write(
@@ -145,6 +150,10 @@ fn result_and_report_json_validate_against_the_documented_schemas() {
         "{out}"
     );
     assert!(case(&rep, "flaky")["flaky"] == true, "{out}");
+    assert!(
+        case(&rep, "crash")["processes"][0]["core"].is_object(),
+        "{out}"
+    );
     assert!(case(&rep, "fail")["retried"].is_array(), "{out}");
     assert!(
         case(&rep, "deep.sh")["tap"]["tests"][0]["subtests"]["tests"][0]["subtests"].is_object(),

@@ -114,6 +114,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
             started_s: Some(0.05),
             verdicts: vec![],
             failed_checks: vec![],
+            failed_at: vec![],
         },
         SubResult {
             index: 2,
@@ -138,6 +139,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
                                               "misrouted": 0, "unknown": 0}}}),
             ],
             failed_checks: vec![],
+            failed_at: vec![],
         },
     ];
     let mut fail = CaseResult::new(
@@ -162,6 +164,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
             json!({"something": "else <b>"}),
         ],
         failed_checks: vec!["split".into()],
+        failed_at: vec![],
     }];
     fail.processes = vec![ProcRecord {
         name: "srv".into(),
@@ -174,6 +177,7 @@ pub(crate) fn sample() -> (RunReport, Extras) {
         started_s: Some(0.2),
         ended_s: Some(1.0),
         output_cut: None,
+        core: None,
     }];
     let skip = CaseResult::new(
         "skip",

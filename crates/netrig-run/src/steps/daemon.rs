@@ -8,7 +8,7 @@ use netrig_spec::steps::daemon::Daemon;
 impl Exec for Daemon {
     fn exec(&self, cx: &mut Ctx, _step: &Step) -> StepOut {
         let p = cx
-            .start(self.node.as_deref(), &self.name, "sh", &["-c", &self.cmd])
+            .start_daemon(self.node.as_deref(), &self.name, "sh", &["-c", &self.cmd])
             .map_err(broken)?;
         cx.daemons.push(p);
         if self.may_exit {

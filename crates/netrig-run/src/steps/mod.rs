@@ -9,11 +9,10 @@ use crate::verdicts::{broken, skip, PathCapture, Problem, StepOut};
 use netrig_lab::{Lab, LinkStats};
 use netrig_spec::expect::IfacePath;
 use netrig_spec::scenario::{Step, StepKind};
-use netrig_spec::steps::signal::signal_name;
 use netrig_wire::perf::TracepointCounter;
 use netrig_wire::{Capture, CaptureOptions, PerfError, ProbeServerHandle};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -99,10 +98,42 @@ impl Ctx {
         program: &str,
         args: &[&str],
     ) -> Result<Proc, String> {
+        self.start_with(node, name, program, args, false)
+    }
+
+    /// [`Ctx::start`] for a daemon, the system under test: with its core
+    /// limit raised, so that a crash leaves a core to debug.
+    pub fn start_daemon(
+        &mut self,
+        node: Option<&str>,
+        name: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<Proc, String> {
+        self.start_with(node, name, program, args, true)
+    }
+
+    fn start_with(
+        &mut self,
+        node: Option<&str>,
+        name: &str,
+        program: &str,
+        args: &[&str],
+        raise_core: bool,
+    ) -> Result<Proc, String> {
         let mut cmd = match (node, &self.lab) {
             (Some(n), Some(lab)) => lab.command(n, program).map_err(|e| e.to_string())?,
             _ => host_command(program),
         };
+        if raise_core {
+            // SAFETY: setrlimit/getrlimit are async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    crate::coredump::raise_core_limit();
+                    Ok(())
+                });
+            }
+        }
         cmd.args(args);
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -149,6 +180,7 @@ impl Ctx {
                 .filter_map(|v| serde_json::to_value(v).ok())
                 .collect(),
             failed_checks: checks.iter().map(|c| c.to_string()).collect(),
+            failed_at: Vec::new(),
         }
     }
 
@@ -178,10 +210,18 @@ impl Ctx {
             self.may_exit.insert(d.rec.name.clone());
             let how = match (st.code(), st.signal()) {
                 (Some(c), _) => format!("exited with status {c}"),
-                (None, Some(s)) => format!("was killed by {}", signal_name(s)),
+                (None, Some(s)) => {
+                    let core = d.collect_core().cloned();
+                    format!("was {}", crate::coredump::describe(s, core.as_ref()))
+                }
                 _ => "ended".to_string(),
             };
-            let mut msg = format!("daemon `{}` {how} while the case ran", d.rec.name);
+            // The core's lines follow the first.
+            let (first, more) = how.split_once('\n').unwrap_or((&how, ""));
+            let mut msg = format!("daemon `{}` {first} while the case ran", d.rec.name);
+            if !more.is_empty() {
+                msg.push_str(&format!("\n{more}"));
+            }
             let (out, err) = (tail(&d.stdout(), 5), tail(&d.stderr(), 5));
             if !err.is_empty() {
                 msg.push_str(&format!("\nstderr:\n{err}"));

@@ -59,10 +59,17 @@ pub(super) fn judge_output(cmd: &str, p: &Proc, e: &Expect) -> Result<(), Proble
     let (out, err) = (p.stdout(), p.stderr());
     let want = e.exit.unwrap_or(0);
     let mut problems = Vec::new();
+    // Lines about a core, after the problems.
+    let mut core = String::new();
     match (p.rec.exit, p.rec.signal) {
         (Some(c), _) if c == want => {}
         (Some(c), _) => problems.push((Check::Exit, format!("exit status {c}, expected {want}"))),
-        (None, Some(s)) => problems.push((Check::Exit, format!("killed by signal {s}"))),
+        (None, Some(s)) => {
+            let how = crate::coredump::describe(s, p.rec.core.as_ref());
+            let (first, more) = how.split_once('\n').unwrap_or((&how, ""));
+            core = more.to_string();
+            problems.push((Check::Exit, first.to_string()));
+        }
         _ => problems.push((Check::Exit, "no exit status".to_string())),
     }
     for s in &e.stdout {
@@ -96,6 +103,9 @@ pub(super) fn judge_output(cmd: &str, p: &Proc, e: &Expect) -> Result<(), Proble
     }
     let shown: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
     let mut msg = format!("`{cmd}`: {}", shown.join("; "));
+    if !core.is_empty() {
+        msg.push_str(&format!("\n{core}"));
+    }
     let t = tail(&err, 5);
     if !t.is_empty() {
         msg.push_str(&format!("\nstderr:\n{t}"));

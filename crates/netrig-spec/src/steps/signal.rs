@@ -19,10 +19,24 @@ pub const SIGNALS: &[(&str, i32)] = &[
     ("ABRT", libc::SIGABRT),
 ];
 
+/// Signals a process may die by that no step sends, for reports.
+const OTHER_SIGNALS: &[(&str, i32)] = &[
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("SYS", libc::SIGSYS),
+];
+
 /// `SIGSEGV` for 11, as reports show a signal number.
 pub fn signal_name(n: i32) -> String {
     SIGNALS
         .iter()
+        .chain(OTHER_SIGNALS)
         .find(|(_, v)| *v == n)
         .map(|(name, _)| format!("SIG{name}"))
         .unwrap_or_else(|| format!("signal {n}"))
