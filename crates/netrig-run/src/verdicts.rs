@@ -413,6 +413,24 @@ fn missing(e: &Expect, c: &Classified, sent: u64, tagged: bool) -> (u64, String)
 
 /// Judge a traffic step. `flow` picks the step's own packets; `stream` is
 /// the tag's stream when the flow is tagged.
+/// An observation whose capture rings overflowed proves nothing either way:
+/// Broken, naming each ring's losses.
+pub(crate) fn incomplete(obs: &Observation, summary: &str) -> Option<Problem> {
+    let ring_drops: Vec<String> = obs
+        .captures
+        .iter()
+        .filter(|p| p.ring.drops > 0)
+        .map(|p| format!("capture on {} dropped {} packets", p.path, p.ring.drops))
+        .collect();
+    (!ring_drops.is_empty()).then(|| {
+        broken(format!(
+            "{}: observation incomplete (the capture ring overflowed; the machine is too busy or the ring too small)\n{summary}\n{}",
+            ring_drops.join(", "),
+            obs.host.consulted(&obs.captures)
+        ))
+    })
+}
+
 pub(crate) fn judge_traffic(
     name: &str,
     e: &Expect,
@@ -424,18 +442,8 @@ pub(crate) fn judge_traffic(
 ) -> StepOut {
     let c = classify(&obs.captures, flow);
     let consulted = obs.host.consulted(&obs.captures);
-    // An incomplete observation proves nothing either way.
-    let ring_drops: Vec<String> = obs
-        .captures
-        .iter()
-        .filter(|p| p.ring.drops > 0)
-        .map(|p| format!("capture on {} dropped {} packets", p.path, p.ring.drops))
-        .collect();
-    if !ring_drops.is_empty() {
-        return Err(broken(format!(
-            "{}: observation incomplete (the capture ring overflowed; the machine is too busy or the ring too small)\n{summary}\n{consulted}",
-            ring_drops.join(", ")
-        )));
+    if let Some(p) = incomplete(obs, &summary) {
+        return Err(p);
     }
     let (short, what) = missing(e, &c, obs.sent, stream.is_some());
     if short > 0 && obs.host.total() > 0 {

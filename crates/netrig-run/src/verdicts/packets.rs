@@ -18,19 +18,10 @@ pub(crate) fn judge_packets(
     obs: &Observation,
     summary: String,
 ) -> StepOut {
-    let consulted = obs.host.consulted(&obs.captures);
-    let ring_drops: Vec<String> = obs
-        .captures
-        .iter()
-        .filter(|p| p.ring.drops > 0)
-        .map(|p| format!("capture on {} dropped {} packets", p.path, p.ring.drops))
-        .collect();
-    if !ring_drops.is_empty() {
-        return Err(broken(format!(
-            "{}: observation incomplete (the capture ring overflowed; the machine is too busy or the ring too small)\n{summary}\n{consulted}",
-            ring_drops.join(", ")
-        )));
+    if let Some(p) = super::incomplete(obs, &summary) {
+        return Err(p);
     }
+    let consulted = obs.host.consulted(&obs.captures);
     let decoded: Vec<Vec<Frame>> = obs
         .captures
         .iter()
@@ -363,6 +354,28 @@ mod tests {
             min: None,
             only: false,
         }
+    }
+
+    /// Every frame arrived, but a ring lost some: nothing is proven.
+    #[test]
+    fn a_ring_that_dropped_makes_the_step_broken() {
+        let f = frame("eth() / ipv4(ttl=64) / udp(dport=9) / raw(text='a')");
+        let mut c = cap("h2:eth0", &[f.clone(), f], PktType::Host);
+        c.ring.drops = 3;
+        let Err(p) = judge_packets(
+            &[want("h2:eth0", "eth() / ipv4(ttl=64)", Some(2))],
+            &[],
+            &obs(vec![c]),
+            "s".into(),
+        ) else {
+            panic!("must be broken")
+        };
+        assert_eq!(p.0, crate::result::State::Broken);
+        assert!(
+            p.1.starts_with("capture on h2:eth0 dropped 3 packets: observation incomplete"),
+            "{}",
+            p.1
+        );
     }
 
     #[test]
