@@ -148,8 +148,8 @@ pub struct GenArgs {
     #[arg(long)]
     pub size: Option<usize>,
     /// Destination MAC (default: resolved through the neighbour table).
-    /// For `replay`: a MAC, or an IP address resolved through the sending
-    /// node's neighbour table (default: the file's).
+    /// For `replay`: a MAC, or an IP address: the MAC of the next hop towards
+    /// it from the sending interface, resolved as flows do (default: the file's).
     #[arg(long)]
     pub dmac: Option<String>,
     /// For `replay`: source MAC, `lab` (the sending interface's) or a MAC
@@ -471,7 +471,7 @@ fn gen_replay(a: &GenArgs, node: &str, iface: Option<&str>) -> CliResult {
     use netrig_wire::{MacAddr, Pace, ReplayOptions};
     let [file] = a.args.as_slice() else {
         return Err(CliError::usage(miette!(
-            "replay takes one capture file: {} {node}:IFACE replay FILE",
+            "replay takes one capture file: netrig gen {} {node}:IFACE replay FILE",
             a.lab
         )));
     };
