@@ -25,7 +25,8 @@
 //!
 //! Module map: [`flow`] (specs and notation) → [`template`] + [`checksum`]
 //! (frames patched with RFC 1624 updates) → [`sender`] (sendmmsg or
-//! TPACKET_V2 TX ring, pacing) → [`capture`] (TPACKET_V3 RX ring) →
+//! TPACKET_V2 TX ring, pacing; [`replay`] sends ready-made frames at
+//! their recorded times) → [`capture`] (TPACKET_V3 RX ring) →
 //! [`decode`] (summaries, match predicates, expectations) and [`pcapng`].
 //! [`mod@ping`] and [`probe`] work at the socket level; [`neigh`] resolves next
 //! hops over rtnetlink. [`perf`] counts kernel tracepoint hits (system-wide,
@@ -43,9 +44,11 @@ pub use flow::{FlowPoint, FlowSpec, IpRange, MacAddr, PortRange, Proto, TagSpec,
 pub use tag::Tag;
 pub use template::Template;
 pub mod neigh;
+pub mod replay;
 pub mod sender;
 mod sys;
 
+pub use replay::{Pace, ReplayOptions};
 pub use sender::{NoProgress, Progress, SendStats, Sender, SenderOptions, TxMode};
 pub mod capture;
 pub mod pcapng;

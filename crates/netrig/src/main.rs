@@ -121,7 +121,8 @@ enum Cmd {
         #[arg(long)]
         svg: bool,
     },
-    /// Send packets from a node: flows with address and port ranges, rate, count, tags.
+    /// Send packets from a node: flows with address and port ranges, rate, count, tags;
+    /// frames built from layers; or the frames of a pcap/pcapng file (replay).
     Gen(wirecmd::GenArgs),
     /// Ping from a node (exit 0 if any reply, 1 if none, 2 on error).
     Ping(wirecmd::PingArgs),

@@ -103,15 +103,21 @@ fn wire_err(what: &str, e: WireError) -> CliError {
 netrig gen seed h1 udp da=198.18.0.0,sp=1024,dp=0-32767\n  \
 netrig gen seed h1:eth0 udp -B 2001:db8:2::2 --dp 1-1000 -c 100000 --pps 50000 --tag 1:1:2\n  \
 netrig gen seed h1 tcp da=198.51.100.2,dp=80,flags=syn --duration 5s\n  \
-netrig gen seed h1:eth0 frame \"eth() / dot1q(vid=10) / ipv4(dst=198.51.100.2) / udp(sport=1-9)\" --pps 100")]
+netrig gen seed h1:eth0 frame \"eth() / dot1q(vid=10) / ipv4(dst=198.51.100.2) / udp(sport=1-9)\" --pps 100\n  \
+netrig gen seed h1:eth0 replay examples/replay/mixed.pcapng                  # at the file's timing\n  \
+netrig gen seed h1:eth0 replay trace.pcap --fast --smac lab --dmac 192.0.2.1 # the lab's MACs\n  \
+netrig gen seed h1:eth0 replay trace.pcap --speed 10 -c 1000 -d 30s")]
 pub struct GenArgs {
     /// Lab name.
     pub lab: String,
     /// Sending node, optionally with its interface (default: the route to the destination).
     pub target: String,
     /// udp, tcp (SYN), icmp or icmpv6; or `frame` for frames built from
-    /// layers (the notation of the `send` step, in the arguments).
+    /// layers (the notation of the `send` step, in the arguments); or
+    /// `replay` for the Ethernet frames of a pcap/pcapng file (the argument),
+    /// at the file's timing (--speed scales it, --fast sends back to back).
     pub proto: String,
+    /// For `replay`: the capture file.
     /// For `frame`: the layers, e.g. "eth() / ipv4(dst=198.51.100.2) / udp()".
     /// Otherwise mausezahn-style items: sa=, da= (address, a-b or CIDR), sp=, dp= (port or a-b),
     /// c=, pps=, d=, size=, ttl=, smac=, dmac=, flags=, seq=, id=, tag=stream[:src:dst].
@@ -142,8 +148,20 @@ pub struct GenArgs {
     #[arg(long)]
     pub size: Option<usize>,
     /// Destination MAC (default: resolved through the neighbour table).
+    /// For `replay`: a MAC, or an IP address: the MAC of the next hop towards
+    /// it from the sending interface, resolved as flows do (default: the file's).
     #[arg(long)]
     pub dmac: Option<String>,
+    /// For `replay`: source MAC, `lab` (the sending interface's) or a MAC
+    /// (default: the file's).
+    #[arg(long)]
+    pub smac: Option<String>,
+    /// For `replay`: play the file's timing this many times faster (0.5: slower).
+    #[arg(long, conflicts_with = "fast")]
+    pub speed: Option<f64>,
+    /// For `replay`: send back to back instead of at the file's timing.
+    #[arg(long)]
+    pub fast: bool,
     /// Payload tag stream[:src:dst] (stream id, source id, intended destination id).
     #[arg(long)]
     pub tag: Option<String>,
@@ -261,6 +279,21 @@ impl netrig_wire::Progress for GenProgress {
 
 pub fn gen(a: GenArgs) -> CliResult {
     let (node, iface) = split_target(&a.target)?;
+    if a.proto == "replay" {
+        return gen_replay(&a, node, iface);
+    }
+    // Replay options mean nothing to flows or built frames: refuse rather than ignore.
+    let replay_only = [
+        ("--smac", a.smac.is_some()),
+        ("--speed", a.speed.is_some()),
+        ("--fast", a.fast),
+    ];
+    if let Some((flag, _)) = replay_only.iter().find(|(_, set)| *set) {
+        return Err(CliError::usage(miette!(
+            "{flag} is for `gen LAB NODE:IFACE replay FILE`, not for {}",
+            a.proto
+        )));
+    }
     if a.proto == "frame" {
         return gen_frames(&a, node, iface);
     }
@@ -428,6 +461,139 @@ fn gen_frames(a: &GenArgs, node: &str, iface: Option<&str>) -> CliResult {
         st.sent,
         st.bytes,
         st.elapsed.as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// `netrig gen LAB NODE:IFACE replay FILE`: the frames of a capture file,
+/// sent as the `replay` step sends them.
+fn gen_replay(a: &GenArgs, node: &str, iface: Option<&str>) -> CliResult {
+    use netrig_wire::{MacAddr, Pace, ReplayOptions};
+    let [file] = a.args.as_slice() else {
+        return Err(CliError::usage(miette!(
+            "replay takes one capture file: netrig gen {} {node}:IFACE replay FILE",
+            a.lab
+        )));
+    };
+    let flow_only = [
+        ("--sa", a.sa.is_some()),
+        ("--da", a.da.is_some()),
+        ("--sp", a.sp.is_some()),
+        ("--dp", a.dp.is_some()),
+        ("--pps", a.pps.is_some()),
+        ("--size", a.size.is_some()),
+        ("--tag", a.tag.is_some()),
+        ("--tx-ring", a.tx_ring),
+        ("--workers", a.workers != 1),
+    ];
+    if let Some((flag, _)) = flow_only.iter().find(|(_, set)| *set) {
+        return Err(CliError::usage(miette!(
+            "{flag} is for flows; replay sends the file's frames as they are"
+        )));
+    }
+    let Some(ifname) = iface else {
+        return Err(CliError::usage(miette!(
+            "replay needs the interface to send on: {node}:IFACE"
+        )));
+    };
+    if a.count == Some(0) {
+        return Err(CliError::usage(miette!("-c must be at least 1")));
+    }
+    let duration = match a.duration.as_deref().map(duration_arg) {
+        None => None,
+        Some(Ok(d)) if !d.is_zero() => Some(d),
+        Some(Ok(_)) => return Err(CliError::usage(miette!("--duration must be above 0"))),
+        Some(Err(e)) => return Err(CliError::usage(miette!("--duration: {e}"))),
+    };
+    let pace = match (a.speed, a.fast) {
+        (Some(s), _) if !(s.is_finite() && s > 0.0) => {
+            return Err(CliError::usage(miette!(
+                "--speed {s} is not a positive number (2 plays the file twice as fast)"
+            )))
+        }
+        (Some(speed), _) => Pace::Recorded { speed },
+        (None, true) => Pace::Fast,
+        (None, false) => Pace::Recorded { speed: 1.0 },
+    };
+    // `None` inside: the sending interface's, known once it is open.
+    let smac: Option<Option<MacAddr>> = match a.smac.as_deref() {
+        None => None,
+        Some("lab") => Some(None),
+        Some(m) => Some(Some(m.parse().map_err(|_| {
+            CliError::usage(miette!(
+                "--smac `{m}` is neither `lab` (the sending interface's) nor a MAC"
+            ))
+        })?)),
+    };
+    enum Dst {
+        Mac(MacAddr),
+        Resolve(IpAddr),
+    }
+    let dmac = match a.dmac.as_deref() {
+        None => None,
+        Some(m) => Some(if let Ok(mac) = m.parse() {
+            Dst::Mac(mac)
+        } else if let Ok(ip) = m.parse() {
+            Dst::Resolve(ip)
+        } else {
+            return Err(CliError::usage(miette!(
+                "--dmac `{m}` is neither a MAC nor an IP address to resolve"
+            )));
+        }),
+    };
+    // Read and checked before the lab is joined: a bad file sends nothing.
+    let frames = netrig_spec::capfile::read_capture(std::path::Path::new(file)).map_err(|e| {
+        CliError::usage(miette!(
+            help = "replay takes pcap or pcapng files of Ethernet frames captured whole",
+            "cannot replay `{file}`: {e}"
+        ))
+    })?;
+    enter(&a.lab, node)?;
+    catch_stop_signals();
+    let opts = SenderOptions {
+        qdisc_bypass: !a.no_bypass,
+        ..Default::default()
+    };
+    let resolve_timeout = opts.resolve_timeout;
+    let mut tx =
+        Sender::open_with(ifname, opts).map_err(|e| wire_err(&format!("{node}:{ifname}"), e))?;
+    let dst_mac = match dmac {
+        None => None,
+        Some(Dst::Mac(m)) => Some(m),
+        Some(Dst::Resolve(ip)) => Some(
+            neigh::resolve_mac(tx.ifindex(), ifname, ip, resolve_timeout)
+                .map_err(|e| wire_err(&format!("resolving {ip} from {node}:{ifname}"), e))?,
+        ),
+    };
+    let ro = ReplayOptions {
+        pace,
+        count: a.count,
+        duration,
+        src_mac: smac.map(|m| m.unwrap_or(tx.mac())),
+        dst_mac,
+    };
+    let mut progress = GenProgress {
+        tty: std::io::stderr().is_terminal(),
+        last: Instant::now(),
+        shown: false,
+    };
+    let st = tx
+        .replay(
+            frames.iter().map(|f| (f.t_ns, f.data.as_slice())),
+            &ro,
+            &mut progress,
+        )
+        .map_err(|e| wire_err(&format!("replaying {file} on {node}:{ifname}"), e))?;
+    if progress.shown {
+        eprint!("\r\x1b[K");
+    }
+    println!(
+        "{node}:{ifname}: sent {} of {} frames ({} bytes) in {:.3} s{}",
+        st.sent,
+        frames.len(),
+        st.bytes,
+        st.elapsed.as_secs_f64(),
+        if st.cancelled { " (interrupted)" } else { "" }
     );
     Ok(0)
 }

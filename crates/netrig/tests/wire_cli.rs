@@ -661,3 +661,187 @@ fn gen_sends_frames_built_from_layers() {
         .collect();
     assert_eq!(rows, want);
 }
+
+/// The scapy-made capture committed under examples/replay (see its gen.py).
+fn replay_example(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/replay")
+        .join(name);
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+/// The Ethernet frames of a capture file, in order.
+fn frames_of(file: &Path) -> Vec<Vec<u8>> {
+    netrig_spec::capfile::read_capture(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .into_iter()
+        .map(|f| f.data)
+        .collect()
+}
+
+/// The frames of a capture whose bytes after the MACs are those of one of
+/// `sent` (what a replay caused, whatever else the lab said meanwhile).
+fn replayed(capture: &Path, sent: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    frames_of(capture)
+        .into_iter()
+        .filter(|f| f.len() >= 12 && sent.iter().any(|w| w[12..] == f[12..]))
+        .collect()
+}
+
+/// The MAC of NODE's IFACE in the lab, as `ip link` shows it.
+fn mac_of(lab: &str, node: &str, iface: &str) -> [u8; 6] {
+    let o = netrig(&[
+        "exec", lab, node, "--", "ip", "-o", "link", "show", "dev", iface,
+    ]);
+    let (out, e) = text(&o);
+    assert!(o.status.success(), "ip link: {out}{e}");
+    let hex = out
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC in {out}"));
+    let mut mac = [0u8; 6];
+    for (b, h) in mac.iter_mut().zip(hex.split(':')) {
+        *b = u8::from_str_radix(h, 16).expect("hex");
+    }
+    mac
+}
+
+/// Seconds from gen's `... in X s` summary.
+fn gen_seconds(out: &str) -> f64 {
+    out.split(" in ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {out}"))
+}
+
+#[test]
+fn replay_refuses_a_bad_file_before_the_lab() {
+    // Checked before the lab is looked up: no lab or privilege needed.
+    let missing = "/nonexistent/netrig-replay.pcap";
+    let o = netrig(&["gen", "nolab", "h1:eth0", "replay", missing]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("cannot replay `{missing}`")), "{err}");
+    let not_capture = replay_example("gen.py");
+    let o = netrig(&["gen", "nolab", "h1:eth0", "replay", &not_capture]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("neither pcap nor pcapng"), "{err}");
+    let good = replay_example("mixed.pcap");
+    for bad in [
+        &["--pps", "10"][..],
+        &["--speed", "0"],
+        &["--smac", "nonsense"],
+        &["--dmac", "r1"],
+        &["--fast", "--speed", "2"],
+    ] {
+        let mut args = vec!["gen", "nolab", "h1:eth0", "replay", &good];
+        args.extend_from_slice(bad);
+        let o = netrig(&args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {:?}", text(&o));
+    }
+    let o = netrig(&[
+        "gen",
+        "nolab",
+        "h1:eth0",
+        "udp",
+        "da=198.51.100.2",
+        "--fast",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("--fast is for"), "{:?}", text(&o));
+}
+
+#[test]
+fn gen_replays_a_capture_file_intact() {
+    let Some(lab) = LabGuard::up("rpl") else {
+        return;
+    };
+    let pcapng = replay_example("mixed.pcapng");
+    let want = frames_of(Path::new(&pcapng));
+    assert_eq!(want.len(), 6);
+
+    // Unknown node or interface: usage errors, nothing sent.
+    for at in ["nosuch:eth0", "h1:eth9"] {
+        let o = netrig(&["gen", &lab.name, at, "replay", &pcapng]);
+        assert_eq!(o.status.code(), Some(2), "{at}: {:?}", text(&o));
+    }
+
+    // At the file's timing, MACs kept: r1 sees the file's frames as they
+    // are. A new lab's own chatter (MLD reports) arrives too: the capture
+    // runs for a while and keeps the frames that are replayed ones.
+    let tmp = tmpfile("rpl.pcapng");
+    let (cap, _err) = start_capture(
+        &lab.name,
+        "r1:eth0",
+        &tmp.0,
+        &["--direction", "in", "-d", "5s"],
+        Stdio::null(),
+    );
+    let o = netrig(&["gen", &lab.name, "h1:eth0", "replay", &pcapng]);
+    let (out, e) = text(&o);
+    assert!(o.status.success(), "gen: {out}{e}");
+    assert!(out.contains("h1:eth0: sent 6 of 6 frames"), "{out}");
+    // The file's frames are 20 ms apart: the last cannot leave before 100 ms.
+    assert!(gen_seconds(&out) >= 0.1, "{out}");
+    assert!(cap
+        .wait_with_output()
+        .expect("capture ends")
+        .status
+        .success());
+    assert_eq!(replayed(&tmp.0, &want), want, "frames changed on the way");
+
+    // Back to back with the lab's MACs (the destination resolved from r1's
+    // address).
+    let h1 = mac_of(&lab.name, "h1", "eth0");
+    let r1 = mac_of(&lab.name, "r1", "eth0");
+    let rewritten: Vec<Vec<u8>> = want
+        .iter()
+        .map(|f| [&r1[..], &h1[..], &f[12..]].concat())
+        .collect();
+    let tmp = tmpfile("rpl-mac.pcapng");
+    let (cap, _err) = start_capture(
+        &lab.name,
+        "r1:eth0",
+        &tmp.0,
+        &["--direction", "in", "-d", "5s"],
+        Stdio::null(),
+    );
+    let pcap = replay_example("mixed.pcap");
+    let o = netrig(&[
+        "gen",
+        &lab.name,
+        "h1:eth0",
+        "replay",
+        &pcap,
+        "--fast",
+        "--smac",
+        "lab",
+        "--dmac",
+        "192.0.2.1",
+    ]);
+    let (out, e) = text(&o);
+    assert!(o.status.success(), "gen: {out}{e}");
+    assert!(out.contains("sent 6 of 6 frames"), "{out}");
+    assert!(cap
+        .wait_with_output()
+        .expect("capture ends")
+        .status
+        .success());
+    assert_eq!(
+        replayed(&tmp.0, &want),
+        rewritten,
+        "rewritten frames differ"
+    );
+
+    // -c and --speed: the first two frames, one gap of 20 ms at 2x speed.
+    let o = netrig(&[
+        "gen", &lab.name, "h1:eth0", "replay", &pcap, "-c", "2", "--speed", "2",
+    ]);
+    let (out, e) = text(&o);
+    assert!(o.status.success(), "gen: {out}{e}");
+    assert!(out.contains("sent 2 of 6 frames"), "{out}");
+    assert!(gen_seconds(&out) >= 0.01, "{out}");
+}
