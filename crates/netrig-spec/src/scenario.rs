@@ -876,18 +876,22 @@ impl Checker {
         depth: usize,
     ) -> (Vec<Step>, Vec<Range<usize>>) {
         let (mut steps, mut spans) = (Vec::new(), Vec::new());
+        // Numbered as written: a step refused does not renumber the next.
+        let mut next = first;
         for raw_step in raws {
             if raw_step.get_ref().get("include").is_some() {
                 let span = raw_step.span();
                 let (line, _) = self.src.line_col(span.start);
-                let (inc, _) = self.include(raw_step, params, first + steps.len(), topo, depth);
+                let (inc, _) = self.include(raw_step, params, next, topo, depth);
+                next += inc.len();
                 // Later checks (daemon names, say) point at the include line.
                 spans.extend(inc.iter().map(|_| span.clone()));
                 steps.extend(inc.into_iter().map(|st| Step { line, ..st }));
                 continue;
             }
             let value = substitute(raw_step.get_ref(), params);
-            let (span, index) = (raw_step.span(), first + steps.len());
+            let (span, index) = (raw_step.span(), next);
+            next += 1;
             if let Some(p) = self.parse_step(&value, span.clone(), index, topo) {
                 let (line, _) = self.src.line_col(span.start);
                 let name = value.get("name").and_then(|n| n.as_str());
@@ -1103,6 +1107,16 @@ mod tests {
 
     /// Each step knows where its `expect` keys are written, however they
     /// are written, in steps, on_fail and finally alike; and where it is.
+    /// A refused step keeps its number, so the next error names the step
+    /// the user counts to, not one less.
+    #[test]
+    fn steps_are_numbered_as_written_when_one_is_refused() {
+        let err = parse("name = \"n\"\n[[steps]]\nbogus = 1\n[[steps]]\nrun = \"true\"\nzz = 2\n")
+            .expect_err("two bad steps");
+        assert!(err.contains("step 1: unknown field `bogus`"), "{err}");
+        assert!(err.contains("step 2: unknown field `zz`"), "{err}");
+    }
+
     #[test]
     fn steps_know_where_their_checks_are() {
         let s = parse(concat!(
