@@ -922,15 +922,15 @@ impl Lab {
                             ));
                         }
                     }
-                }
-                if pending.is_none() {
-                    pending =
-                        unjoined_solicited_node(&mut ns.nl, ours_index).map_err(|source| {
-                            LabError::Netlink {
-                                node: ns.name.clone(),
-                                source,
-                            }
-                        })?;
+                    if pending.is_none() {
+                        pending =
+                            unjoined_solicited_node(&mut ns.nl, &addrs).map_err(|source| {
+                                LabError::Netlink {
+                                    node: ns.name.clone(),
+                                    source,
+                                }
+                            })?;
+                    }
                 }
                 if pending.is_none() {
                     // Flags and qdisc names can say ready while a transmit
@@ -1492,13 +1492,12 @@ impl Drop for Lab {
 /// has joined the address's solicited-node group, which the kernel does from
 /// a work queue after the address is added; until then a solicitation for
 /// it is dropped and the asker retries a second later. Returns the first
-/// address still waiting, as (interface index, state).
+/// of `addrs` (none tentative) still waiting, as (interface index, state).
 fn unjoined_solicited_node(
     nl: &mut Netlink,
-    ours: impl Fn(i32) -> bool,
+    addrs: &[AddrInfo],
 ) -> Result<Option<(String, String)>, NetlinkError> {
     let v6 = libc::AF_INET6 as u8;
-    let addrs = nl.dump(Msg::new(RTM_GETADDR, 0).header(&ifaddrmsg(v6, 0, 0, 0, 0)))?;
     let groups: std::collections::HashSet<(i32, std::net::IpAddr)> = nl
         .dump(Msg::new(RTM_GETMULTICAST, 0).header(&ifaddrmsg(v6, 0, 0, 0, 0)))?
         .iter()
@@ -1510,13 +1509,10 @@ fn unjoined_solicited_node(
                 .map(|ip| (ifa.index, ip))
         })
         .collect();
-    for a in addrs.iter().filter_map(|p| parse_addr(p)) {
+    for a in addrs {
         let std::net::IpAddr::V6(ip) = a.addr else {
             continue;
         };
-        if a.index < FIRST_IFINDEX || !ours(a.index) || a.flags & IFA_F_TENTATIVE != 0 {
-            continue;
-        }
         let o = ip.octets();
         let group = std::net::Ipv6Addr::new(
             0xff02,

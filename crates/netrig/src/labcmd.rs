@@ -144,11 +144,7 @@ pub fn check(paths: &[PathBuf]) -> CliResult {
             check_file(p)
         };
         if let Err(e) = checked {
-            // Written at once, as main writes a final error.
-            use std::io::Write;
-            let _ = std::io::stderr()
-                .lock()
-                .write_all(format!("{:?}\n", e.report).as_bytes());
+            e.print();
             bad += 1;
         }
     }

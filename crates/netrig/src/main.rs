@@ -247,11 +247,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            // Rendered whole, then written at once: stderr is unbuffered,
-            // and miette writes a report of many errors in tiny pieces.
-            use std::io::Write;
-            let text = format!("{:?}\n", err.report);
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            err.print();
             ExitCode::from(err.code)
         }
     }
@@ -264,6 +260,15 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// Write the report to stderr. Rendered whole, then written at once:
+    /// stderr is unbuffered, and miette writes a report of many errors in
+    /// tiny pieces.
+    pub fn print(&self) {
+        use std::io::Write;
+        let text = format!("{:?}\n", self.report);
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
     pub fn usage(report: impl Into<miette::Report>) -> Self {
         CliError {
             report: report.into(),
