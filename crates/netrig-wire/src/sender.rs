@@ -26,9 +26,9 @@ pub enum TxMode {
 /// Options for [`Sender::open_with`].
 #[derive(Clone, Debug)]
 pub struct SenderOptions {
-    /// Skip the egress qdisc (fast). Turn off when the qdisc matters, e.g. a
-    /// tbf/htb impairment configured on the sending interface itself. A
-    /// netem root qdisc (a netem link's impairment) is never skipped.
+    /// Skip the egress qdisc (fast), when it is one the kernel puts there by
+    /// itself ([`DEFAULT_QDISCS`]). A qdisc someone configured (a netem
+    /// link's impairment, a shaper under test) is never skipped.
     pub qdisc_bypass: bool,
     /// Frames per system call (and TX ring size).
     pub batch: usize,
@@ -134,9 +134,12 @@ impl Sender {
         let ifindex = sys::ifindex(&fd, ifname)?;
         let mac = sys::hwaddr(&fd, ifname)?;
         let mut opts = opts;
-        // On a netem link the impairment is the sending end's qdisc:
-        // bypassing it would send the frames unimpaired.
-        if opts.qdisc_bypass && root_qdisc(ifindex)?.as_deref() == Some("netem") {
+        // A configured qdisc is part of the path being tested (a netem
+        // link's impairment, a tbf the system under test set up): bypassing
+        // it would send the frames past it and blame the system for it.
+        if opts.qdisc_bypass
+            && !root_qdisc(ifindex)?.is_some_and(|q| DEFAULT_QDISCS.contains(&q.as_str()))
+        {
             opts.qdisc_bypass = false;
         }
         if opts.qdisc_bypass {
@@ -599,6 +602,11 @@ impl Drop for TxRing {
 
 /// The kind of interface `ifindex`'s root qdisc, in this thread's network
 /// namespace.
+/// Root qdiscs the kernel attaches by itself (noqueue on veth, the
+/// namespace's default on devices with a queue): nothing to honour, so the
+/// sender may skip them.
+pub const DEFAULT_QDISCS: &[&str] = &["noqueue", "pfifo_fast", "fq_codel", "mq"];
+
 fn root_qdisc(ifindex: i32) -> Result<Option<String>> {
     use netrig_lab::netlink::{ifinfomsg, parse_link, Msg, Netlink, RTM_GETLINK};
     let netlink =

@@ -168,7 +168,8 @@ pub struct GenArgs {
     /// Use a TPACKET_V2 TX ring instead of sendmmsg.
     #[arg(long)]
     pub tx_ring: bool,
-    /// Go through the interface's qdisc (needed when a qdisc impairs this interface).
+    /// Go through the interface's qdisc even when it is the kernel's default
+    /// (a configured one, netem or a shaper, is never skipped).
     #[arg(long)]
     pub no_bypass: bool,
     /// Frames per system call.
