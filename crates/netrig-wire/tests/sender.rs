@@ -175,8 +175,10 @@ fn a_configured_qdisc_is_honoured_not_bypassed() {
         std::thread::sleep(Duration::from_millis(50));
         let got = p.in_b(|| counters("vb")).0 - before;
         // The sender waits for the full queue rather than drop: every frame
-        // arrives, at the shaper's pace (100 kB at 1 Mbit/s: 0.8 s).
-        assert_eq!((st.sent, got), (100, 100));
+        // arrives (vb's counter may add the pair's own MLD/ND frames), at
+        // the shaper's pace (100 kB at 1 Mbit/s: 0.8 s).
+        assert_eq!(st.sent, 100);
+        assert!((100..105).contains(&got), "vb received {got}");
         assert!(
             elapsed >= Duration::from_millis(700),
             "shaped to 1 Mbit/s in {elapsed:?}"
